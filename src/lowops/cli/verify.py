@@ -1,0 +1,44 @@
+"""``lowops verify``: repository integrity."""
+
+from __future__ import annotations
+
+import click
+
+from lowops.cli.common import json_option, load_only, print_json, project_options
+
+
+@click.command()
+@click.option("--repair", is_flag=True, help="Remove leftovers of interrupted writes (never anything complete).")
+@project_options
+@json_option
+@click.pass_context
+def verify(ctx: click.Context, repair: bool, as_json: bool) -> None:
+    """Check every digest, manifest, pointer and ledger; exit 77 on any finding.
+
+    \b
+    Example:
+        lowops verify || lowops verify --repair
+    """
+    from lowops.errors import IntegrityError
+    from lowops.stages.verify import verify as run_verify
+
+    project = load_only(ctx)
+    if repair:
+        from lowops.io.lock import repository_lock
+
+        with repository_lock(project.repo, wait=project.lock_wait(), command="lowops verify --repair"):
+            findings, removed = run_verify(project, repair=True)
+    else:
+        findings, removed = run_verify(project)
+    if as_json:
+        print_json({"ok": not findings, "findings": [str(f) for f in findings],
+                    "removed": [str(p) for p in removed]})
+    else:
+        for path in removed:
+            click.echo(f"removed {path}")
+        for finding in findings:
+            click.echo(str(finding))
+        if not findings:
+            click.echo(f"{project.repo}: ok")
+    if findings:
+        raise IntegrityError(f"{len(findings)} integrity finding(s) in {project.repo}; see above.")

@@ -1,0 +1,350 @@
+"""Project configuration: YAML in, a validated, frozen object out.
+
+The whole file is validated before any work starts. Every problem is reported
+with the file, the key path, what is allowed and, for a misspelt key, what was
+probably meant; the exit code is 78 (EX_CONFIG).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lowops import secrets
+from lowops.errors import ConfigError
+from lowops.windows import FREQUENCIES
+
+DEFAULT_CONFIG = Path("config") / "lowops.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Section):
+    url: str
+    retries: int = Field(default=3, ge=1, le=20)
+    retry_backoff: float = Field(default=1.0, ge=0, le=300)
+
+
+class WindowsConfig(_Section):
+    frequency: Literal["daily", "weekly", "monthly", "quarterly", "yearly"] = "monthly"
+    timezone: str = "UTC"
+    label_delay: int = Field(default=0, ge=0, le=1000)
+
+
+class FeaturesConfig(_Section):
+    marts: dict[str, str] = Field(min_length=1)
+    exclude: tuple[str, ...] = ()
+
+    @field_validator("marts")
+    @classmethod
+    def _mart_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(f"a mart name made of letters, digits, '_' or '-' (got {name!r})")
+        return value
+
+
+class LabelsConfig(_Section):
+    sql: str
+    target: str
+
+    @field_validator("target")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        if not _IDENT.match(value):
+            raise ValueError("a plain column name (letters, digits, '_')")
+        return value
+
+
+class EstimatorConfig(_Section):
+    class_: str = Field(alias="class")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("class_")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$", value):
+            raise ValueError("a dotted import path such as sklearn.ensemble.HistGradientBoostingClassifier")
+        return value
+
+
+class SearchConfig(_Section):
+    kind: Literal["grid", "random"] = "grid"
+    params: dict[str, list[Any]] = Field(min_length=1)
+    n_iter: int = Field(default=10, ge=1, le=10_000)
+
+
+class ModelConfig(_Section):
+    name: str
+    task: Literal["classification", "regression"] = "classification"
+    estimator: EstimatorConfig
+    allowed_modules: tuple[str, ...] = ("sklearn",)
+    random_state: int = 42
+    search: SearchConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                "a name of 1-64 letters, digits, '_' or '-' that starts with a letter or digit"
+            )
+        return value
+
+
+CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "f1", "accuracy", "precision", "recall", "log_loss")
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+
+
+class TrainConfig(_Section):
+    windows: int = Field(default=3, ge=2, le=1000)
+    cv_folds: int = Field(default=3, ge=0, le=20)
+    primary_metric: Literal[
+        "roc_auc", "pr_auc", "f1", "accuracy", "precision", "recall", "log_loss",
+        "rmse", "mae", "r2", "mape",
+    ] = "roc_auc"
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+
+
+class ComputeConfig(_Section):
+    engine: Literal["local", "dask"] = "local"
+    chunk_rows: int = Field(default=50_000, ge=100, le=10_000_000)
+    n_jobs: int = -1
+
+
+class LockConfig(_Section):
+    wait_seconds: float = Field(default=0, ge=0, le=86_400)
+
+
+class Config(_Section):
+    project: str = "lowops"
+    database: DatabaseConfig
+    repository: str = "repo"
+    windows: WindowsConfig = WindowsConfig()
+    entity_key: str
+    features: FeaturesConfig
+    labels: LabelsConfig
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+    compute: ComputeConfig = ComputeConfig()
+    lock: LockConfig = LockConfig()
+
+    @field_validator("entity_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not _IDENT.match(value):
+            raise ValueError("a plain column name (letters, digits, '_')")
+        return value
+
+
+class Project:
+    """A loaded project: its directory, its validated config and where it came from."""
+
+    def __init__(self, root: Path, config_path: Path, config: Config, raw: dict[str, Any],
+                 warnings: list[str]) -> None:
+        self.root = root
+        self.config_path = config_path
+        self.config = config
+        self.raw = raw
+        self.warnings = warnings
+
+    def path(self, relative: str) -> Path:
+        """Resolve a path from the config against the project directory."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+    @property
+    def repo(self) -> Path:
+        return self.path(self.config.repository)
+
+    def section_hash(self, *sections: str) -> str:
+        """A stable digest of some config sections (what defines a model, say)."""
+        dumped = self.config.model_dump(mode="json", by_alias=True)
+        chosen = {name: dumped[name] for name in sections} if sections else dumped
+        chosen.pop("database", None)  # never hash (or store) credentials
+        blob = json.dumps(chosen, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def lock_wait(self) -> float:
+        env = os.environ.get("LOWOPS_LOCK_WAIT")
+        if env is None or env == "":
+            return self.config.lock.wait_seconds
+        try:
+            return max(float(env), 0.0)
+        except ValueError:
+            raise ConfigError(
+                f"The environment variable LOWOPS_LOCK_WAIT must be a number of seconds. Got {env!r} instead."
+            ) from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in mapping:
+            mark = key_node.start_mark
+            raise ConfigError(
+                f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: "
+                f"duplicate key {key!r}; each key may appear once in a mapping."
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping  # type: ignore[arg-type]
+)
+
+
+def _expand(value: Any, where: str, file: Path) -> Any:
+    """Expand ${VAR} and ${VAR:-default} in every string value."""
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{where}.{k}" if where else str(k), file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{where}[{i}]", file) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{file}: key '{where}' uses the environment variable {name}, which is not set; "
+            f"export {name} or write ${{{name}:-default}}."
+        )
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _describe_error(error: dict[str, Any], file: Path, known: dict[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent_path = [str(p) for p in error["loc"][:-1]]
+        allowed = _allowed_keys(parent_path)
+        key = str(error["loc"][-1])
+        guess = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" Did you mean '{'.'.join([*parent_path, guess[0]])}'?" if guess else ""
+        return (f"{file}: unknown key '{loc}'.{hint} Allowed keys here: {', '.join(sorted(allowed))}.")
+    if kind == "missing":
+        return f"{file}: missing key '{loc}'; add it (see config/lowops.yaml in a new `lowops init` project)."
+    got = error.get("input")
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return f"{file}: the '{loc}' parameter must be {message[0].lower() + message[1:]}. Got {got!r} instead."
+
+
+def _allowed_keys(path: list[str]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in path:
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None)
+        annotation = getattr(field, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _literal_password(raw: dict[str, Any]) -> bool:
+    url = ((raw.get("database") or {}) if isinstance(raw.get("database"), dict) else {}).get("url")
+    if not isinstance(url, str):
+        return False
+    match = re.match(r"^[^:/]+://[^:/@]*:([^@]+)@", url)
+    return bool(match) and "${" not in match.group(1)
+
+
+def find_project_root(start: Path) -> Path:
+    """The project directory: ``start`` itself (no searching upwards: cron must be explicit)."""
+    return start.resolve()
+
+
+def load_project(project_dir: Path | None = None, config_file: Path | None = None) -> Project:
+    """Load and validate a project's configuration.
+
+    Args:
+        project_dir: the project directory (default: the current directory).
+        config_file: the YAML file (default: ``<project_dir>/config/lowops.yaml``).
+
+    Returns:
+        The loaded :class:`Project`.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or not a valid configuration.
+    """
+    root = find_project_root(project_dir or Path.cwd())
+    path = Path(config_file) if config_file else root / DEFAULT_CONFIG
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    if not path.is_file():
+        raise ConfigError(
+            f"No configuration at {path}; run `lowops init DIR` to create a project, "
+            "or pass -C/--project DIR or -c/--config FILE."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}.") from exc
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {exc.problem or exc}.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}.") from None
+    if raw is None:
+        raise ConfigError(f"{path} is empty; start from the config/lowops.yaml of `lowops init`.")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys. Got {type(raw).__name__} instead.")
+    warnings = []
+    if _literal_password(raw):
+        warnings.append(
+            f"{path}: database.url holds a literal password; put it in the environment and "
+            "write ${DB_PASSWORD} instead."
+        )
+    expanded = _expand(raw, "", path)
+    try:
+        config = Config.model_validate(expanded)
+    except ValidationError as exc:
+        lines = [_describe_error(err, path, expanded) for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+    secrets.register_url(config.database.url)
+    if config.windows.timezone != "UTC":
+        from lowops.windows import parse_window
+
+        try:
+            parse_window("2025", tz=config.windows.timezone)
+        except ConfigError:
+            raise ConfigError(
+                f"{path}: the 'windows.timezone' parameter must be an IANA time zone such as "
+                f"Europe/Paris. Got {config.windows.timezone!r} instead."
+            ) from None
+    for name in config.features.exclude:
+        if name == config.entity_key:
+            raise ConfigError(f"{path}: 'features.exclude' must not name the entity key {name!r}.")
+    assert FREQUENCIES  # the Literal above mirrors windows.FREQUENCIES
+    return Project(root, path, config, expanded, warnings)

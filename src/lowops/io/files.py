@@ -1,0 +1,203 @@
+"""The one write path: every file lowops writes goes through here.
+
+A file is written to a temporary sibling, flushed, fsynced and then moved into
+place, and the directory is fsynced so the rename itself survives a power cut.
+Readers therefore see the old file or the new file, never a mix. Temp files
+carry the ``.tmp-`` prefix so ``lowops verify`` can recognise the leftovers of
+an interrupted write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from lowops.errors import IntegrityError, WriteError
+
+TMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or creation inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    hint = {
+        errno.ENOSPC: "free some disk space and run again",
+        errno.EDQUOT: "raise the disk quota or free space and run again",
+        errno.EFBIG: "the file size limit was reached; raise it (ulimit -f) and run again",
+        errno.EACCES: "check the directory's owner and permissions",
+        errno.EPERM: "check the directory's owner and permissions",
+        errno.EROFS: "the filesystem is read-only; point the repository elsewhere",
+    }.get(exc.errno or 0, "check the disk and permissions, then run again")
+    return WriteError(f"Cannot write {path}: {reason} [errno {exc.errno}]; {hint}.")
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: Path, *, binary: bool = True, overwrite: bool = False, encoding: str = "utf-8"
+) -> Iterator[IO[Any]]:
+    """Open a temporary sibling of ``path`` for writing and move it into place on success.
+
+    Args:
+        path: the final file.
+        binary: open in binary mode (else text with ``encoding`` and ``\\n`` newlines).
+        overwrite: replace an existing file (only pointers and indexes do this);
+            otherwise an existing file is an error, since written artifacts are immutable.
+        encoding: text encoding when ``binary`` is false.
+
+    Yields:
+        The open temporary file.
+
+    Raises:
+        WriteError: the disk refused the write (the temp file is removed).
+        IntegrityError: ``path`` exists and ``overwrite`` is false.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    tmp = Path(tmp_name)
+    try:
+        mode = "wb" if binary else "w"
+        kwargs: dict[str, Any] = {} if binary else {"encoding": encoding, "newline": ""}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            # link() refuses to replace an existing file, so a written artifact
+            # can never be clobbered, even by a racing writer.
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise IntegrityError(
+                    f"Refusing to overwrite {path}: written files are immutable; "
+                    "remove it by hand only if you know it is a leftover."
+                ) from None
+            os.unlink(tmp)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        _silent_unlink(tmp)
+        raise _write_error(path, exc) from exc
+    except BaseException:
+        _silent_unlink(tmp)
+        raise
+
+
+def _silent_unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def write_bytes(path: Path, data: bytes, *, overwrite: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_write(path, overwrite=overwrite) as handle:
+        handle.write(data)
+
+
+def write_text(path: Path, text: str, *, overwrite: bool = False) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def dumps_json(obj: Any) -> str:
+    """Stable, human-readable JSON: sorted keys so identical content gives identical bytes."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+def write_json(path: Path, obj: Any, *, overwrite: bool = False) -> None:
+    """Write ``obj`` as stable JSON to ``path`` atomically."""
+    write_text(path, dumps_json(obj), overwrite=overwrite)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file, turning corruption into an IntegrityError naming the file."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{path} is not valid JSON ({exc}); run `lowops verify`.") from exc
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one whole line to a log file with a single write() and fsync.
+
+    Logs are append-only; one ``write`` of a line shorter than PIPE_BUF on an
+    O_APPEND descriptor is never interleaved with another writer's line.
+    """
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def staged_dir(final: Path) -> Iterator[Path]:
+    """Build a directory under a temporary name and rename it to ``final`` when complete.
+
+    A version (data or model) is visible only once every file in it is written:
+    readers never see a half-built version. On failure the staging directory is
+    removed.
+
+    Raises:
+        IntegrityError: ``final`` already exists (versions are never overwritten).
+        WriteError: the disk refused the write.
+    """
+    final = Path(final)
+    if final.exists():
+        raise IntegrityError(f"Refusing to overwrite {final}: versions are immutable.")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + final.name + ".", dir=final.parent))
+    except OSError as exc:
+        raise _write_error(final, exc) from exc
+    try:
+        yield stage
+        fsync_dir(stage)
+        if final.exists():
+            raise IntegrityError(f"Refusing to overwrite {final}: versions are immutable.")
+        os.rename(stage, final)
+        fsync_dir(final.parent)
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise _write_error(final, exc) from exc
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise

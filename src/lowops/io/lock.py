@@ -1,0 +1,78 @@
+"""One writer per repository: an OS lock on ``<repo>/.lock``.
+
+``flock`` is released by the kernel when the process dies, so a run killed by
+SIGKILL or a power cut never leaves a stale lock behind. The descriptor is
+close-on-exec, so a child process (a notification command, say) cannot keep
+the repository locked after its parent is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from lowops.errors import LockHeldError, WriteError
+
+LOCK_NAME = ".lock"
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not info:
+        return "another lowops process"
+    return f"pid {info.get('pid')} running `{info.get('command')}` since {info.get('since')}"
+
+
+@contextlib.contextmanager
+def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None) -> Iterator[None]:
+    """Hold the repository's exclusive lock for the duration of the block.
+
+    Args:
+        repo: the repository root (created if missing).
+        wait: seconds to wait for another holder before giving up (0: step aside at once).
+        command: what this process is doing, recorded for whoever waits on us.
+
+    Raises:
+        LockHeldError: another process still holds the lock after ``wait`` seconds.
+    """
+    repo = Path(repo)
+    try:
+        repo.mkdir(parents=True, exist_ok=True)
+        fd = os.open(repo / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    except OSError as exc:
+        raise WriteError(f"Cannot create the lock file {repo / LOCK_NAME}: {exc.strerror}.") from exc
+    try:
+        deadline = time.monotonic() + max(wait, 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeldError(
+                        f"Repository {repo} is locked by {_holder(repo / LOCK_NAME)}; "
+                        "try again later (set LOWOPS_LOCK_WAIT=SECONDS to wait for it)."
+                    ) from None
+                time.sleep(0.1)
+        info = {
+            "pid": os.getpid(),
+            "command": command or " ".join(["lowops", *sys.argv[1:]]),
+            "since": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+        yield
+    finally:
+        # Closing the descriptor releases the lock; the holder info is left for
+        # the record and is ignored once nobody holds the lock.
+        os.close(fd)

@@ -1,0 +1,133 @@
+"""The model registry: immutable ``models/<name>/vNNNN/`` directories on the filesystem.
+
+A version is staged under a temporary name and renamed into place only when
+every file, ``SHA256SUMS`` last, is written. Loading reads the model file's
+bytes once, checks their digest against the version's metadata, and only
+then deserialises those same bytes: a tampered or truncated file is refused
+before any of it is unpickled.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from lowops.errors import IntegrityError, UnknownVersionError
+from lowops.io.files import TMP_PREFIX, read_json, sha256_bytes, sha256_file, staged_dir, write_bytes, write_json, write_text
+
+MODEL_FILE = "model.joblib"
+META_FILE = "model.json"
+SUMS_FILE = "SHA256SUMS"
+_VERSION = re.compile(r"^v(\d{4,6})$")
+
+
+def model_dir(repo: Path, name: str) -> Path:
+    return repo / "models" / name
+
+
+def list_versions(repo: Path, name: str) -> list[str]:
+    """Complete versions of a model, oldest first (staging leftovers are ignored)."""
+    base = model_dir(repo, name)
+    if not base.is_dir():
+        return []
+    found = [p.name for p in base.iterdir()
+             if _VERSION.match(p.name) and not p.name.startswith(TMP_PREFIX) and p.is_dir()]
+    return sorted(found, key=lambda v: int(v[1:]))
+
+
+def next_version(repo: Path, name: str) -> str:
+    existing = list_versions(repo, name)
+    number = int(existing[-1][1:]) + 1 if existing else 1
+    return f"v{number:04d}"
+
+
+def check_version(repo: Path, name: str, version: str) -> Path:
+    """The directory of an existing version, or a usage error listing the valid ones."""
+    versions = list_versions(repo, name)
+    if not _VERSION.match(version) or version not in versions:
+        listed = ", ".join(versions) if versions else "none yet (run `lowops train`)"
+        raise UnknownVersionError(f"Model '{name}' has no version {version!r}; versions: {listed}.")
+    return model_dir(repo, name) / version
+
+
+def register(repo: Path, name: str, model_bytes: bytes, metadata: dict[str, Any],
+             metrics_text: str, extra_files: dict[str, bytes]) -> tuple[str, dict[str, Any]]:
+    """Write a new, complete version and return its id and final metadata.
+
+    The caller holds the repository lock, so the next number is ours alone.
+    """
+    version = next_version(repo, name)
+    final = model_dir(repo, name) / version
+    meta = dict(metadata)
+    meta["version"] = version
+    meta["artifact"] = {"file": MODEL_FILE, "sha256": sha256_bytes(model_bytes), "bytes": len(model_bytes)}
+    with staged_dir(final) as stage:
+        write_bytes(stage / MODEL_FILE, model_bytes)
+        for filename, data in sorted(extra_files.items()):
+            write_bytes(stage / filename, data)
+        write_text(stage / "metrics.txt", metrics_text)
+        write_json(stage / META_FILE, meta)
+        sums = "".join(f"{sha256_file(p)}  {p.name}\n" for p in sorted(stage.iterdir()))
+        write_text(stage / SUMS_FILE, sums)  # last: marks the version complete
+    return version, meta
+
+
+def read_metadata(repo: Path, name: str, version: str) -> dict[str, Any]:
+    path = check_version(repo, name, version) / META_FILE
+    if not path.is_file():
+        raise IntegrityError(f"{path} is missing; the version is incomplete. Run `lowops verify`.")
+    meta = read_json(path)
+    if not isinstance(meta, dict) or "artifact" not in meta:
+        raise IntegrityError(f"{path} is not a valid model description; run `lowops verify`.")
+    return meta
+
+
+def verify_version(repo: Path, name: str, version: str) -> list[str]:
+    """Every problem with a version's files (empty when all digests match)."""
+    base = check_version(repo, name, version)
+    sums = base / SUMS_FILE
+    if not sums.is_file():
+        return [f"{sums}: missing (the version was never completed)"]
+    problems = []
+    listed = set()
+    for line in sums.read_text(encoding="utf-8").splitlines():
+        digest, _, filename = line.partition("  ")
+        listed.add(filename)
+        target = base / filename
+        if not target.is_file():
+            problems.append(f"{target}: listed in SHA256SUMS but missing")
+        elif sha256_file(target) != digest:
+            problems.append(f"{target}: sha256 does not match SHA256SUMS (altered)")
+    for path in base.iterdir():
+        if path.name not in listed and path.name != SUMS_FILE:
+            problems.append(f"{path}: not listed in SHA256SUMS")
+    return problems
+
+
+def load_model(repo: Path, name: str, version: str) -> tuple[Any, dict[str, Any]]:
+    """Verify, then deserialise, a version's model.
+
+    Raises:
+        UnknownVersionError: no such version.
+        IntegrityError: the file's digest differs from the one recorded at registration.
+    """
+    meta = read_metadata(repo, name, version)
+    path = model_dir(repo, name) / version / MODEL_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"{path} is missing; the version cannot be loaded.") from None
+    expected = meta["artifact"]["sha256"]
+    actual = sha256_bytes(data)
+    if actual != expected:
+        raise IntegrityError(
+            f"Refusing to load {path}: its sha256 {actual[:16]}… differs from the {expected[:16]}… "
+            f"recorded at registration, so the file was altered or truncated. Roll back with "
+            f"`lowops rollback` or retrain; do not use this file."
+        )
+    import joblib
+
+    # The very bytes whose digest was checked are the bytes deserialised.
+    return joblib.load(io.BytesIO(data)), meta

@@ -1,0 +1,68 @@
+"""What every stage receives: the project, its database and the logs of this run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lowops.config import Project
+from lowops.io.db import Database, SqlFile, read_sql_file
+from lowops.io.logs import EventLog
+from lowops.windows import Window, last_complete, parse_window
+
+
+@dataclass
+class Context:
+    """One command's view of a project."""
+
+    project: Project
+    db: Database
+    log: EventLog
+    run_id: str = "-"
+    _sql: dict[str, SqlFile] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, project: Project, echo: bool = False) -> Context:
+        cfg = project.config.database
+        db = Database(cfg.url, project.root, retries=cfg.retries, backoff=cfg.retry_backoff)
+        return cls(project=project, db=db, log=EventLog(project.repo, echo=echo))
+
+    @property
+    def repo(self) -> Path:
+        return self.project.repo
+
+    @property
+    def config(self):  # type: ignore[no-untyped-def]
+        return self.project.config
+
+    def window(self, label: str | None) -> Window:
+        """The window named on the command line, or the last complete one."""
+        windows = self.project.config.windows
+        if label is None:
+            return last_complete(windows.frequency, tz=windows.timezone)
+        return parse_window(label, windows.frequency, tz=windows.timezone)
+
+    def labels_due(self, window: Window) -> bool:
+        """Whether the window's labels should be complete, given ``label_delay``."""
+        windows = self.project.config.windows
+        newest = last_complete(windows.frequency, tz=windows.timezone)
+        return window.start <= newest.prev(windows.label_delay).start
+
+    def mart_sql(self) -> dict[str, SqlFile]:
+        """The feature marts' SQL files, read and checked once per command."""
+        marts = self.project.config.features.marts
+        for name, rel in marts.items():
+            if name not in self._sql:
+                self._sql[name] = read_sql_file(self.project.path(rel), f"features.marts.{name}")
+        return {name: self._sql[name] for name in marts}
+
+    def label_sql(self) -> SqlFile:
+        if "__labels__" not in self._sql:
+            self._sql["__labels__"] = read_sql_file(
+                self.project.path(self.project.config.labels.sql), "labels.sql")
+        return self._sql["__labels__"]
+
+    def with_run(self, run_id: str, window: str | None) -> Context:
+        self.run_id = run_id
+        self.log = EventLog(self.repo, run_id=run_id, window=window, echo=self.log.echo)
+        return self

@@ -1,0 +1,141 @@
+"""Extract: run each feature mart's SQL for a window, join on the entity key, snapshot it.
+
+Labels come from their own SQL and are snapshotted separately, since they may
+arrive windows after the features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lowops.errors import DataError
+from lowops.io import snapshots
+from lowops.io.snapshots import Snapshot
+from lowops.stages.context import Context
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lowops.windows import Window
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The data versions one extract produced or found."""
+
+    window: str
+    features: Snapshot | None  # None: the window is empty
+    labels: Snapshot | None    # None: labels not due yet or not arrived
+
+
+def _provenance(ctx: Context, window: Window, sql: dict[str, object]) -> dict[str, object]:
+    start, end = window.bounds_naive_utc()
+    return {
+        "sql": sql,
+        "params": {"window_start": start.isoformat() + "Z", "window_end": end.isoformat() + "Z"},
+        "source": ctx.db.masked_url,
+    }
+
+
+def _check_key(frame: pd.DataFrame, key: str, what: str, path: object) -> pd.DataFrame:
+    if key not in frame.columns:
+        raise DataError(
+            f"The query {path} ({what}) returned no '{key}' column (entity_key in config); "
+            f"it returned: {', '.join(map(str, frame.columns)) or 'no columns'}."
+        )
+    if frame[key].isna().any():
+        raise DataError(f"The query {path} ({what}) returned {int(frame[key].isna().sum())} rows "
+                        f"with an empty '{key}'; every row needs its entity key.")
+    return frame
+
+
+def _dedupe(ctx: Context, frame: pd.DataFrame, key: str, what: str) -> pd.DataFrame:
+    duplicated = frame.duplicated(subset=[key], keep="first")
+    if duplicated.any():
+        ctx.log.event("extract", f"{what}: {int(duplicated.sum())} duplicate '{key}' rows dropped "
+                      "(one row per key, first kept)", level="WARN")
+        frame = frame.loc[~duplicated]
+    return frame
+
+
+def extract_features(ctx: Context, window: Window) -> Snapshot | None:
+    """Extract, join and snapshot a window's features; None when the window is empty."""
+    key = ctx.config.entity_key
+    joined: pd.DataFrame | None = None
+    owners: dict[str, str] = {}
+    sql_meta = {}
+    for name, sql in ctx.mart_sql().items():
+        frame = ctx.db.read_frame(sql, window, ctx.config.compute.chunk_rows)
+        frame = _dedupe(ctx, _check_key(frame, key, f"features.marts.{name}", sql.path), key, name)
+        sql_meta[name] = {"path": str(sql.path.relative_to(ctx.project.root))
+                          if sql.path.is_relative_to(ctx.project.root) else str(sql.path),
+                          "sha256": sql.sha256}
+        for column in frame.columns:
+            if column != key and column in owners:
+                raise DataError(
+                    f"Column '{column}' is returned by both marts '{owners[column]}' and '{name}'; "
+                    "rename it in one of the SQL files."
+                )
+            owners.setdefault(column, name)
+        joined = frame if joined is None else joined.merge(frame, on=key, how="left")
+    assert joined is not None
+    if joined.empty:
+        return None
+    joined = joined.sort_values(key, kind="stable").reset_index(drop=True)
+    snap = snapshots.write_snapshot(
+        ctx.repo, window.label, "features", joined,
+        row_group_rows=ctx.config.compute.chunk_rows,
+        provenance=_provenance(ctx, window, sql_meta),
+    )
+    state = "new data version" if snap.created else "unchanged, data version already stored"
+    ctx.log.event("extract", f"features {snap.rows} rows, {len(joined.columns) - 1} columns: "
+                  f"{snap.version} ({state})")
+    return snap
+
+
+def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
+    """Extract and snapshot a window's labels; None when none have arrived."""
+    key, target = ctx.config.entity_key, ctx.config.labels.target
+    sql = ctx.label_sql()
+    frame = ctx.db.read_frame(sql, window, ctx.config.compute.chunk_rows)
+    frame = _check_key(frame, key, "labels.sql", sql.path)
+    if target not in frame.columns:
+        raise DataError(f"The query {sql.path} (labels.sql) returned no '{target}' column "
+                        "(labels.target in config).")
+    if frame.empty:
+        ctx.log.event("labels", "no labels yet for this window")
+        return None
+    frame = _dedupe(ctx, frame[[key, target]], key, "labels")
+    frame = frame.sort_values(key, kind="stable").reset_index(drop=True)
+    rel = str(sql.path.relative_to(ctx.project.root)) if sql.path.is_relative_to(ctx.project.root) else str(sql.path)
+    snap = snapshots.write_snapshot(
+        ctx.repo, window.label, "labels", frame, row_group_rows=ctx.config.compute.chunk_rows,
+        provenance=_provenance(ctx, window, {"labels": {"path": rel, "sha256": sql.sha256}}),
+    )
+    state = "new data version" if snap.created else "unchanged"
+    ctx.log.event("labels", f"labels {snap.rows} rows: {snap.version} ({state})")
+    return snap
+
+
+def extract(ctx: Context, window: Window, *, labels: bool = True) -> Extracted:
+    """Extract a window's features and, when due, its labels.
+
+    Args:
+        ctx: the command's context.
+        window: the window to extract.
+        labels: also extract labels if ``label_delay`` says they are complete.
+
+    Returns:
+        The data versions produced or found.
+
+    Raises:
+        DataError: a query lacks the entity key or target, or two marts return one column.
+        DatabaseError: the database failed after retries.
+    """
+    features = extract_features(ctx, window)
+    if features is None:
+        ctx.log.event("extract", "window is empty: no feature rows (status=empty)")
+        return Extracted(window.label, None, None)
+    label_snap = extract_labels(ctx, window) if labels and ctx.labels_due(window) else None
+    return Extracted(window.label, features, label_snap)

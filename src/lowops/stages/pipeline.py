@@ -1,0 +1,194 @@
+"""The loop for one window (extract → train if nothing is live → score → evaluate → log),
+and the commands that write: each takes the repository lock once and keeps a run ledger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lowops.errors import LowopsError, NotTrainedError
+from lowops.io import deploy, registry, snapshots
+from lowops.io.lock import repository_lock
+from lowops.io.logs import Ledger, read_runs
+from lowops.stages.context import Context
+from lowops.windows import Window, check_not_future, window_range
+
+
+@dataclass
+class Outcome:
+    """What one window's run did, for the CLI to print."""
+
+    window: str
+    status: str  # done | empty | skipped
+    run_id: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def locked(ctx: Context, command: str) -> Iterator[None]:
+    """Hold the repository lock (waiting as configured) for a writing command."""
+    with repository_lock(ctx.repo, wait=ctx.project.lock_wait(), command=command):
+        yield
+
+
+@contextlib.contextmanager
+def recorded(ctx: Context, command: str, window: str | None) -> Iterator[Ledger]:
+    """A run ledger for one command on one window; failures are recorded, then re-raised."""
+    ledger = Ledger.start(ctx.repo, command, window)
+    ctx.with_run(ledger.run_id, window)
+    try:
+        yield ledger
+    except LowopsError as exc:
+        ctx.log.event(command, f"failed: {exc}", level="ERROR")
+        ledger.finish("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    except BaseException as exc:
+        ledger.finish("failed", f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@contextlib.contextmanager
+def stage(ledger: Ledger, name: str) -> Iterator[dict[str, Any]]:
+    outputs: dict[str, Any] = {}
+    ledger.stage_start(name)
+    yield outputs
+    ledger.stage_end(name, **outputs)
+
+
+def completed_run(ctx: Context, window: str) -> dict[str, Any] | None:
+    """The latest finished ``run`` of a window, if any."""
+    done = [r for r in read_runs(ctx.repo)
+            if r.get("command") == "run" and r.get("window") == window and r.get("status") in ("done", "empty")]
+    return done[-1] if done else None
+
+
+def load_live(ctx: Context) -> tuple[Any, dict[str, Any], str]:
+    """The live model, verified and loaded, with its metadata and slot."""
+    name = ctx.config.model.name
+    state = deploy.read_pointer(ctx.repo, name)
+    if state is None:
+        raise NotTrainedError(f"No version of model '{name}' is live yet; run `lowops train` first.")
+    version = deploy.live_version(ctx.repo, name)
+    assert version is not None
+    model, meta = registry.load_model(ctx.repo, name, version)
+    return model, meta, state["live"]
+
+
+def _run_window(ctx: Context, window: Window, *, force: bool) -> Outcome:
+    from lowops.stages.evaluate import evaluate
+    from lowops.stages.extract import extract
+    from lowops.stages.score import score
+    from lowops.stages.train import train
+
+    prior = completed_run(ctx, window.label)
+    if prior is not None and not force:
+        ctx.log.event("run", f"window {window.label} already done by run {prior['run_id']}; nothing to do "
+                      "(use --force to run it again)")
+        return Outcome(window.label, "skipped", prior["run_id"])
+    with recorded(ctx, "run", window.label) as ledger:
+        with stage(ledger, "extract") as out:
+            data = extract(ctx, window)
+            out.update(features=data.features.version if data.features else None,
+                       labels=data.labels.version if data.labels else None)
+        if data.features is None:
+            ledger.finish("empty")
+            return Outcome(window.label, "empty", ledger.run_id)
+        if deploy.read_pointer(ctx.repo, ctx.config.model.name) is None:
+            with stage(ledger, "train") as out:
+                result = train(ctx, window.prev(1), reason="no live model: first version")
+                out.update(version=result.version, live=result.went_live)
+        model, meta, slot = load_live(ctx)
+        with stage(ledger, "score") as out:
+            scored = score(ctx, data.features, model, meta, slot=slot, labels=data.labels)
+            out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows,
+                       version=scored.version, slot=slot,
+                       unknown_categories=scored.unknown_categories, missing_values=scored.missing_values)
+        outputs: dict[str, Any] = {"predictions": str(scored.path), "rows": scored.rows, "version": scored.version}
+        if data.labels is not None:
+            with stage(ledger, "evaluate") as out:
+                values = evaluate(ctx, window.label, scored.version, scored.keys, scored.scores, data.labels, meta)
+                out.update(metrics=values)
+                outputs["metrics"] = values
+        ledger.finish("done")
+        return Outcome(window.label, "done", ledger.run_id, outputs)
+
+
+def run(ctx: Context, window: Window, *, force: bool = False) -> Outcome:
+    """Run the whole loop for one window (a finished window is a no-op unless ``force``).
+
+    Raises:
+        WindowError: the window lies in the future.
+        LockHeldError: another run holds the repository.
+    """
+    check_not_future(window)
+    with locked(ctx, f"lowops run --window {window.label}"):
+        return _run_window(ctx, window, force=force)
+
+
+def backfill(ctx: Context, first: Window, last: Window, *, force: bool = False) -> list[Outcome]:
+    """Run the loop for each window from ``first`` to ``last`` in order, stopping at the first failure."""
+    windows = window_range(first, last)
+    check_not_future(last)
+    outcomes = []
+    with locked(ctx, f"lowops backfill --from {first.label} --to {last.label}"):
+        for window in windows:
+            outcomes.append(_run_window(ctx, window, force=force))
+    return outcomes
+
+
+def extract_only(ctx: Context, window: Window, *, full_labels: bool = True) -> dict[str, Any]:
+    """``lowops extract``: snapshot a window's features and labels."""
+    from lowops.stages.extract import extract
+
+    check_not_future(window)
+    with locked(ctx, f"lowops extract --window {window.label}"), recorded(ctx, "extract", window.label) as ledger:
+        with stage(ledger, "extract") as out:
+            data = extract(ctx, window, labels=full_labels)
+            out.update(features=data.features.version if data.features else None,
+                       labels=data.labels.version if data.labels else None)
+        ledger.finish("done" if data.features else "empty")
+        return {"window": window.label, "features": data.features, "labels": data.labels,
+                "run_id": ledger.run_id}
+
+
+def train_only(ctx: Context, window: Window, *, full: bool = False) -> dict[str, Any]:
+    """``lowops train``: a new version on the windows ending at ``window``."""
+    from lowops.stages.train import train
+
+    check_not_future(window)
+    with locked(ctx, f"lowops train --window {window.label}"), recorded(ctx, "train", window.label) as ledger:
+        with stage(ledger, "train") as out:
+            result = train(ctx, window, full=full, reason="lowops train")
+            out.update(version=result.version, live=result.went_live)
+        ledger.finish("done")
+        return {"version": result.version, "live": result.went_live, "metadata": result.metadata,
+                "run_id": ledger.run_id}
+
+
+def score_only(ctx: Context, window: Window) -> dict[str, Any]:
+    """``lowops score``: the live model scores a window (extracting it if not yet snapshotted)."""
+    from lowops.stages.extract import extract_features
+    from lowops.stages.score import score
+
+    check_not_future(window)
+    with locked(ctx, f"lowops score --window {window.label}"), recorded(ctx, "score", window.label) as ledger:
+        # Verify and load the model before touching any data: a tampered model stops here.
+        model, meta, slot = load_live(ctx)
+        features = snapshots.latest(ctx.repo, window.label, "features")
+        if features is None:
+            with stage(ledger, "extract") as out:
+                features = extract_features(ctx, window)
+                out.update(features=features.version if features else None)
+        if features is None:
+            ledger.finish("empty")
+            return {"window": window.label, "status": "empty", "run_id": ledger.run_id}
+        labels = snapshots.latest(ctx.repo, window.label, "labels")
+        with stage(ledger, "score") as out:
+            scored = score(ctx, features, model, meta, slot=slot, labels=labels)
+            out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows, version=scored.version)
+        ledger.finish("done")
+        return {"window": window.label, "status": "done", "predictions": str(scored.path),
+                "rows": scored.rows, "version": scored.version, "run_id": ledger.run_id}
