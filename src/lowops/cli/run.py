@@ -40,15 +40,18 @@ def run(ctx: click.Context, window: str | None, force: bool, as_json: bool) -> N
     \b
     Example:
         lowops run --window 2025-03
-        lowops run            # the last complete window, as cron runs it
+        lowops run            # as cron runs it: every complete window not yet done
     """
     from lowops.stages import pipeline
 
     stage_ctx = open_project(ctx)
-    outcome = pipeline.run(stage_ctx, stage_ctx.window(window), force=force)
-    data = _report(outcome, as_json)
+    if window is None:
+        outcomes = pipeline.catch_up(stage_ctx, force=force)
+    else:
+        outcomes = [pipeline.run(stage_ctx, stage_ctx.window(window), force=force)]
+    data = [_report(o, as_json) for o in outcomes]
     if as_json:
-        print_json(data)
+        print_json(data if window is None else data[0])
 
 
 @click.command()

@@ -89,7 +89,7 @@ def extract_features(ctx: Context, window: Window) -> Snapshot | None:
         provenance=_provenance(ctx, window, sql_meta),
     )
     state = "new data version" if snap.created else "unchanged, data version already stored"
-    ctx.log.event("extract", f"features {snap.rows} rows, {len(joined.columns) - 1} columns: "
+    ctx.log.event("extract", f"{window.label} features {snap.rows} rows, {len(joined.columns) - 1} columns: "
                   f"{snap.version} ({state})")
     return snap
 
@@ -104,7 +104,7 @@ def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
         raise DataError(f"The query {sql.path} (labels.sql) returned no '{target}' column "
                         "(labels.target in config).")
     if frame.empty:
-        ctx.log.event("labels", "no labels yet for this window")
+        ctx.log.event("labels", f"{window.label}: no labels yet")
         return None
     frame = _dedupe(ctx, frame[[key, target]], key, "labels")
     frame = frame.sort_values(key, kind="stable").reset_index(drop=True)
@@ -114,7 +114,7 @@ def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
         provenance=_provenance(ctx, window, {"labels": {"path": rel, "sha256": sql.sha256}}),
     )
     state = "new data version" if snap.created else "unchanged"
-    ctx.log.event("labels", f"labels {snap.rows} rows: {snap.version} ({state})")
+    ctx.log.event("labels", f"{window.label} labels {snap.rows} rows: {snap.version} ({state})")
     return snap
 
 
@@ -135,7 +135,7 @@ def extract(ctx: Context, window: Window, *, labels: bool = True) -> Extracted:
     """
     features = extract_features(ctx, window)
     if features is None:
-        ctx.log.event("extract", "window is empty: no feature rows (status=empty)")
+        ctx.log.event("extract", f"{window.label} is empty: no feature rows (status=empty)")
         return Extracted(window.label, None, None)
     label_snap = extract_labels(ctx, window) if labels and ctx.labels_due(window) else None
     return Extracted(window.label, features, label_snap)

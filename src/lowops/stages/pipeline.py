@@ -14,7 +14,7 @@ from lowops.io import deploy, registry, snapshots
 from lowops.io.lock import repository_lock
 from lowops.io.logs import Ledger, read_runs
 from lowops.stages.context import Context
-from lowops.windows import Window, check_not_future, window_range
+from lowops.windows import Window, check_not_future, last_complete, parse_window, window_range
 
 
 @dataclass
@@ -126,6 +126,29 @@ def run(ctx: Context, window: Window, *, force: bool = False) -> Outcome:
     check_not_future(window)
     with locked(ctx, f"lowops run --window {window.label}"):
         return _run_window(ctx, window, force=force)
+
+
+def catch_up(ctx: Context, *, force: bool = False, max_windows: int = 1000) -> list[Outcome]:
+    """Run every complete window after the last one done, oldest first (cron's default).
+
+    With no window done yet, only the last complete window runs: a new project
+    does not backfill history by itself (``lowops backfill`` does that).
+    """
+    windows_cfg = ctx.config.windows
+    newest = last_complete(windows_cfg.frequency, tz=windows_cfg.timezone)
+    done = [r["window"] for r in read_runs(ctx.repo)
+            if r.get("command") == "run" and r.get("status") in ("done", "empty") and r.get("window")]
+    first = newest
+    if done:
+        parsed = sorted(parse_window(w, windows_cfg.frequency, tz=windows_cfg.timezone) for w in set(done))
+        if parsed[-1] < newest:
+            first = parsed[-1].next()
+    todo = window_range(first, newest)[-max_windows:]
+    outcomes = []
+    with locked(ctx, "lowops run"):
+        for window in todo:
+            outcomes.append(_run_window(ctx, window, force=force))
+    return outcomes
 
 
 def backfill(ctx: Context, first: Window, last: Window, *, force: bool = False) -> list[Outcome]:

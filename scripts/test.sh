@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install lowops with its test dependencies and run the whole test suite.
+#   bash scripts/test.sh [pytest args]
+set -euo pipefail
+ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+bash "$ROOT/scripts/setup.sh" test
+VENV="${LOWOPS_VENV:-$ROOT/.venv}"
+cd "$ROOT"
+exec "$VENV/bin/python" -m pytest "$@"
