@@ -27,10 +27,13 @@ def _report(outcome, as_json: bool) -> dict:  # type: ignore[no-untyped-def]
 @click.command()
 @window_option
 @click.option("--force", is_flag=True, help="Run a window that already completed again (new files, none overwritten).")
+@click.option("--resume", is_flag=True,
+              help="Only continue the window's interrupted run, if any (interrupted runs are also "
+                   "continued by a plain run).")
 @project_options
 @json_option
 @click.pass_context
-def run(ctx: click.Context, window: str | None, force: bool, as_json: bool) -> None:
+def run(ctx: click.Context, window: str | None, force: bool, resume: bool, as_json: bool) -> None:
     """Run the whole loop for one window: extract, score, evaluate, log.
 
     With no live model yet, the first version is trained on the windows
@@ -48,7 +51,7 @@ def run(ctx: click.Context, window: str | None, force: bool, as_json: bool) -> N
     if window is None:
         outcomes = pipeline.catch_up(stage_ctx, force=force)
     else:
-        outcomes = [pipeline.run(stage_ctx, stage_ctx.window(window), force=force)]
+        outcomes = [pipeline.run(stage_ctx, stage_ctx.window(window), force=force, resume=resume)]
     data = [_report(o, as_json) for o in outcomes]
     if as_json:
         print_json(data if window is None else data[0])

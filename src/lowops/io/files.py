@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from lowops import faults
 from lowops.errors import IntegrityError, WriteError
 
 TMP_PREFIX = ".tmp-"
@@ -81,6 +82,7 @@ def atomic_write(
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        faults.checkpoint(f"write:{path.name}")
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -191,6 +193,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
     try:
         yield stage
         fsync_dir(stage)
+        faults.checkpoint(f"stage:{final.name}")
         if final.exists():
             raise IntegrityError(f"Refusing to overwrite {final}: versions are immutable.")
         os.rename(stage, final)

@@ -63,12 +63,44 @@ class EventLog:
 
 def log_metric(repo: Path, *, window: str, model: str, version: str, metric: str,
                value: float, rows: int, run_id: str) -> None:
-    """Append one metric line to ``logs/metrics.log``."""
+    """Append one metric line to ``logs/metrics.log``.
+
+    A line already logged by the same run (a resumed run repeating a stage)
+    is not written twice.
+    """
     formatted = "nan" if value != value else f"{value:.6f}"
+    if any(row["run"] == run_id and row["window"] == window and row["version"] == version
+           and row["metric"] == metric and row["model"] == model for row in _metrics_of_run(repo, run_id)):
+        return
     append_line(repo / "logs" / "metrics.log", " ".join([
         utc_now(), _field(window), _field(model), _field(version), _field(metric),
         formatted, str(int(rows)), _field(run_id),
     ]))
+
+
+def _metrics_of_run(repo: Path, run_id: str) -> list[dict[str, Any]]:
+    path = repo / "logs" / "metrics.log"
+    if not path.is_file():
+        return []
+    marker = " " + run_id
+    with open(path, encoding="utf-8") as handle:
+        lines = [line for line in handle if line.rstrip("\n").endswith(marker)]
+    return [row for row in _parse_metric_lines(lines)]
+
+
+def _parse_metric_lines(lines: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for line in lines:
+        parts = line.rstrip("\n").split(" ")
+        if len(parts) != 8:
+            continue
+        time, window, model, version, metric, value, count, run = parts
+        try:
+            rows.append({"time": time, "window": window, "model": model, "version": version,
+                         "metric": metric, "value": float(value), "rows": int(count), "run": run})
+        except ValueError:
+            continue
+    return rows
 
 
 def read_metrics(repo: Path) -> list[dict[str, Any]]:
@@ -76,15 +108,7 @@ def read_metrics(repo: Path) -> list[dict[str, Any]]:
     path = repo / "logs" / "metrics.log"
     if not path.is_file():
         return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split(" ")
-        if len(parts) != 8:
-            continue
-        time, window, model, version, metric, value, count, run = parts
-        rows.append({"time": time, "window": window, "model": model, "version": version,
-                     "metric": metric, "value": float(value), "rows": int(count), "run": run})
-    return rows
+    return _parse_metric_lines(path.read_text(encoding="utf-8").splitlines())
 
 
 class Ledger:
@@ -104,6 +128,17 @@ class Ledger:
             "started_at": utc_now(), "ended_at": None, "pid": os.getpid(), "stages": [], **extra,
         }
         ledger = cls(repo, run_id, record)
+        ledger.save()
+        return ledger
+
+    @classmethod
+    def resume(cls, repo: Path, record: dict[str, Any]) -> Ledger:
+        record = dict(record)
+        record["status"] = "running"
+        record.setdefault("resumed", []).append({"at": utc_now(), "pid": os.getpid()})
+        # Stages that never finished are dropped and run again.
+        record["stages"] = [s for s in record.get("stages", []) if s.get("status") == "done"]
+        ledger = cls(repo, record["run_id"], record)
         ledger.save()
         return ledger
 

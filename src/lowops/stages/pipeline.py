@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lowops import faults
 from lowops.errors import LowopsError, NotTrainedError
 from lowops.io import deploy, registry, snapshots
 from lowops.io.lock import repository_lock
@@ -35,10 +36,20 @@ def locked(ctx: Context, command: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def recorded(ctx: Context, command: str, window: str | None) -> Iterator[Ledger]:
-    """A run ledger for one command on one window; failures are recorded, then re-raised."""
-    ledger = Ledger.start(ctx.repo, command, window)
+def recorded(ctx: Context, command: str, window: str | None,
+             resume: dict[str, Any] | None = None) -> Iterator[Ledger]:
+    """A run ledger for one command on one window; failures are recorded, then re-raised.
+
+    ``resume`` is the ledger of an interrupted run: its id is reused, so every
+    stage finds what the interrupted attempt already completed under that id.
+    """
+    if resume is not None:
+        ledger = Ledger.resume(ctx.repo, resume)
+    else:
+        ledger = Ledger.start(ctx.repo, command, window)
     ctx.with_run(ledger.run_id, window)
+    if resume is not None:
+        ctx.log.event(command, f"resuming interrupted run {ledger.run_id}")
     try:
         yield ledger
     except LowopsError as exc:
@@ -53,9 +64,11 @@ def recorded(ctx: Context, command: str, window: str | None) -> Iterator[Ledger]
 @contextlib.contextmanager
 def stage(ledger: Ledger, name: str) -> Iterator[dict[str, Any]]:
     outputs: dict[str, Any] = {}
+    faults.checkpoint(f"before:{name}")
     ledger.stage_start(name)
     yield outputs
     ledger.stage_end(name, **outputs)
+    faults.checkpoint(f"after:{name}")
 
 
 def completed_run(ctx: Context, window: str) -> dict[str, Any] | None:
@@ -63,6 +76,12 @@ def completed_run(ctx: Context, window: str) -> dict[str, Any] | None:
     done = [r for r in read_runs(ctx.repo)
             if r.get("command") == "run" and r.get("window") == window and r.get("status") in ("done", "empty")]
     return done[-1] if done else None
+
+
+def interrupted_run(ctx: Context, window: str) -> dict[str, Any] | None:
+    """The window's latest ``run`` if it never finished (its process died: we hold the lock)."""
+    runs = [r for r in read_runs(ctx.repo) if r.get("command") == "run" and r.get("window") == window]
+    return runs[-1] if runs and runs[-1].get("status") == "running" else None
 
 
 def load_live(ctx: Context) -> tuple[Any, dict[str, Any], str]:
@@ -77,7 +96,7 @@ def load_live(ctx: Context) -> tuple[Any, dict[str, Any], str]:
     return model, meta, state["live"]
 
 
-def _run_window(ctx: Context, window: Window, *, force: bool) -> Outcome:
+def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool = False) -> Outcome:
     from lowops.stages.evaluate import evaluate
     from lowops.stages.extract import extract
     from lowops.stages.score import score
@@ -88,7 +107,13 @@ def _run_window(ctx: Context, window: Window, *, force: bool) -> Outcome:
         ctx.log.event("run", f"window {window.label} already done by run {prior['run_id']}; nothing to do "
                       "(use --force to run it again)")
         return Outcome(window.label, "skipped", prior["run_id"])
-    with recorded(ctx, "run", window.label) as ledger:
+    # A run killed half-way (power cut, SIGKILL) is continued under its own id:
+    # every stage is idempotent for a given run id, so nothing is done twice.
+    interrupted = interrupted_run(ctx, window.label) if not force else None
+    if resume_only and interrupted is None:
+        ctx.log.event("run", f"window {window.label}: no interrupted run to resume")
+        return Outcome(window.label, "skipped", "-")
+    with recorded(ctx, "run", window.label, resume=interrupted) as ledger:
         with stage(ledger, "extract") as out:
             data = extract(ctx, window)
             out.update(features=data.features.version if data.features else None,
@@ -116,7 +141,7 @@ def _run_window(ctx: Context, window: Window, *, force: bool) -> Outcome:
         return Outcome(window.label, "done", ledger.run_id, outputs)
 
 
-def run(ctx: Context, window: Window, *, force: bool = False) -> Outcome:
+def run(ctx: Context, window: Window, *, force: bool = False, resume: bool = False) -> Outcome:
     """Run the whole loop for one window (a finished window is a no-op unless ``force``).
 
     Raises:
@@ -125,7 +150,7 @@ def run(ctx: Context, window: Window, *, force: bool = False) -> Outcome:
     """
     check_not_future(window)
     with locked(ctx, f"lowops run --window {window.label}"):
-        return _run_window(ctx, window, force=force)
+        return _run_window(ctx, window, force=force, resume_only=resume)
 
 
 def catch_up(ctx: Context, *, force: bool = False, max_windows: int = 1000) -> list[Outcome]:

@@ -38,6 +38,18 @@ class ScoreResult:
     missing_values: dict[str, int] = field(default_factory=dict)
 
 
+def _reuse(ctx: Context, path: Path, features: Snapshot, version: str, key: str) -> ScoreResult:
+    done = pd.read_csv(path, usecols=[key, "score", "version"])
+    if len(done) != features.rows or (len(done) and done["version"].iloc[0] != version):
+        from lowops.errors import IntegrityError
+
+        raise IntegrityError(f"{path} exists but does not match this run ({len(done)} rows, "
+                             f"{features.rows} expected); run `lowops verify`.")
+    ctx.log.event("score", f"{path.relative_to(ctx.repo)} already complete for run {ctx.run_id}; reused")
+    return ScoreResult(path=path, rows=len(done), version=version, keys=done[key].to_numpy(),
+                       scores=done["score"].to_numpy(dtype=float))
+
+
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells that a spreadsheet would run as a formula with a quote."""
     for column in frame.columns:
@@ -98,6 +110,10 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
     modeling.check_contract(pd.DataFrame(columns=list(available)), contract, f"window {features.window}")
 
     path = ctx.repo / "outputs" / features.window / f"predictions-{ctx.run_id}.csv"
+    if path.exists():
+        # A resumed run whose scoring had completed: the file is whole (atomic
+        # write), so read it back instead of scoring again.
+        return _reuse(ctx, path, features, version, key)
     scored_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     keys, scores = [], []
     totals: dict[str, dict[str, int]] = {"unknown_categories": {}, "missing_values": {}}

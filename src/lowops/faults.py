@@ -1,0 +1,30 @@
+"""Deterministic crash points for fault-injection tests.
+
+``LOWOPS_FAULT=<checkpoint>[@N]`` makes the process SIGKILL itself the N-th
+time (default: first) it reaches that checkpoint, exactly as a power cut or
+the OOM killer would stop it: no cleanup, no ``finally``. Checkpoints sit at
+stage boundaries (``before:score``, ``after:extract``…) and inside the write
+path (``write:<file name>`` just before a file is moved into place,
+``stage:<dir name>`` just before a version directory is renamed). Unset, a
+checkpoint costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import signal
+
+_hits: dict[str, int] = {}
+
+
+def checkpoint(name: str) -> None:
+    spec = os.environ.get("LOWOPS_FAULT")
+    if not spec:
+        return
+    pattern, _, nth = spec.partition("@")
+    if not fnmatch.fnmatchcase(name, pattern):
+        return
+    _hits[pattern] = _hits.get(pattern, 0) + 1
+    if _hits[pattern] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
