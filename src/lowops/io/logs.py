@@ -42,7 +42,7 @@ def _field(value: object) -> str:
 
 
 class EventLog:
-    """Appends events to ``logs/lowops.log`` and echoes warnings and errors to stderr."""
+    """Appends events to ``logs/lowops.log`` and echoes warnings to stderr."""
 
     def __init__(self, repo: Path, run_id: str | None = None, window: str | None = None,
                  echo: bool = False) -> None:
@@ -56,7 +56,8 @@ class EventLog:
         append_line(self.path, " ".join([
             utc_now(), _field(self.run_id), _field(self.window), _field(stage), level, message,
         ]))
-        if self.echo or level in ("WARN", "ERROR"):
+        # Errors reach the user once, through the CLI's own message; warnings here.
+        if self.echo or level == "WARN":
             print(f"{level.lower()}: {stage}: {message}" if level != "INFO" else f"{stage}: {message}",
                   file=sys.stderr)
 
