@@ -221,9 +221,35 @@ class Database:
         finally:
             conn.close()
 
+    def stream(self, sql: SqlFile, window: Window, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """Like :meth:`read_frames`, through an Arrow-native ADBC driver when one is installed.
+
+        The first frame is always yielded (empty when there are no rows).
+        """
+        from lowops.io import arrow_db
+
+        if arrow_db.available(self):
+            stmt, values = self._statement(sql, window)
+            batches = arrow_db.read_batches(self, sql, stmt, values, chunk_rows)
+            try:
+                first = next(batches)
+            except arrow_db.ArrowUnavailable:
+                first = None  # the driver could not run it: SQLAlchemy can
+            except Exception as exc:  # noqa: BLE001 - a driver error, reported as the database's
+                raise self._fail(exc, f"the query in {sql.path}") from None
+            if first is not None:
+                yield first.to_pandas()
+                try:
+                    for batch in batches:
+                        yield batch.to_pandas()
+                except Exception as exc:  # noqa: BLE001
+                    raise self._fail(exc, f"the query in {sql.path}") from None
+                return
+        yield from self.read_frames(sql, window, chunk_rows)
+
     def read_frame(self, sql: SqlFile, window: Window, chunk_rows: int) -> pd.DataFrame:
         """The whole window's result as one DataFrame (columns kept when it is empty)."""
         import pandas as pd
 
-        chunks = [c for i, c in enumerate(self.read_frames(sql, window, chunk_rows)) if i == 0 or len(c)]
+        chunks = [c for i, c in enumerate(self.stream(sql, window, chunk_rows)) if i == 0 or len(c)]
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]

@@ -8,15 +8,19 @@ last file written) is complete.
 
 from __future__ import annotations
 
-import io
+import hashlib
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lowops import faults
 from lowops.errors import IntegrityError
-from lowops.io.files import TMP_PREFIX, read_json, sha256_bytes, sha256_file, staged_dir, write_bytes, write_json
+from lowops.io.files import TMP_PREFIX, _write_error, fsync_dir, read_json, sha256_file, write_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +49,9 @@ class Snapshot:
 
 
 def parquet_bytes(frame: pd.DataFrame, row_group_rows: int) -> bytes:
-    """Deterministic Parquet bytes: same content, same library versions, same bytes."""
+    """Deterministic Parquet bytes of a frame: same content and library versions, same bytes."""
+    import io
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -55,44 +61,149 @@ def parquet_bytes(frame: pd.DataFrame, row_group_rows: int) -> bytes:
     return buffer.getvalue()
 
 
+def content_digest_update(digest: Any, frame: pd.DataFrame) -> None:
+    """Feed a chunk's rows into a running content digest.
+
+    The digest covers the values and their order, not how they were chunked or
+    encoded, so the same rows give the same data version whatever
+    ``compute.chunk_rows`` or the Parquet writer's version.
+    """
+    import pandas as pd
+
+    if len(frame):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+
+
+class SnapshotWriter:
+    """Writes a data version chunk by chunk, so memory is bounded by the chunk size.
+
+    Chunks go to a Parquet file (one row group each) in a staging directory;
+    :meth:`commit` names the version after the content digest and renames the
+    directory into place, or discards it if that version is already stored.
+    """
+
+    def __init__(self, repo: Path, window: str, kind: str, provenance: dict[str, Any]) -> None:
+        assert kind in KINDS
+        self.repo, self.window, self.kind, self.provenance = repo, window, kind, provenance
+        self.base = repo / "data" / window
+        self._stage: Path | None = None
+        self._writer: Any = None
+        self._schema: Any = None
+        self._digest = hashlib.sha256()
+        self.rows = 0
+        self._columns: list[dict[str, str]] = []
+
+    def _open(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            self.base.mkdir(parents=True, exist_ok=True)
+            self._stage = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + self.kind + ".", dir=self.base))
+        except OSError as exc:
+            raise _write_error(self.base, exc) from exc
+        self._schema = pa.Schema.from_pandas(frame, preserve_index=False)
+        self._columns = [{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()]
+        self._digest.update(repr([(f.name, str(f.type)) for f in self._schema]).encode())
+        self._writer = pq.ParquetWriter(self._stage / f"{self.kind}.parquet", self._schema, compression="zstd")
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append one chunk (its columns and dtypes must match the first chunk's).
+
+        Raises:
+            SchemaDrift: a chunk's columns cannot be cast to the first chunk's types.
+        """
+        import pyarrow as pa
+
+        if self._writer is None:
+            self._open(frame)
+        if not len(frame):
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if not table.schema.equals(self._schema, check_metadata=False):
+            # e.g. an integer column that a left join filled with NaN in this chunk only
+            try:
+                table = table.select(self._schema.names).cast(self._schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, ValueError) as exc:
+                raise SchemaDrift(str(exc)) from None
+            frame = table.to_pandas()
+        content_digest_update(self._digest, frame)
+        try:
+            self._writer.write_table(table)
+        except OSError as exc:
+            raise _write_error(self._stage or self.base, exc) from exc
+        self.rows += len(frame)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001 - already failing; the directory goes anyway
+                pass
+        if self._stage is not None:
+            shutil.rmtree(self._stage, ignore_errors=True)
+        self._writer = self._stage = None
+
+    def commit(self) -> Snapshot:
+        """Make the version visible (or find it already stored) and return it."""
+        assert self._writer is not None and self._stage is not None, "write() at least one chunk first"
+        self._writer.close()
+        self._writer = None
+        content = self._digest.hexdigest()
+        version = f"{self.kind}-{content[:12]}"
+        final = self.base / version
+        if final.exists():
+            self.abort()
+            return Snapshot(self.window, version, final, read_manifest(final), created=False)
+        data_file = self._stage / f"{self.kind}.parquet"
+        manifest = {
+            "version": version,
+            "window": self.window,
+            "kind": self.kind,
+            "file": data_file.name,
+            "sha256": sha256_file(data_file),
+            "content_sha256": content,
+            "bytes": data_file.stat().st_size,
+            "rows": int(self.rows),
+            "schema": self._columns,
+            "extracted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            **self.provenance,
+        }
+        stage = self._stage
+        try:
+            write_json(stage / "manifest.json", manifest)  # last: the version's completion mark
+            fsync_dir(stage)
+            faults.checkpoint(f"stage:{version}")
+            if final.exists():
+                raise IntegrityError(f"Refusing to overwrite {final}: versions are immutable.")
+            os.rename(stage, final)
+            fsync_dir(self.base)
+        except OSError as exc:
+            self.abort()
+            raise _write_error(final, exc) from exc
+        except BaseException:
+            self.abort()
+            raise
+        self._stage = None
+        return Snapshot(self.window, version, final, manifest, created=True)
+
+
+class SchemaDrift(Exception):
+    """Chunks of one extract disagree on column types (the caller re-reads in one piece)."""
+
+
 def write_snapshot(repo: Path, window: str, kind: str, frame: pd.DataFrame, *,
                    row_group_rows: int, provenance: dict[str, Any]) -> Snapshot:
-    """Store ``frame`` as a data version of ``window`` unless identical content exists.
-
-    Args:
-        repo: the repository root.
-        window: the window label.
-        kind: ``features`` or ``labels``.
-        frame: the rows, already sorted by the entity key.
-        row_group_rows: Parquet row-group size (scoring reads one group at a time).
-        provenance: SQL digests, bound parameters, masked source URL for the manifest.
-
-    Returns:
-        The snapshot, with ``created`` false when it already existed.
-    """
-    assert kind in KINDS
-    data = parquet_bytes(frame, row_group_rows)
-    digest = sha256_bytes(data)
-    version = f"{kind}-{digest[:12]}"
-    final = repo / "data" / window / version
-    if final.exists():
-        return Snapshot(window, version, final, read_manifest(final), created=False)
-    manifest = {
-        "version": version,
-        "window": window,
-        "kind": kind,
-        "file": f"{kind}.parquet",
-        "sha256": digest,
-        "bytes": len(data),
-        "rows": int(len(frame)),
-        "schema": [{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()],
-        "extracted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        **provenance,
-    }
-    with staged_dir(final) as stage:
-        write_bytes(stage / manifest["file"], data)
-        write_json(stage / "manifest.json", manifest)  # last: the version's completion mark
-    return Snapshot(window, version, final, manifest, created=True)
+    """Store a whole in-memory frame as a data version (row groups of ``row_group_rows``)."""
+    writer = SnapshotWriter(repo, window, kind, provenance)
+    try:
+        step = max(row_group_rows, 1)
+        for start in range(0, max(len(frame), 1), step):
+            writer.write(frame.iloc[start:start + step])
+        return writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from lowops.errors import DataError
 from lowops.io import snapshots
 from lowops.io.snapshots import Snapshot
 from lowops.stages.context import Context
+from lowops.stages.merge import NotSorted, merge_sorted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,39 +60,97 @@ def _dedupe(ctx: Context, frame: pd.DataFrame, key: str, what: str) -> pd.DataFr
     return frame
 
 
-def extract_features(ctx: Context, window: Window) -> Snapshot | None:
-    """Extract, join and snapshot a window's features; None when the window is empty."""
-    key = ctx.config.entity_key
-    joined: pd.DataFrame | None = None
+def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns holding mixed Python types become text, so Parquet can store them."""
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            values = frame[column]
+            kinds = {type(v) for v in values.dropna().head(10_000)}
+            if len(kinds) > 1:
+                frame[column] = values.where(values.isna(), values.astype(str))
+    return frame
+
+
+def _check_marts(ctx: Context, key: str, columns: dict[str, list[str]]) -> None:
     owners: dict[str, str] = {}
-    sql_meta = {}
-    for name, sql in ctx.mart_sql().items():
-        frame = ctx.db.read_frame(sql, window, ctx.config.compute.chunk_rows)
-        frame = _dedupe(ctx, _check_key(frame, key, f"features.marts.{name}", sql.path), key, name)
-        sql_meta[name] = {"path": str(sql.path.relative_to(ctx.project.root))
-                          if sql.path.is_relative_to(ctx.project.root) else str(sql.path),
-                          "sha256": sql.sha256}
-        for column in frame.columns:
+    for name, names in columns.items():
+        sql = ctx.mart_sql()[name]
+        if key not in names:
+            raise DataError(
+                f"The query {sql.path} (features.marts.{name}) returned no '{key}' column (entity_key in "
+                f"config); it returned: {', '.join(map(str, names)) or 'no columns'}."
+            )
+        for column in names:
             if column != key and column in owners:
                 raise DataError(
                     f"Column '{column}' is returned by both marts '{owners[column]}' and '{name}'; "
                     "rename it in one of the SQL files."
                 )
             owners.setdefault(column, name)
+
+
+def extract_features(ctx: Context, window: Window) -> Snapshot | None:
+    """Extract, join and snapshot a window's features; None when the window is empty.
+
+    The marts stream through a sorted merge join into the snapshot, one chunk
+    at a time; a mart whose SQL does not order its rows by the key is joined
+    in memory instead (logged, since memory then grows with the window).
+    """
+    key = ctx.config.entity_key
+    chunk_rows = ctx.config.compute.chunk_rows
+    marts = ctx.mart_sql()
+    sql_meta = {name: {"path": str(sql.path.relative_to(ctx.project.root))
+                       if sql.path.is_relative_to(ctx.project.root) else str(sql.path),
+                       "sha256": sql.sha256} for name, sql in marts.items()}
+    provenance = _provenance(ctx, window, sql_meta)
+
+    def duplicates(mart: str, count: int) -> None:
+        ctx.log.event("extract", f"{window.label} {mart}: {count} duplicate '{key}' rows dropped "
+                      "(one row per key, first kept)", level="WARN")
+
+    writer = snapshots.SnapshotWriter(ctx.repo, window.label, "features", provenance)
+    try:
+        streams = {name: ctx.db.stream(sql, window, chunk_rows) for name, sql in marts.items()}
+        for chunk in merge_sorted(streams, key, duplicates, lambda cols: _check_marts(ctx, key, cols)):
+            if len(chunk) and chunk[key].isna().any():
+                raise DataError(f"{window.label}: {int(chunk[key].isna().sum())} feature rows have an "
+                                f"empty '{key}'; every row needs its entity key.")
+            writer.write(_normalise(chunk))
+        if writer.rows == 0:
+            writer.abort()
+            return None
+        snap = writer.commit()
+    except (NotSorted, snapshots.SchemaDrift) as exc:
+        writer.abort()
+        ctx.log.event("extract", f"{window.label}: streaming join not possible ({type(exc).__name__}: {exc}); "
+                      f"joining in memory — add ORDER BY {key} to every mart's SQL to stream", level="WARN")
+        snap = _extract_in_memory(ctx, window, provenance)
+        if snap is None:
+            return None
+    except BaseException:
+        writer.abort()
+        raise
+    state = "new data version" if snap.created else "unchanged, data version already stored"
+    ctx.log.event("extract", f"{window.label} features {snap.rows} rows: {snap.version} ({state})")
+    return snap
+
+
+def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, object]) -> Snapshot | None:
+    key = ctx.config.entity_key
+    joined: pd.DataFrame | None = None
+    frames = {}
+    for name, sql in ctx.mart_sql().items():
+        frame = ctx.db.read_frame(sql, window, ctx.config.compute.chunk_rows)
+        frames[name] = _dedupe(ctx, _check_key(frame, key, f"features.marts.{name}", sql.path), key, name)
+    _check_marts(ctx, key, {name: list(frame.columns) for name, frame in frames.items()})
+    for frame in frames.values():
         joined = frame if joined is None else joined.merge(frame, on=key, how="left")
     assert joined is not None
     if joined.empty:
         return None
-    joined = joined.sort_values(key, kind="stable").reset_index(drop=True)
-    snap = snapshots.write_snapshot(
-        ctx.repo, window.label, "features", joined,
-        row_group_rows=ctx.config.compute.chunk_rows,
-        provenance=_provenance(ctx, window, sql_meta),
-    )
-    state = "new data version" if snap.created else "unchanged, data version already stored"
-    ctx.log.event("extract", f"{window.label} features {snap.rows} rows, {len(joined.columns) - 1} columns: "
-                  f"{snap.version} ({state})")
-    return snap
+    joined = _normalise(joined.sort_values(key, kind="stable").reset_index(drop=True))
+    return snapshots.write_snapshot(ctx.repo, window.label, "features", joined,
+                                    row_group_rows=ctx.config.compute.chunk_rows, provenance=provenance)
 
 
 def extract_labels(ctx: Context, window: Window) -> Snapshot | None:

@@ -7,6 +7,7 @@ rows written: every input row gets exactly one output row.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,22 +51,104 @@ def _reuse(ctx: Context, path: Path, features: Snapshot, version: str, key: str)
                        scores=done["score"].to_numpy(dtype=float))
 
 
-def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula with a quote."""
-    for column in frame.columns:
-        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
-            values = frame[column]
-            text = values.astype(object)
-            risky = text.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
-            if risky.any():
-                frame[column] = text.where(~risky, "'" + text.astype(str))
-    return frame
+def neutralise(table: Any) -> Any:
+    """Prefix text cells that a spreadsheet would run as a formula (= + - @ tab CR) with a quote."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for index, field_ in enumerate(table.schema):
+        if not (pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type)):
+            continue
+        column = table.column(index)
+        risky = None
+        for prefix in _FORMULA_START:
+            hit = pc.starts_with(column, prefix)
+            risky = hit if risky is None else pc.or_(risky, hit)
+        if risky is not None and pc.any(risky).as_py():
+            quoted = pc.binary_join_element_wise(pa.scalar("'", field_.type), column, pa.scalar("", field_.type))
+            table = table.set_column(index, field_, pc.if_else(risky, quoted, column))
+    return table
 
 
-def _predict(model: Any, task: str, chunk: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+def model_input(batch: Any, contract: dict[str, Any]) -> pd.DataFrame:
+    """The model's input frame from an Arrow batch: numbers as float, text as objects with None.
+
+    This is the form the pipeline was fitted on (see ``modeling.prepare_categoricals``),
+    built straight from Arrow buffers without a pandas round trip per cell.
+    """
+    columns = {}
+    for column in contract["columns"]:
+        values = batch.column(column["name"])
+        if column["kind"] == "categorical":
+            array = values.to_numpy(zero_copy_only=False)
+            if array.dtype != object:
+                array = array.astype(object)
+            columns[column["name"]] = pd.Series(array, dtype=object, copy=False)
+        else:
+            array = values.to_numpy(zero_copy_only=False)
+            if array.dtype == object:
+                array = pd.to_numeric(pd.Series(array), errors="coerce").to_numpy(dtype=float)
+            columns[column["name"]] = array
+    return pd.DataFrame(columns, copy=False)
+
+
+def _count(batch: Any, contract: dict[str, Any]) -> dict[str, Any]:
+    """Missing values and unknown categories of one chunk, counted by Arrow kernels.
+
+    Raises:
+        DataError: a numeric column holds text.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stats: dict[str, Any] = {"unknown_categories": {}, "missing_values": {}}
+    for column in contract["columns"]:
+        values = batch.column(column["name"])
+        numeric_type = (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
+                        or pa.types.is_boolean(values.type) or pa.types.is_null(values.type))
+        if column["kind"] == "numeric" and not numeric_type:
+            modeling.check_contract(pd.DataFrame({column["name"]: values.to_pandas()}),
+                                    {"columns": [column]}, "this window")
+        missing = values.null_count
+        if pa.types.is_floating(values.type):
+            missing += int(pc.sum(pc.is_nan(values)).as_py() or 0)
+        if missing:
+            stats["missing_values"][column["name"]] = missing
+        if column["kind"] == "categorical":
+            known = pa.array(column.get("categories", []), pa.string())
+            present = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+            unknown = pc.sum(pc.and_(pc.invert(pc.is_in(present, value_set=known)), pc.is_valid(present))).as_py()
+            if unknown:
+                stats["unknown_categories"][column["name"]] = int(unknown)
+    return stats
+
+
+def _output_table(batch: Any, key: str, columns: list[str], task: str, score_values: np.ndarray,
+                  threshold: float, key_values: np.ndarray, label_map: pd.Series | None,
+                  constants: dict[str, str]) -> Any:
+    """One chunk of the predictions CSV as an Arrow table."""
+    import pyarrow as pa
+
+    n = batch.num_rows
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    table = table.select([key, *columns])
+    table = table.append_column("score", pa.array(np.asarray(score_values, dtype=float), pa.float64()))
+    prediction = ((np.asarray(score_values) >= threshold).astype(np.int64) if task == "classification"
+                  else np.asarray(score_values, dtype=float))
+    table = table.append_column("prediction", pa.array(prediction))
+    if label_map is not None and n:
+        labels = pd.Series(key_values).map(label_map)
+        table = table.append_column("label", pa.array(labels.to_numpy(dtype=float), from_pandas=True))
+    else:
+        table = table.append_column("label", pa.nulls(n, pa.float64()))
+    for name, value in constants.items():
+        table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n))
+    return neutralise(table)
+
+
+def _predict(model: Any, task: str, chunk: pd.DataFrame) -> tuple[np.ndarray, None]:
     if task == "classification":
-        score = model.predict_proba(chunk)[:, 1]
-        return score, None
+        return model.predict_proba(chunk)[:, 1], None
     return np.asarray(model.predict(chunk), dtype=float), None
 
 
@@ -87,13 +170,13 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
     Raises:
         DataError: the data breaks the model's schema contract.
     """
+    import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
     cfg = ctx.config
     key = cfg.entity_key
     contract = meta["schema"]
     columns = [c["name"] for c in contract["columns"]]
-    categorical = [c["name"] for c in contract["columns"] if c["kind"] == "categorical"]
     task = meta["task"]
     threshold = float(meta["metrics"].get("threshold", cfg.train.threshold))
     version = meta["version"]
@@ -118,35 +201,39 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
     keys, scores = [], []
     totals: dict[str, dict[str, int]] = {"unknown_categories": {}, "missing_values": {}}
     rows = 0
-    with atomic_write(path, binary=False) as handle:
-        for index, batch in enumerate(parquet.iter_batches(batch_size=cfg.compute.chunk_rows,
-                                                           columns=[key, *columns])):
-            chunk = batch.to_pandas()
-            stats = modeling.check_contract(chunk, contract, f"window {features.window}")
+    constants = {"model": cfg.model.name, "version": version, "slot": slot, "run_id": ctx.run_id,
+                 "scored_at": scored_at}
+    batches = parquet.iter_batches(batch_size=cfg.compute.chunk_rows, columns=[key, *columns])
+    with atomic_write(path) as handle, ThreadPoolExecutor(max_workers=1) as reader:
+        writer = None
+        # Read chunk k+1 (Parquet decoding releases the GIL) while chunk k is scored.
+        pending = reader.submit(next, batches, None)
+        while (batch := pending.result()) is not None:
+            pending = reader.submit(next, batches, None)
+            stats = _count(batch, contract)
             for kind in totals:
                 for name, count in stats[kind].items():
                     totals[kind][name] = totals[kind].get(name, 0) + count
-            x = modeling.prepare_categoricals(chunk[columns], categorical)
-            for c in contract["columns"]:
-                if c["kind"] == "numeric" and not pd.api.types.is_numeric_dtype(x[c["name"]].dtype):
-                    x[c["name"]] = pd.to_numeric(x[c["name"]], errors="coerce")
+            x = model_input(batch, contract)
             score_values, _ = _predict(model, task, x)
-            out = chunk[[key, *columns]].copy()
-            out["score"] = score_values
-            out["prediction"] = (score_values >= threshold).astype(int) if task == "classification" else score_values
-            if label_map is not None:
-                out["label"] = chunk[key].map(label_map).to_numpy()
-            else:
-                out["label"] = pd.Series([None] * len(chunk), dtype=object)
-            out["model"] = cfg.model.name
-            out["version"] = version
-            out["slot"] = slot
-            out["run_id"] = ctx.run_id
-            out["scored_at"] = scored_at
-            neutralise(out).to_csv(handle, header=index == 0, index=False, lineterminator="\n")
-            keys.append(chunk[key].to_numpy())
+            key_values = batch.column(key).to_numpy(zero_copy_only=False)
+            table = _output_table(batch, key, columns, task, score_values, threshold, key_values,
+                                  label_map, constants)
+            if writer is None:
+                writer = pa_csv.CSVWriter(handle, table.schema,
+                                          write_options=pa_csv.WriteOptions(quoting_style="needed"))
+            writer.write_table(table)
+            keys.append(key_values)
             scores.append(np.asarray(score_values, dtype=float))
-            rows += len(chunk)
+            rows += batch.num_rows
+        if writer is None:  # an empty snapshot still gets a header
+            empty = parquet.schema_arrow.empty_table().select([key, *columns])
+            table = _output_table(empty, key, columns, task, np.array([]), threshold, np.array([]),
+                                  label_map, constants)
+            writer = pa_csv.CSVWriter(handle, table.schema,
+                                      write_options=pa_csv.WriteOptions(quoting_style="needed"))
+            writer.write_table(table)
+        writer.close()
     if rows != features.rows:
         raise DataError(f"Scored {rows} rows but the snapshot {features.version} holds {features.rows}.")
     result = ScoreResult(path=path, rows=rows, version=version,
