@@ -12,11 +12,12 @@ import hashlib
 import json
 import os
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lowops import secrets
 from lowops.errors import ConfigError
@@ -129,6 +130,157 @@ class LockConfig(_Section):
     wait_seconds: float = Field(default=0, ge=0, le=86_400)
 
 
+# --- monitoring: data drift, impact, model drift, Sweetviz (stages/monitor.py) ---
+
+class DriftThresholds(_Section):
+    """Where each statistic starts to mean drift (the decision method's is the one that decides)."""
+
+    median_shift: float = Field(default=0.1, gt=0)     # |median_cur - median_ref| / IQR_ref
+    psi: float = Field(default=0.1, gt=0)              # population stability index
+    ks_pvalue: float = Field(default=0.05, gt=0, lt=1)  # drift when the KS p-value is below
+    wasserstein: float = Field(default=0.1, gt=0)      # Wasserstein-1 / reference standard deviation
+    jensen_shannon: float = Field(default=0.1, gt=0, le=1)
+    chi2_pvalue: float = Field(default=0.05, gt=0, lt=1)
+    missing_rate: float = Field(default=0.05, gt=0, le=1)  # absolute change of the missing share
+    prediction_psi: float = Field(default=0.1, gt=0)   # PSI of the score distribution
+
+
+class ImpactConfig(_Section):
+    combine: Literal["max", "sum"] = "max"
+    threshold: float = Field(default=0.01, gt=0)
+    counterfactual_threshold: float = Field(default=0.01, gt=0)
+    counterfactual_rows: int = Field(default=20_000, ge=100, le=10_000_000)
+    seed: int = 0
+
+
+class ModelDriftConfig(_Section):
+    absolute_tolerance: float | None = Field(default=0.02, ge=0)
+    relative_tolerance: float | None = Field(default=None, ge=0, le=1)
+    backfill_windows: int = Field(default=6, ge=0, le=1000)
+
+
+class SweetvizConfig(_Section):
+    enabled: bool = True
+    max_rows: int = Field(default=5000, ge=100, le=10_000_000)
+    reference_rows: int = Field(default=5000, ge=100, le=10_000_000)
+
+
+class DriftConfig(_Section):
+    enabled: bool = True
+    reference: Literal["training", "previous", "baseline"] = "training"
+    baseline_window: str | None = None
+    numeric_method: Literal["median_shift", "psi", "ks", "wasserstein"] = "median_shift"
+    categorical_method: Literal["psi", "jensen_shannon", "chi2"] = "psi"
+    thresholds: DriftThresholds = DriftThresholds()
+    psi_bins: int = Field(default=10, ge=2, le=1000)
+    sketch_size: int = Field(default=1000, ge=10, le=100_000)
+    max_categories: int = Field(default=1000, ge=1, le=100_000)
+    impact: ImpactConfig = ImpactConfig()
+    model_drift: ModelDriftConfig = ModelDriftConfig()
+    sweetviz: SweetvizConfig = SweetvizConfig()
+
+    @model_validator(mode="after")
+    def _baseline(self) -> DriftConfig:
+        if self.reference == "baseline" and not self.baseline_window:
+            raise ValueError("given a baseline_window (a window label such as 2025-01) when "
+                             "drift.reference is 'baseline'")
+        return self
+
+
+# --- continuous training: triggers, comparison, smoke test, deploy, governance, notify ---
+
+NOTIFY_EVENTS = ("drift", "model_drift", "retrained", "promoted", "pending_approval", "rejected",
+                 "smoke_failed", "rolled_back", "pipeline_failed")
+
+
+class TriggersConfig(_Section):
+    model_drift: bool = True
+    data_drift: bool = True
+    kpi_tolerance_benchmark: float = Field(default=0.03, ge=0, le=1)
+    kpi_tolerance_recent: float = Field(default=0.02, ge=0, le=1)
+    every_windows: int = Field(default=0, ge=0, le=10_000)
+    config_change: bool = True
+
+
+class CompareConfig(_Section):
+    min_improvement: float = Field(default=0.005, ge=0, le=1)
+    bootstrap: int = Field(default=1000, ge=100, le=100_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    seed: int = 0
+    guardrails: dict[str, float] = Field(default_factory=dict)
+    resource_margin: float = Field(default=0.5, ge=0, le=100)
+    latency_slack_ms: float = Field(default=5.0, ge=0, le=100_000)
+    cooldown_windows: int = Field(default=2, ge=0, le=10_000)
+
+    @field_validator("guardrails")
+    @classmethod
+    def _metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        known = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
+        for name, tolerance in value.items():
+            if name not in known:
+                raise ValueError(f"a mapping of metric names ({', '.join(known)}) to tolerances "
+                                 f"(unknown metric {name!r})")
+            if tolerance < 0:
+                raise ValueError(f"tolerances of 0 or more (got {tolerance} for {name!r})")
+        return value
+
+
+class SmokeConfig(_Section):
+    golden: Literal["sql", "holdout"] = "sql"
+    golden_sql: str = "sql/golden.sql"
+    sample_rows: int = Field(default=200, ge=1, le=1_000_000)
+    max_ms_per_1000_rows: float = Field(default=5000, gt=0)
+    max_memory_mb: float = Field(default=2048, gt=0)
+    output_min: float | None = None
+    output_max: float | None = None
+
+
+class DeployConfig(_Section):
+    mode: Literal["single", "shadow", "split"] = "single"
+    split_share: float = Field(default=0.1, gt=0, lt=1)
+    split_salt: str = "lowops"
+
+
+class GovernanceConfig(_Section):
+    promote: Literal["auto", "manual"] = "auto"
+
+
+class EmailChannel(_Section):
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    sender: str
+    to: tuple[str, ...] = Field(min_length=1)
+
+
+class WebhookChannel(_Section):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("an http:// or https:// URL")
+        return value
+
+
+class CommandChannel(_Section):
+    argv: tuple[str, ...] = Field(min_length=1)
+
+
+class NotifyConfig(_Section):
+    events: tuple[Literal["drift", "model_drift", "retrained", "promoted", "pending_approval", "rejected",
+                      "smoke_failed", "rolled_back", "pipeline_failed"], ...] = NOTIFY_EVENTS
+    retries: int = Field(default=3, ge=1, le=20)
+    backoff_seconds: float = Field(default=1.0, ge=0, le=300)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    email: EmailChannel | None = None
+    webhook: WebhookChannel | None = None
+    command: CommandChannel | None = None
+
+
 class Config(_Section):
     project: str = "lowops"
     database: DatabaseConfig
@@ -141,6 +293,13 @@ class Config(_Section):
     train: TrainConfig = TrainConfig()
     compute: ComputeConfig = ComputeConfig()
     lock: LockConfig = LockConfig()
+    drift: DriftConfig = DriftConfig()
+    triggers: TriggersConfig = TriggersConfig()
+    compare: CompareConfig = CompareConfig()
+    smoke: SmokeConfig = SmokeConfig()
+    deploy: DeployConfig = DeployConfig()
+    governance: GovernanceConfig = GovernanceConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     @field_validator("entity_key")
     @classmethod
@@ -225,16 +384,29 @@ def _expand(value: Any, where: str, file: Path) -> Any:
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
+        value = os.environ.get(name)
+        # As in the shell, ${VAR:-default} takes the default when VAR is unset or empty.
+        if default is not None and not value:
             return default
+        if value is not None:
+            return value
         raise ConfigError(
             f"{file}: key '{where}' uses the environment variable {name}, which is not set; "
             f"export {name} or write ${{{name}:-default}}."
         )
 
     return _ENV_REF.sub(substitute, value)
+
+
+def _register_url_secrets(value: Any) -> None:
+    if isinstance(value, dict):
+        for inner in value.values():
+            _register_url_secrets(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            _register_url_secrets(inner)
+    elif isinstance(value, str) and "://" in value:
+        secrets.register_url(value)
 
 
 def _describe_error(error: dict[str, Any], file: Path, known: dict[str, Any]) -> str:
@@ -249,11 +421,15 @@ def _describe_error(error: dict[str, Any], file: Path, known: dict[str, Any]) ->
         return (f"{file}: unknown key '{loc}'.{hint} Allowed keys here: {', '.join(sorted(allowed))}.")
     if kind == "missing":
         return f"{file}: missing key '{loc}'; add it (see config/lowops.yaml in a new `lowops init` project)."
-    got = error.get("input")
+    got = secrets.redact(repr(error.get("input")))
     message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    return f"{file}: the '{loc}' parameter must be {message[0].lower() + message[1:]}. Got {got!r} instead."
+    for prefix, replacement in (("Value error, ", ""), ("Input should be ", ""), ("Input ", "")):
+        if message.startswith(prefix):
+            message = replacement + message[len(prefix):]
+            break
+    else:
+        message = "valid: " + message[0].lower() + message[1:]
+    return f"{file}: the '{loc}' parameter must be {message}. Got {got} instead."
 
 
 def _allowed_keys(path: list[str]) -> list[str]:
@@ -262,10 +438,12 @@ def _allowed_keys(path: list[str]) -> list[str]:
         field = model.model_fields.get(part) or next(
             (f for f in model.model_fields.values() if f.alias == part), None)
         annotation = getattr(field, "annotation", None)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
+        # An optional section (X | None) lists X's keys too.
+        candidates = [annotation, *typing.get_args(annotation)]
+        found = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if found is None:
             return []
+        model = found
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
@@ -309,7 +487,12 @@ def load_project(project_dir: Path | None = None, config_file: Path | None = Non
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read {path}: {exc}.") from exc
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _UniqueKeyLoader(text)  # a SafeLoader: no tags that build Python objects
+        loader.name = str(path)  # so every error mark names the file
+        try:
+            raw = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -327,6 +510,7 @@ def load_project(project_dir: Path | None = None, config_file: Path | None = Non
             "write ${DB_PASSWORD} instead."
         )
     expanded = _expand(raw, "", path)
+    _register_url_secrets(expanded)  # before validation: its messages may quote a URL
     try:
         config = Config.model_validate(expanded)
     except ValidationError as exc:

@@ -27,6 +27,13 @@ LAZY_SUBCOMMANDS = {
     "models": "lowops.cli.models:models",
     "status": "lowops.cli.status:status",
     "verify": "lowops.cli.verify:verify",
+    "drift": "lowops.cli.drift:drift",
+    "retrain": "lowops.cli.retrain:retrain",
+    "promote": "lowops.cli.promote:promote",
+    "rollback": "lowops.cli.promote:rollback",
+    "smoke": "lowops.cli.smoke:smoke",
+    "approve": "lowops.cli.approve:approve",
+    "reject": "lowops.cli.approve:reject",
 }
 
 

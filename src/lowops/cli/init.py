@@ -10,14 +10,15 @@ from lowops.cli.common import json_option, print_json
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--no-demo", is_flag=True, help="Do not build the demo SQLite store.")
 @click.option("--demo-only", is_flag=True,
               help="Only (re)build the demo store of an existing project (demo/store.sqlite).")
 @click.option("--customers", type=click.IntRange(100, 10_000_000), default=24_000, show_default=True,
               help="Customers per window in the demo store.")
 @json_option
-def init(directory: Path, no_demo: bool, demo_only: bool, customers: int, as_json: bool) -> None:
+@click.pass_context
+def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: bool, customers: int, as_json: bool) -> None:
     """Create a project in DIRECTORY: config, SQL, pipelines, crontab and a demo store.
 
     The demo store is a SQLite database of churn feature marts for 2024-10 …
@@ -30,6 +31,9 @@ def init(directory: Path, no_demo: bool, demo_only: bool, customers: int, as_jso
     """
     from lowops.stages.project_init import build_demo_store, init_project
 
+    if directory is None:
+        project = (ctx.find_root().obj or {}).get("project")
+        directory = Path(project) if project else Path(".")
     if demo_only:
         rows = build_demo_store(directory.resolve(), customers=customers)
         result = {"project": str(directory.resolve()), "files": [], "demo_rows": rows}

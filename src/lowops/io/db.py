@@ -33,7 +33,7 @@ _STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _PARAM = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 _WRITE_WORDS = re.compile(
     r"\b(insert|update|delete|merge|drop|alter|create|truncate|grant|revoke|attach|detach|"
-    r"pragma|vacuum|replace|copy|call|exec|execute|lock)\b", re.I)
+    r"pragma|vacuum|copy|call|exec|execute|lock)\b|\breplace\s+into\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -140,13 +140,14 @@ class Database:
         detail = secrets.redact(str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__)
         return DatabaseError(f"Database {self.masked_url} failed {what}: {detail}")
 
-    def _with_retries(self, what: str, action: Any) -> Any:
+    def _with_retries(self, what: str, action: Any, *, retries: int | None = None) -> Any:
         delay = self.backoff
-        for attempt in range(1, self.retries + 1):
+        attempts = self.retries if retries is None else retries
+        for attempt in range(1, attempts + 1):
             try:
                 return action()
             except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-                if attempt == self.retries:
+                if attempt == attempts:
                     raise self._fail(exc, what) from None
                 time.sleep(delay)
                 delay *= 2
@@ -192,7 +193,8 @@ class Database:
                 result.close()
                 return columns
 
-        return list(self._with_retries(f"the query in {sql.path}", action))
+        # The connection was checked already: a failure here is the query's own (no retries).
+        return list(self._with_retries(f"the query in {sql.path}", action, retries=1))
 
     def read_frames(self, sql: SqlFile, window: Window, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """Stream the query's rows for ``window`` as DataFrames of at most ``chunk_rows``.

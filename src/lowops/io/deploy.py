@@ -67,3 +67,56 @@ def switch(repo: Path, name: str, version: str, *, by: str, reason: str, window:
     })
     write_json(pointer_path(repo, name), state, overwrite=True)
     return state
+
+
+def idle_slot(state: dict[str, Any]) -> str:
+    """The slot that is not live."""
+    return "green" if state["live"] == "blue" else "blue"
+
+
+def slot_version(state: dict[str, Any], slot: str) -> str | None:
+    content = state["slots"].get(slot) or {}
+    return content.get("version")
+
+
+def place(repo: Path, name: str, version: str | None, *, by: str, reason: str) -> dict[str, Any]:
+    """Put ``version`` in the idle slot (None: empty it) without touching which slot is live.
+
+    One atomic replace; the live slot's content is never changed here.
+
+    Raises:
+        IntegrityError: nothing is deployed yet (the first version goes live with ``switch``).
+    """
+    state = read_pointer(repo, name)
+    if state is None:
+        raise IntegrityError(f"{pointer_path(repo, name)} does not exist; nothing is live to stand beside.")
+    target = idle_slot(state)
+    state["slots"][target] = (None if version is None
+                              else {"version": version, "since": _now(), "placed_by": by, "reason": reason})
+    write_json(pointer_path(repo, name), state, overwrite=True)
+    return state
+
+
+def activate(repo: Path, name: str, version: str, *, by: str, reason: str, window: str | None,
+             action: str, **details: Any) -> dict[str, Any]:
+    """Make ``version`` live: flip to the idle slot holding it, or place it there and flip, in one replace.
+
+    The previous live version stays in the other slot, so a rollback is one more flip.
+    """
+    state = read_pointer(repo, name)
+    if state is None:
+        raise IntegrityError(f"{pointer_path(repo, name)} does not exist; nothing was ever deployed.")
+    previous_slot = state["live"]
+    previous = slot_version(state, previous_slot)
+    target = idle_slot(state)
+    if slot_version(state, target) != version:
+        state["slots"][target] = {"version": version, "since": _now()}
+    else:
+        state["slots"][target]["since"] = _now()
+    state["live"] = target
+    state["history"].append({
+        "at": _now(), "by": by, "reason": reason, "window": window, "from": previous, "to": version,
+        "slot": target, "action": action, **details,
+    })
+    write_json(pointer_path(repo, name), state, overwrite=True)
+    return state

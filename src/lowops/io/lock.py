@@ -76,3 +76,18 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
         # Closing the descriptor releases the lock; the holder info is left for
         # the record and is ignored once nobody holds the lock.
         os.close(fd)
+
+
+def holder_if_locked(repo: Path) -> str | None:
+    """Who holds the repository lock right now, or None (never waits, never keeps it)."""
+    path = Path(repo) / LOCK_NAME
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(path)
+    finally:
+        os.close(fd)  # releases the probe's lock, if it got it
+    return None

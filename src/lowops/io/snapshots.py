@@ -154,6 +154,7 @@ class SnapshotWriter:
         final = self.base / version
         if final.exists():
             self.abort()
+            _point(self.base, self.kind, version)
             return Snapshot(self.window, version, final, read_manifest(final), created=False)
         data_file = self._stage / f"{self.kind}.parquet"
         manifest = {
@@ -185,7 +186,18 @@ class SnapshotWriter:
             self.abort()
             raise
         self._stage = None
+        _point(self.base, self.kind, version)
         return Snapshot(self.window, version, final, manifest, created=True)
+
+
+def pointer_path(base: Path, kind: str) -> Path:
+    return base / f"{kind}.latest.json"
+
+
+def _point(base: Path, kind: str, version: str) -> None:
+    # The latest extract wins even when it found its content already stored
+    # (data fixed back to an earlier state), so the pointer is rewritten each time.
+    write_json(pointer_path(base, kind), {"version": version}, overwrite=True)
 
 
 class SchemaDrift(Exception):
@@ -232,7 +244,16 @@ def versions(repo: Path, window: str, kind: str) -> list[Snapshot]:
 
 
 def latest(repo: Path, window: str, kind: str) -> Snapshot | None:
-    """The most recently extracted version of a window's data, if any."""
+    """The version the most recent extract of a window produced or found, if any."""
+    base = repo / "data" / window
+    pointer = pointer_path(base, kind)
+    if pointer.is_file():
+        target = read_json(pointer)
+        version = target.get("version") if isinstance(target, dict) else None
+        if not isinstance(version, str) or not _VERSION.match(version) or not (base / version).is_dir():
+            raise IntegrityError(f"{pointer} names {version!r}, which is not a complete data version; "
+                                 "run `lowops verify`.")
+        return Snapshot(window, version, base / version, read_manifest(base / version), created=False)
     found = versions(repo, window, kind)
     return found[-1] if found else None
 

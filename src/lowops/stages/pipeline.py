@@ -55,10 +55,21 @@ def recorded(ctx: Context, command: str, window: str | None,
     except LowopsError as exc:
         ctx.log.event(command, f"failed: {exc}", level="ERROR")
         ledger.finish("failed", f"{type(exc).__name__}: {exc}")
+        _notify_failure(ctx, command, window, exc)
+        raise
+    except Exception as exc:
+        ledger.finish("failed", f"{type(exc).__name__}: {exc}")
+        _notify_failure(ctx, command, window, exc)
         raise
     except BaseException as exc:
         ledger.finish("failed", f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _notify_failure(ctx: Context, command: str, window: str | None, exc: BaseException) -> None:
+    from lowops.stages.ct import notify_failure
+
+    notify_failure(ctx, command, window, exc)
 
 
 @contextlib.contextmanager
@@ -137,6 +148,18 @@ def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool 
                 values = evaluate(ctx, window.label, scored.version, scored.keys, scored.scores, data.labels, meta)
                 out.update(metrics=values)
                 outputs["metrics"] = values
+        with stage(ledger, "monitor") as out:
+            from lowops.stages.monitor import ledger_summary, monitor
+
+            verdict = monitor(ctx, window, features=data.features, model=model, meta=meta, scores=scored.scores,
+                              labels=data.labels, realised=outputs.get("metrics"))
+            out.update(ledger_summary(verdict))
+            outputs["verdict"] = verdict
+        with stage(ledger, "decide") as out:
+            from lowops.stages.ct import decide
+
+            out.update(decide(ctx, window, data, scored, outputs))
+            outputs["decision"] = out.get("outcome") or out.get("decision")
         ledger.finish("done")
         return Outcome(window.label, "done", ledger.run_id, outputs)
 

@@ -24,5 +24,32 @@ def status(project: Project, n_runs: int = 5) -> dict[str, Any]:
     for row in read_metrics(repo):
         if row["metric"] == primary and row["model"] == name:
             latest[row["window"]] = {"window": row["window"], "version": row["version"], "value": row["value"]}
-    return {"model": name, "live": live, "runs": runs, "primary_metric": primary,
+    data = {"model": name, "live": live, "runs": runs, "primary_metric": primary,
             "kpis": [latest[w] for w in sorted(latest)][-12:]}
+    data.update(_continuous_training(project, state, primary))
+    from lowops.stages.drift_outputs import latest_verdict
+
+    data["drift"] = latest_verdict(repo)
+    return data
+
+
+def _continuous_training(project: Project, state: dict[str, Any] | None, primary: str) -> dict[str, Any]:
+    """Pending approvals, the deploy mode with the other slot, and KPIs per slot by window."""
+    from lowops.io import version_status
+
+    name, repo = project.config.model.name, project.repo
+    pending = [{"version": e["version"], "since": e["at"], "window": e.get("window"), "reason": e["reason"]}
+               for e in version_status.with_status(repo, name, "pending")]
+    idle = None
+    if state:
+        other = "green" if state["live"] == "blue" else "blue"
+        content = state["slots"].get(other) or {}
+        idle = {"slot": other, "version": content.get("version")}
+    per_slot: dict[str, dict[str, Any]] = {}
+    for row in read_metrics(repo):
+        parts = row["metric"].split(".")
+        if row["model"] == name and len(parts) == 3 and parts[0] == "slot" and parts[2] == primary:
+            per_slot.setdefault(row["window"], {"window": row["window"]})[parts[1]] = {
+                "version": row["version"], "value": row["value"], "rows": row["rows"]}
+    return {"mode": project.config.deploy.mode, "governance": project.config.governance.promote,
+            "idle": idle, "pending": pending, "slot_kpis": [per_slot[w] for w in sorted(per_slot)][-12:]}

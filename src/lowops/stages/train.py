@@ -24,6 +24,7 @@ from lowops.stages import metrics as metric_fns
 from lowops.stages import modeling, plots
 from lowops.stages.context import Context
 from lowops.stages.extract import extract_features, extract_labels
+from lowops.stages.reference import reference_files
 from lowops.windows import Window
 
 
@@ -87,7 +88,7 @@ def _importance(pipeline: Any, x: pd.DataFrame, y: Any, scoring: str, seed: int)
     raw = np.clip(result.importances_mean, 0, None)
     total = raw.sum()
     values = raw / total if total > 0 else np.full(len(raw), 1 / len(raw))
-    return {str(c): round(float(v), 6) for c, v in zip(sample.columns, values)}
+    return {str(c): float(v) for c, v in zip(sample.columns, values)}
 
 
 def _search(pipeline: Any, search: Any, scoring: str, folds: int, seed: int, n_jobs: int) -> Any:
@@ -194,6 +195,11 @@ def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by ha
     figures = (plots.classification_plots(y_hold, hold_score, title) if task == "classification"
                else plots.regression_plots(y_hold, hold_score, title))
     figures.update(plots.importance_plot(importance, cfg.model.name))
+    # Monitoring's reference, stored beside the version so drift checks never re-read the training data.
+    figures.update(reference_files(
+        data, numeric, categorical, target, cfg.drift, scores=hold_score,
+        labels=y_hold if task == "classification" else None, seed=seed,
+        source={"kind": "training", "windows": [u["window"] for u in used], "holdout_window": holdout_window}))
 
     sql_hashes = {name: sql.sha256 for name, sql in ctx.mart_sql().items()}
     sql_hashes["labels"] = ctx.label_sql().sha256

@@ -41,7 +41,11 @@ def verify(project: Project, *, repair: bool = False) -> tuple[list[Finding], li
     findings: list[Finding] = []
     if not repo.exists():
         return findings, []
-    leftovers = _leftovers(repo)
+    from lowops.io.lock import holder_if_locked
+
+    # While a writer works, its temp files are work in progress, not leftovers.
+    busy = holder_if_locked(repo) if not repair else None
+    leftovers = [] if busy else _leftovers(repo)
     removed = []
     if repair:
         for item in leftovers:
@@ -99,6 +103,15 @@ def verify(project: Project, *, repair: bool = False) -> tuple[list[Finding], li
                         snapshots.verify_snapshot(snap)
                     except IntegrityError as exc:
                         findings.append(Finding(snap.file, str(exc)))
+                try:
+                    snapshots.latest(repo, window_dir.name, kind)
+                except IntegrityError as exc:
+                    findings.append(Finding(snapshots.pointer_path(window_dir, kind), str(exc)))
+
+    from lowops.io import audit
+
+    for problem in audit.check_chain(repo):
+        findings.append(Finding(audit.audit_path(repo), f"audit chain broken: {problem}"))
 
     runs = repo / "runs"
     if runs.is_dir():

@@ -1,0 +1,79 @@
+"""``lowops drift``: data drift, its impact on the live model, and model drift for one window."""
+
+from __future__ import annotations
+
+import click
+
+from lowops.cli.common import json_option, open_project, print_json, project_options, window_option
+
+# Not a sysexits code on purpose: drift is a finding, not a failure, and a
+# pipeline must tell it apart from bad data (65) or a bug (1).
+DRIFT_EXIT_CODE = 3
+
+
+@click.command()
+@window_option
+@click.option("--fail-on-drift", is_flag=True,
+              help=f"Exit {DRIFT_EXIT_CODE} when the window shows drift that matters or model drift "
+                   "(the report is written either way).")
+@project_options
+@json_option
+@click.pass_context
+def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: bool) -> None:
+    """Check a window for data drift, its impact on the live model, and model drift.
+
+    Compares every feature with the reference (the live version's training
+    range by default; see drift.reference in config), ranks features by
+    importance-weighted and counterfactual impact, judges the primary KPI
+    against T-1, T-2 and the hold-out benchmark (or its CBPE estimate while
+    labels are late), and writes repo/monitoring/W/. Drift is a result, not
+    an error: the exit code is 0 unless --fail-on-drift is given.
+
+    \b
+    Example:
+        lowops drift --window 2025-09
+        lowops drift --window 2025-09 --json | jq '.features.monthly_charge'
+        lowops drift --fail-on-drift || pipelines/retrain.sh
+    """
+    from lowops.stages.monitor import drift_only
+
+    stage_ctx = open_project(ctx)
+    verdict = drift_only(stage_ctx, stage_ctx.window(window))
+    details = verdict.details
+    data = {"window": verdict.window, "drift_that_matters": verdict.drift_that_matters,
+            "model_drift": verdict.model_drift, "evidence": list(verdict.evidence),
+            **{k: details.get(k) for k in ("status", "version", "reference", "model_drift_basis",
+                                           "prediction_drift", "drifted", "ranking", "kpi", "files",
+                                           "features") if k in details}}
+    data.setdefault("features", {})
+    if as_json:
+        print_json(data)
+    elif details.get("status") == "empty":
+        click.echo(f"{verdict.window}: empty window, nothing to check")
+    else:
+        _print(data)
+    if fail_on_drift and (verdict.drift_that_matters or verdict.model_drift):
+        ctx.exit(DRIFT_EXIT_CODE)
+
+
+def _print(data: dict) -> None:  # type: ignore[type-arg]
+    kpi = data.get("kpi") or {}
+    click.echo(f"{data['window']} against {data['version']} "
+               f"({(data.get('reference') or {}).get('kind', 'training')} reference):")
+    click.echo(f"  drift that matters: {'YES' if data['drift_that_matters'] else 'no'}")
+    value = kpi.get("value")
+    shown = f"{kpi.get('metric')} {value:.4f} ({data.get('model_drift_basis')})" if value is not None else "no KPI yet"
+    click.echo(f"  model drift:        {'YES' if data['model_drift'] else 'no'}  [{shown}]")
+    click.echo(f"  drifted features:   {', '.join(data.get('drifted') or []) or 'none'}")
+    click.echo("  rank feature               drifted    impact  counterfactual")
+    features = data.get("features") or {}
+    for name in (data.get("ranking") or [])[:10]:
+        f = features[name]
+        cf = f.get("counterfactual_impact")
+        click.echo(f"  {f['rank']:>4} {name:<22} {'yes' if f['drifted'] else 'no':<7} "
+                   f"{f['impact'] or 0:>9.4f}  {cf if cf is not None else float('nan'):>14.4f}")
+    for line in data.get("evidence") or []:
+        click.echo(f"  - {line}")
+    files = data.get("files") or {}
+    if files:
+        click.echo("  written: " + ", ".join(sorted(files.values())))

@@ -1,0 +1,131 @@
+"""``audit.log``: the append-only, hash-chained record of approvals, rejections, promotions, rollbacks.
+
+One JSON object per line. Each line carries ``prev``, the sha256 of the line
+before it (64 zeros for the first), and ``hash``, the sha256 of its own
+content without that field. ``audit.head`` (replaced atomically after every
+append) holds the number of lines and the last hash, so removing lines from
+the end is detected too. Editing any byte, removing or reordering a line
+breaks the chain, and ``lowops verify`` reports it (exit 77).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from lowops import secrets
+from lowops.errors import IntegrityError
+from lowops.io.files import append_line, read_json, write_json
+from lowops.io.logs import utc_now
+
+AUDIT_FILE = "audit.log"
+HEAD_FILE = "audit.head"
+GENESIS = "0" * 64
+
+
+def audit_path(repo: Path) -> Path:
+    return repo / AUDIT_FILE
+
+
+def head_path(repo: Path) -> Path:
+    return repo / HEAD_FILE
+
+
+def _digest(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _line_hash(line: str) -> str:
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+
+
+def read_entries(repo: Path) -> list[dict[str, Any]]:
+    """Every audit record, oldest first (unchecked: ``check_chain`` verifies them)."""
+    path = audit_path(repo)
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            entries.append(record)
+    return entries
+
+
+def append(repo: Path, action: str, *, model: str, version: str | None, by: str, reason: str,
+           **details: Any) -> dict[str, Any]:
+    """Append one record to the chain (the caller holds the repository lock).
+
+    Raises:
+        IntegrityError: the existing chain is broken; nothing is appended to it.
+    """
+    problems = check_chain(repo)
+    if problems:
+        raise IntegrityError(f"{audit_path(repo)} is damaged ({problems[0]}); nothing was appended. "
+                             "Restore it from a backup, then run `lowops verify`.")
+    path = audit_path(repo)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    record: dict[str, Any] = {
+        "seq": len(lines) + 1, "at": utc_now(), "action": action, "model": model, "version": version,
+        "by": secrets.redact(by), "reason": secrets.redact(" ".join(reason.split())),
+        **details, "prev": _line_hash(lines[-1]) if lines else GENESIS,
+    }
+    record["hash"] = _digest(record)
+    line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    append_line(path, line)
+    write_json(head_path(repo), {"lines": record["seq"], "last": _line_hash(line)}, overwrite=True)
+    return record
+
+
+def check_chain(repo: Path) -> list[str]:
+    """Every break in the chain, as ``line N: what`` (empty when intact)."""
+    path = audit_path(repo)
+    head = head_path(repo)
+    if not path.is_file():
+        return [f"{HEAD_FILE} exists but {AUDIT_FILE} is missing (removed)"] if head.is_file() else []
+    problems = []
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [f"not valid UTF-8 ({exc.reason} at byte {exc.start})"]
+    if raw and not raw.endswith("\n"):
+        problems.append("the last line is incomplete (no newline)")
+    lines = raw.splitlines()
+    previous = GENESIS
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            problems.append(f"line {number}: not a JSON record (edited)")
+            previous = _line_hash(line)
+            continue
+        if record.get("seq") != number:
+            problems.append(f"line {number}: sequence number {record.get('seq')} (removed or reordered)")
+        if record.get("prev") != previous:
+            problems.append(f"line {number}: does not chain to the line before it (edited, removed or reordered)")
+        if record.get("hash") != _digest(record):
+            problems.append(f"line {number}: content does not match its hash (edited)")
+        previous = _line_hash(line)
+    if not head.is_file():
+        if lines:
+            problems.append(f"{HEAD_FILE} is missing")
+    else:
+        try:
+            info = read_json(head)
+        except IntegrityError:
+            info = None
+        if not isinstance(info, dict):
+            problems.append(f"{HEAD_FILE} is not valid")
+        elif info.get("lines") != len(lines) or info.get("last") != (previous if lines else None):
+            problems.append(f"{HEAD_FILE} records {info.get('lines')} line(s) ending in "
+                            f"{str(info.get('last'))[:12]}…, the log has {len(lines)} (lines removed or edited)")
+    return problems

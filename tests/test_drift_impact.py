@@ -1,0 +1,168 @@
+"""Impact (importance-weighted and counterfactual), CBPE and the model-drift rules, on small frames."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from lowops.config import DriftConfig, ModelDriftConfig
+from lowops.stages import cbpe
+from lowops.stages.drift import FeatureDrift, data_drift, decide, frames_drift
+from lowops.stages.drift_impact import (
+    counterfactual,
+    map_categorical,
+    map_numeric,
+    normalised_importance,
+    rank_impact,
+)
+from lowops.stages.drift_model import compare, drop
+from lowops.stages.drift_stats import categorical_drift, categorical_sketch, numeric_drift, numeric_sketch
+from lowops.stages.reference import Reference, build_reference
+
+
+def _drift(feature: str, drifted: bool, score: float) -> FeatureDrift:
+    return FeatureDrift(feature, "numeric", "median_shift", score, 0.1, drifted, score, {})
+
+
+def test_drift_in_an_ignored_feature_does_not_matter_but_in_a_driver_does() -> None:
+    settings = DriftConfig()
+    importance = normalised_importance({"driver": 0.6, "ignored": 0.0, "other": 0.4}, ["driver", "ignored", "other"])
+    cf = {"driver": {"mean_abs_change": 0.0, "flip_share": 0.0},
+          "ignored": {"mean_abs_change": 0.0, "flip_share": 0.0},
+          "other": {"mean_abs_change": 0.0, "flip_share": 0.0}}
+    quiet = rank_impact([_drift("driver", False, 0.05), _drift("ignored", True, 2.0), _drift("other", False, 0)],
+                        importance, cf, settings)
+    assert not quiet.matters and quiet.rows[0]["feature"] == "ignored"  # reported, ranked, not counted
+    loud = rank_impact([_drift("driver", True, 0.3), _drift("ignored", True, 2.0), _drift("other", False, 0)],
+                       importance, cf, settings)
+    assert loud.matters and loud.rows[0]["feature"] == "driver"
+    assert loud.rows[0]["impact"] == pytest.approx(0.3 * 0.6)
+    assert loud.evidence and loud.evidence[0].startswith("driver:")
+
+
+def test_sum_combination_and_counterfactual_threshold() -> None:
+    importance = {"a": 0.5, "b": 0.5}
+    drifts = [_drift("a", True, 0.012), _drift("b", True, 0.012)]  # impact 0.006 each, 0.012 summed
+    none = {"a": {"mean_abs_change": 0.0, "flip_share": 0.0}, "b": {"mean_abs_change": 0.0, "flip_share": 0.0}}
+    assert not rank_impact(drifts, importance, none, DriftConfig()).matters
+    summed = DriftConfig.model_validate({"impact": {"combine": "sum"}})
+    assert rank_impact(drifts, importance, none, summed).matters
+    moved = {"a": {"mean_abs_change": 0.02, "flip_share": 0.01}, "b": none["b"]}
+    result = rank_impact(drifts, importance, moved, DriftConfig())
+    assert result.matters and result.rows[0]["feature"] == "a" and result.rows[0]["rank_counterfactual"] == 1
+
+
+def test_importance_is_normalised_and_uniform_without_any() -> None:
+    assert normalised_importance({"a": 3.0, "b": 1.0, "c": -1.0}, ["a", "b", "c"]) == {"a": 0.75, "b": 0.25, "c": 0}
+    assert normalised_importance(None, ["a", "b"]) == {"a": 0.5, "b": 0.5}
+
+
+def test_decision_methods_and_missing_share() -> None:
+    stats = {"median_shift": 0.05, "psi": 0.3, "ks": 0.2, "ks_pvalue": 0.01, "wasserstein_norm": 0.2,
+             "missing_change": 0.0}
+    assert not decide("x", "numeric", stats, DriftConfig()).drifted
+    assert decide("x", "numeric", stats, DriftConfig(numeric_method="psi")).drifted
+    by_ks = decide("x", "numeric", stats, DriftConfig(numeric_method="ks"))
+    assert by_ks.drifted and by_ks.statistic == 0.01 and by_ks.drift_score == 0.2  # impact uses the effect size
+    emptied = decide("x", "numeric", {"median_shift": math.nan, "missing_change": 0.9}, DriftConfig())
+    assert emptied.drifted and emptied.drift_score == 0.9
+
+
+def test_map_numeric_lands_on_the_reference_distribution() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.normal(10, 2, 20_000)
+    cur = np.r_[rng.normal(14, 3, 5000), [np.nan] * 50]
+    mapped = map_numeric(cur, numeric_sketch(ref), np.random.default_rng(1))
+    assert np.isnan(mapped[-50:]).all()
+    assert numeric_drift(numeric_sketch(ref), mapped)["ks"] < 0.02
+    discrete = np.r_[np.zeros(60), np.ones(40)]  # 60/40 -> the reference's 30/70
+    mapped = map_numeric(discrete, numeric_sketch(np.r_[np.zeros(300), np.ones(700)]), np.random.default_rng(2))
+    assert set(np.unique(mapped)) == {0.0, 1.0} and mapped.mean() == pytest.approx(0.7, abs=0.01)
+
+
+def test_map_categorical_moves_only_the_excess() -> None:
+    sketch = categorical_sketch(["a"] * 50 + ["b"] * 50)
+    same = pd.Series(["a"] * 500 + ["b"] * 500)
+    assert (map_categorical(same, sketch, np.random.default_rng(0)) == same.to_numpy()).all()
+    drifted = pd.Series(["a"] * 800 + ["b"] * 150 + ["new"] * 50 + [None] * 10, dtype=object)
+    mapped = map_categorical(drifted, sketch, np.random.default_rng(0))
+    assert mapped[-1] is None
+    counts = pd.Series(mapped[:-10]).value_counts(normalize=True)
+    assert counts["a"] == pytest.approx(0.5, abs=0.04) and "new" not in counts
+    assert (mapped[800:950] == "b").all()  # the under-represented category is never redrawn
+
+
+def test_counterfactual_blames_the_driver() -> None:
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 5000), "z": rng.normal(0, 1, 5000),
+                              "c": rng.choice(["a", "b"], 5000)})
+    current = pd.DataFrame({"x": rng.normal(1.5, 1, 2000), "z": rng.normal(0, 1, 2000),
+                            "c": rng.choice(["a", "b"], 2000, p=[0.9, 0.1])})
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:  # only x drives the score
+        return 1 / (1 + np.exp(-2 * frame["x"].to_numpy(dtype=float)))
+
+    ref = build_reference(reference, ["x", "z"], ["c"], DriftConfig())
+    cf = counterfactual(predict, current, ref, threshold=0.5, seed=0)
+    assert cf["x"]["mean_abs_change"] > 0.2 and cf["x"]["flip_share"] > 0.3
+    assert cf["z"]["mean_abs_change"] == 0 and cf["c"]["mean_abs_change"] == 0
+
+
+def test_frames_drift_flags_the_shifted_columns() -> None:
+    rng = np.random.default_rng(3)
+    n = 5000
+    ref = pd.DataFrame({"a": rng.normal(0, 1, n), "b": rng.normal(0, 1, n), "c": rng.choice(["x", "y"], n)})
+    cur = pd.DataFrame({"a": rng.normal(0.5, 1, n), "b": rng.normal(0, 1, n),
+                        "c": rng.choice(["x", "y"], n, p=[0.8, 0.2])})
+    serial = frames_drift(ref, cur, DriftConfig(), n_jobs=1)
+    threaded = frames_drift(ref, cur, DriftConfig(), n_jobs=2)
+    assert [d.feature for d in serial if d.drifted] == ["a", "c"]
+    assert [d.stats for d in serial] == [d.stats for d in threaded]
+    sketches = Reference({"a": numeric_sketch(ref["a"]), "c": categorical_sketch(ref["c"])})
+    assert [d.stats for d in data_drift(sketches, cur, DriftConfig())] == [
+        numeric_drift(sketches.features["a"], cur["a"]), categorical_drift(sketches.features["c"], cur["c"])]
+
+
+def test_cbpe_curves_equal_sklearn_on_weighted_duplicates() -> None:
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.random(400), 2)  # ties on purpose
+    p = np.clip(scores + rng.normal(0, 0.1, 400), 0, 1)
+    y = np.r_[np.ones(400), np.zeros(400)]
+    doubled, weights = np.r_[scores, scores], np.r_[p, 1 - p]
+    assert cbpe.expected_roc_auc(scores, p) == pytest.approx(roc_auc_score(y, doubled, sample_weight=weights),
+                                                             abs=1e-9)
+    assert cbpe.expected_average_precision(scores, p) == pytest.approx(
+        average_precision_score(y, doubled, sample_weight=weights), abs=1e-9)
+
+
+def test_cbpe_estimates_a_calibrated_model_closely() -> None:
+    rng = np.random.default_rng(11)
+    truth = rng.beta(1, 6, 60_000)  # a churn-like score distribution
+    labels = rng.random(60_000) < truth
+    calibration = cbpe.fit_calibration(truth[:30_000], labels[:30_000])
+    assert calibration is not None
+    estimate = cbpe.estimate(truth[30_000:], calibration, threshold=0.3)
+    # Close to what the true probabilities imply, and to the realised AUC up to sampling noise.
+    assert estimate["roc_auc"] == pytest.approx(cbpe.expected_roc_auc(truth[30_000:], truth[30_000:]), abs=0.01)
+    assert estimate["roc_auc"] == pytest.approx(roc_auc_score(labels[30_000:], truth[30_000:]), abs=0.02)
+    predicted = truth[30_000:] >= 0.3
+    assert estimate["accuracy"] == pytest.approx(np.mean(predicted == labels[30_000:]), abs=0.01)
+    assert cbpe.fit_calibration([0.1, 0.2], [1, 1]) is None
+    assert cbpe.estimate([], calibration, 0.5) == {}
+    back = cbpe.Calibration.from_dict(calibration.to_dict())
+    assert back(np.array([0.2])) == pytest.approx(calibration(np.array([0.2])))
+
+
+def test_model_drift_tolerances_and_direction() -> None:
+    absolute = ModelDriftConfig(absolute_tolerance=0.02)
+    flagged = compare("roc_auc", 0.70, [("T-1", 0.75), ("T-2", 0.71), ("benchmark", None)], absolute)
+    assert [(c.against, c.flagged) for c in flagged] == [("T-1", True), ("T-2", False)]
+    relative = ModelDriftConfig(absolute_tolerance=None, relative_tolerance=0.1)
+    assert [c.flagged for c in compare("rmse", 11.5, [("T-1", 10.0)], relative)] == [True]  # lower is better
+    assert drop("log_loss", 0.3, 0.25) == pytest.approx(0.05) and drop("roc_auc", 0.8, 0.75) == pytest.approx(-0.05)
+    off = ModelDriftConfig(absolute_tolerance=None, relative_tolerance=None)
+    assert not any(c.flagged for c in compare("roc_auc", 0.1, [("T-1", 0.9)], off))

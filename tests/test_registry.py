@@ -1,0 +1,326 @@
+"""lowops.io.registry (immutable model versions) and lowops.io.snapshots (content-addressed data)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+import pytest
+
+from lowops.errors import IntegrityError, UnknownVersionError
+from lowops.io import registry, snapshots
+from lowops.io.files import TMP_PREFIX
+
+NAME = "churn"
+
+
+class OpensSentinel:
+    """Unpickling this object creates a file: proof of whether bytes were deserialised."""
+
+    def __init__(self, sentinel: Path) -> None:
+        self.sentinel = sentinel
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.sentinel), "w"))
+
+
+def joblib_bytes(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
+
+
+def register(repo: Path, model_bytes: bytes, **meta: Any) -> tuple[str, dict[str, Any]]:
+    metadata = {"model": NAME, "task": "classification", "metrics": {"holdout": {"roc_auc": 0.75}}, **meta}
+    return registry.register(repo, NAME, model_bytes, metadata, "holdout.roc_auc 0.750000\n",
+                             {"roc.png": b"\x89PNG roc", "pr.png": b"\x89PNG pr"})
+
+
+def flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_register_writes_a_complete_version(tmp_path: Path) -> None:
+    model = joblib_bytes({"weights": [1, 2, 3]})
+    version, meta = register(tmp_path, model, reason="test")
+    assert version == "v0001"
+    base = tmp_path / "models" / NAME / "v0001"
+    assert sorted(p.name for p in base.iterdir()) == [
+        "SHA256SUMS", "metrics.txt", "model.joblib", "model.json", "pr.png", "roc.png"]
+    assert (base / "model.joblib").read_bytes() == model
+    assert meta["version"] == "v0001"
+    assert meta["artifact"] == {"file": "model.joblib", "sha256": hashlib.sha256(model).hexdigest(),
+                                "bytes": len(model)}
+    assert json.loads((base / "model.json").read_text()) == meta
+    assert meta["reason"] == "test"
+    sums = (base / "SHA256SUMS").read_text().splitlines()
+    assert [line.split("  ")[1] for line in sums] == [
+        "metrics.txt", "model.joblib", "model.json", "pr.png", "roc.png"]
+    for line in sums:
+        digest, name = line.split("  ")
+        assert hashlib.sha256((base / name).read_bytes()).hexdigest() == digest
+    assert registry.verify_version(tmp_path, NAME, "v0001") == []
+    assert [p.name for p in (tmp_path / "models" / NAME).iterdir()] == ["v0001"]  # no staging leftovers
+
+
+def test_versions_are_numbered_in_order(tmp_path: Path) -> None:
+    assert registry.list_versions(tmp_path, NAME) == []
+    assert registry.next_version(tmp_path, NAME) == "v0001"
+    first, _ = register(tmp_path, joblib_bytes("a"))
+    second, _ = register(tmp_path, joblib_bytes("b"))
+    assert (first, second) == ("v0001", "v0002")
+    # leftovers of an interrupted registration and stray names are not versions
+    (tmp_path / "models" / NAME / (TMP_PREFIX + "v0003.abc")).mkdir()
+    (tmp_path / "models" / NAME / "latest").mkdir()
+    (tmp_path / "models" / NAME / "v0009.txt").write_text("x")
+    assert registry.list_versions(tmp_path, NAME) == ["v0001", "v0002"]
+    assert registry.next_version(tmp_path, NAME) == "v0003"
+    _, meta = registry.load_model(tmp_path, NAME, "v0002")
+    assert meta["version"] == "v0002"
+
+
+def test_list_versions_orders_numerically(tmp_path: Path) -> None:
+    for i in range(11):
+        register(tmp_path, joblib_bytes(i))
+    assert registry.list_versions(tmp_path, NAME) == [f"v{i:04d}" for i in range(1, 12)]
+    model, meta = registry.load_model(tmp_path, NAME, "v0010")
+    assert (model, meta["version"]) == (9, "v0010")
+
+
+def test_versions_are_never_overwritten(tmp_path: Path) -> None:
+    register(tmp_path, joblib_bytes("a"))
+    original = (tmp_path / "models" / NAME / "v0001" / "model.joblib").read_bytes()
+    register(tmp_path, joblib_bytes("b"))
+    assert (tmp_path / "models" / NAME / "v0001" / "model.joblib").read_bytes() == original
+
+
+@pytest.mark.parametrize("bad", ["v9999", "v1", "0001", "../v0001", "v0001/..", "latest", ""])
+def test_unknown_version_lists_the_valid_ones(tmp_path: Path, bad: str) -> None:
+    register(tmp_path, joblib_bytes("a"))
+    register(tmp_path, joblib_bytes("b"))
+    with pytest.raises(UnknownVersionError) as excinfo:
+        registry.check_version(tmp_path, NAME, bad)
+    assert excinfo.value.exit_code == 2
+    assert str(excinfo.value) == f"Model '{NAME}' has no version {bad!r}; versions: v0001, v0002."
+    with pytest.raises(UnknownVersionError):
+        registry.load_model(tmp_path, NAME, bad)
+
+
+def test_unknown_version_with_no_versions(tmp_path: Path) -> None:
+    with pytest.raises(UnknownVersionError) as excinfo:
+        registry.check_version(tmp_path, NAME, "v0001")
+    assert str(excinfo.value) == f"Model '{NAME}' has no version 'v0001'; versions: none yet (run `lowops train`)."
+
+
+def test_load_model_round_trip(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes({"coef": [0.5, -1.25]}))
+    model, meta = registry.load_model(tmp_path, NAME, version)
+    assert model == {"coef": [0.5, -1.25]}
+    assert meta["artifact"]["file"] == "model.joblib"
+
+
+def test_tampered_model_is_refused_before_unpickling(tmp_path: Path) -> None:
+    sentinel = tmp_path / "UNPICKLED"
+    payload = joblib_bytes((OpensSentinel(sentinel), "padding " * 64))
+    version, meta = register(tmp_path, payload)
+    path = tmp_path / "models" / NAME / version / "model.joblib"
+    # Flip a byte inside the padding string: the pickle stays valid and would still
+    # run open(sentinel, 'w') if it were deserialised.
+    offset = path.read_bytes().index(b"padding padding") + 3
+    flip(path, offset)
+    with pytest.raises(IntegrityError) as excinfo:
+        registry.load_model(tmp_path, NAME, version)
+    assert excinfo.value.exit_code == 77
+    message = str(excinfo.value)
+    assert message.startswith(f"Refusing to load {path}: its sha256 ")
+    assert f"differs from the {meta['artifact']['sha256'][:16]}… recorded at registration" in message
+    assert not sentinel.exists()
+    # Control: the altered bytes are a live payload, so the check above is what stopped it.
+    joblib.load(path)
+    assert sentinel.exists()
+
+
+def test_untampered_payload_is_deserialised(tmp_path: Path) -> None:
+    # The other half of the proof: the same kind of payload, intact, does get unpickled.
+    sentinel = tmp_path / "UNPICKLED"
+    version, _ = register(tmp_path, joblib_bytes((OpensSentinel(sentinel), "padding")))
+    registry.load_model(tmp_path, NAME, version)
+    assert sentinel.exists()
+
+
+@pytest.mark.parametrize("keep", [0, 10, -1])
+def test_truncated_model_is_refused(tmp_path: Path, keep: int) -> None:
+    sentinel = tmp_path / "UNPICKLED"
+    version, _ = register(tmp_path, joblib_bytes((OpensSentinel(sentinel), "padding " * 64)))
+    path = tmp_path / "models" / NAME / version / "model.joblib"
+    data = path.read_bytes()
+    path.write_bytes(data[:keep] if keep >= 0 else data[:keep])
+    with pytest.raises(IntegrityError, match=r"altered or truncated"):
+        registry.load_model(tmp_path, NAME, version)
+    assert not sentinel.exists()
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("a"))
+    path = tmp_path / "models" / NAME / version / "model.joblib"
+    path.unlink()
+    with pytest.raises(IntegrityError) as excinfo:
+        registry.load_model(tmp_path, NAME, version)
+    assert str(excinfo.value) == f"{path} is missing; the version cannot be loaded."
+
+
+def test_corrupt_model_json(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("a"))
+    meta_path = tmp_path / "models" / NAME / version / "model.json"
+    meta_path.write_text("{not json")
+    with pytest.raises(IntegrityError, match=r"model\.json is not valid JSON"):
+        registry.load_model(tmp_path, NAME, version)
+    meta_path.write_text('{"version": "v0001"}')
+    with pytest.raises(IntegrityError, match=r"is not a valid model description"):
+        registry.read_metadata(tmp_path, NAME, version)
+
+
+def test_verify_version_finds_an_altered_plot(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("a"))
+    base = tmp_path / "models" / NAME / version
+    assert registry.verify_version(tmp_path, NAME, version) == []
+    (base / "roc.png").write_bytes(b"\x89PNG something else")
+    assert registry.verify_version(tmp_path, NAME, version) == [
+        f"{base / 'roc.png'}: sha256 does not match SHA256SUMS (altered)"]
+
+
+def test_verify_version_finds_missing_and_unlisted_files(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("a"))
+    base = tmp_path / "models" / NAME / version
+    (base / "pr.png").unlink()
+    (base / "extra.txt").write_text("smuggled in")
+    assert sorted(registry.verify_version(tmp_path, NAME, version)) == sorted([
+        f"{base / 'pr.png'}: listed in SHA256SUMS but missing",
+        f"{base / 'extra.txt'}: not listed in SHA256SUMS",
+    ])
+    (base / "SHA256SUMS").unlink()
+    assert registry.verify_version(tmp_path, NAME, version) == [
+        f"{base / 'SHA256SUMS'}: missing (the version was never completed)"]
+
+
+# --------------------------------------------------------------------------- snapshots
+
+PROVENANCE = {
+    "sql": {"profile": {"path": "sql/profile.sql", "sha256": "ab" * 32}},
+    "params": {"window_start": "2025-03-01T00:00:00Z", "window_end": "2025-04-01T00:00:00Z"},
+    "source": "sqlite:////srv/demo/store.sqlite",
+}
+
+
+def frame(rows: int = 50) -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": range(1, rows + 1),
+        "plan": ["basic", "standard"] * (rows // 2),
+        "data_gb": [float(i) / 3 for i in range(rows)],
+    })
+
+
+def manifest_of(snap: snapshots.Snapshot) -> dict[str, Any]:
+    return json.loads((snap.path / "manifest.json").read_text())
+
+
+def files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_snapshot_manifest(tmp_path: Path) -> None:
+    snap = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                    provenance=PROVENANCE)
+    assert snap.created
+    data = snap.file.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    # content-addressed: the id is the digest of the rows, the manifest also pins the file's bytes
+    assert snap.version == f"features-{manifest_of(snap)['content_sha256'][:12]}"
+    assert snap.path == tmp_path / "data" / "2025-03" / snap.version
+    assert sorted(p.name for p in snap.path.iterdir()) == ["features.parquet", "manifest.json"]
+    manifest = json.loads((snap.path / "manifest.json").read_text())
+    assert manifest == snap.manifest
+    assert manifest["sha256"] == digest
+    assert manifest["bytes"] == len(data)
+    assert manifest["rows"] == 50 and snap.rows == 50
+    assert manifest["schema"] == [{"name": "customer_id", "dtype": "int64"},
+                                  {"name": "plan", "dtype": str(frame()["plan"].dtype)},
+                                  {"name": "data_gb", "dtype": "float64"}]
+    assert manifest["sql"] == PROVENANCE["sql"]
+    assert manifest["params"] == PROVENANCE["params"]
+    assert manifest["source"] == PROVENANCE["source"]
+    assert manifest["extracted_at"].endswith("Z")
+    assert (manifest["window"], manifest["kind"], manifest["file"], manifest["version"]) == (
+        "2025-03", "features", "features.parquet", snap.version)
+    pd.testing.assert_frame_equal(snapshots.load(snap), frame(), check_dtype=False)
+
+
+def test_same_rows_chunked_differently_are_the_same_version(tmp_path: Path) -> None:
+    first = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                     provenance=PROVENANCE)
+    second = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=7,
+                                      provenance=PROVENANCE)
+    assert (second.version, second.created) == (first.version, False)
+    # one version, and the pointer naming it as the window's latest extract
+    assert sorted(p.name for p in (tmp_path / "data" / "2025-03").iterdir()) == [
+        first.version, "features.latest.json"]
+    assert snapshots.latest(tmp_path, "2025-03", "features").version == first.version
+
+
+def test_same_frame_twice_is_the_same_version(tmp_path: Path) -> None:
+    first = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                     provenance=PROVENANCE)
+    before = files(tmp_path)
+    manifest_bytes = (first.path / "manifest.json").read_bytes()
+    second = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                      provenance={**PROVENANCE, "source": "elsewhere"})
+    assert (first.created, second.created) == (True, False)
+    assert second.version == first.version
+    assert second.manifest == first.manifest
+    assert files(tmp_path) == before
+    assert (first.path / "manifest.json").read_bytes() == manifest_bytes
+
+
+def test_different_content_is_a_new_version(tmp_path: Path) -> None:
+    first = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                     provenance=PROVENANCE)
+    changed = frame()
+    changed.loc[0, "data_gb"] = 99.0
+    second = snapshots.write_snapshot(tmp_path, "2025-03", "features", changed, row_group_rows=20,
+                                      provenance=PROVENANCE)
+    assert second.created and second.version != first.version
+    assert [s.version for s in snapshots.versions(tmp_path, "2025-03", "features")] == [
+        first.version, second.version]
+    assert snapshots.latest(tmp_path, "2025-03", "features").version == second.version
+    assert snapshots.latest(tmp_path, "2025-03", "labels") is None
+    assert snapshots.latest(tmp_path, "2025-04", "features") is None
+
+
+def test_altered_snapshot_is_refused(tmp_path: Path) -> None:
+    snap = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                    provenance=PROVENANCE)
+    flip(snap.file, 100)
+    with pytest.raises(IntegrityError, match=r"does not match its manifest .*the data version was altered"):
+        snapshots.load(snap)
+    snap.file.unlink()
+    with pytest.raises(IntegrityError, match=r"is missing; its manifest lists it"):
+        snapshots.verify_snapshot(snap)
+
+
+def test_version_without_manifest_is_an_integrity_error(tmp_path: Path) -> None:
+    snap = snapshots.write_snapshot(tmp_path, "2025-03", "labels", frame()[["customer_id"]], row_group_rows=20,
+                                    provenance=PROVENANCE)
+    (snap.path / "manifest.json").unlink()
+    with pytest.raises(IntegrityError) as excinfo:
+        snapshots.versions(tmp_path, "2025-03", "labels")
+    assert str(excinfo.value) == f"Data version {snap.path} has no manifest.json; run `lowops verify`."
