@@ -43,9 +43,10 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"{'version':<8} {'live':<5} {'created':<20} {'holdout':<8} {'primary':<10} {'value':>8}")
     for row in rows:
         value = row["primary_value"]
-        click.echo(f"{row['version']:<8} {('*' + row['slot']) if row['live'] else '':<5} {row['created_at']:<20} "
-                   f"{row['holdout_window'] or '-':<8} {row['primary_metric']:<10} "
-                   f"{value if value is None else format(value, '.4f'):>8}")
+        shown = "-" if value is None else format(value, ".4f")
+        live = ("*" + (row["slot"] or "")) if row["live"] else ""
+        click.echo(f"{row['version']:<8} {live:<5} {row['created_at'] or '-':<20} "
+                   f"{row['holdout_window'] or '-':<8} {row['primary_metric'] or '-':<10} {shown:>8}")
 
 
 @models.command()

@@ -10,6 +10,7 @@ before any of it is unpickled.
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ def list_versions(repo: Path, name: str) -> list[str]:
     base = model_dir(repo, name)
     if not base.is_dir():
         return []
-    found = [p.name for p in base.iterdir()
-             if _VERSION.match(p.name) and not p.name.startswith(TMP_PREFIX) and p.is_dir()]
+    with os.scandir(base) as entries:
+        found = [e.name for e in entries if _VERSION.match(e.name) and e.is_dir()]
     return sorted(found, key=lambda v: int(v[1:]))
 
 
@@ -74,8 +75,10 @@ def register(repo: Path, name: str, model_bytes: bytes, metadata: dict[str, Any]
     return version, meta
 
 
-def read_metadata(repo: Path, name: str, version: str) -> dict[str, Any]:
-    path = check_version(repo, name, version) / META_FILE
+def read_metadata(repo: Path, name: str, version: str, *, checked: bool = False) -> dict[str, Any]:
+    """A version's model.json (``checked``: the caller listed the version already)."""
+    base = model_dir(repo, name) / version if checked else check_version(repo, name, version)
+    path = base / META_FILE
     if not path.is_file():
         raise IntegrityError(f"{path} is missing; the version is incomplete. Run `lowops verify`.")
     meta = read_json(path)

@@ -20,7 +20,7 @@ def list_models(project: Project) -> list[dict[str, Any]]:
     slots = {s["version"]: slot for slot, s in (state or {}).get("slots", {}).items() if s}
     rows = []
     for version in registry.list_versions(repo, name):
-        meta = registry.read_metadata(repo, name, version)
+        meta = registry.read_metadata(repo, name, version, checked=True)
         primary = meta.get("metrics", {}).get("primary")
         rows.append({
             "model": name,
