@@ -24,6 +24,9 @@ from lowops import faults
 from lowops.errors import IntegrityError, WriteError
 
 TMP_PREFIX = ".tmp-"
+# Readable by the owner's group, writable by the owner only (umask 027).
+FILE_MODE = 0o640
+DIR_MODE = 0o750
 
 
 def fsync_dir(path: Path) -> None:
@@ -72,6 +75,7 @@ def atomic_write(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
+        os.fchmod(fd, FILE_MODE)  # mkstemp's 0600 would hide reports and logs from the team
     except OSError as exc:
         raise _write_error(path, exc) from exc
     tmp = Path(tmp_name)
@@ -188,6 +192,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + final.name + ".", dir=final.parent))
+        os.chmod(stage, DIR_MODE)
     except OSError as exc:
         raise _write_error(final, exc) from exc
     try:

@@ -8,6 +8,7 @@ last file written) is complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from lowops import faults
 from lowops.errors import IntegrityError
-from lowops.io.files import TMP_PREFIX, _write_error, fsync_dir, read_json, sha256_file, write_json
+from lowops.io.files import DIR_MODE, TMP_PREFIX, _write_error, fsync_dir, read_json, sha256_file, write_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,6 +101,7 @@ class SnapshotWriter:
         try:
             self.base.mkdir(parents=True, exist_ok=True)
             self._stage = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + self.kind + ".", dir=self.base))
+            os.chmod(self._stage, DIR_MODE)
         except OSError as exc:
             raise _write_error(self.base, exc) from exc
         self._schema = pa.Schema.from_pandas(frame, preserve_index=False)
@@ -142,6 +144,8 @@ class SnapshotWriter:
                 pass
         if self._stage is not None:
             shutil.rmtree(self._stage, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.base.rmdir()  # a window directory this writer created stays only if it holds something
         self._writer = self._stage = None
 
     def commit(self) -> Snapshot:
