@@ -6,4 +6,5 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 pipeline_start daily
 lowops validate
 lowops run "$@"
+lowops report
 lowops status

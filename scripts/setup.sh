@@ -2,6 +2,7 @@
 # Create (or reuse) the project's virtualenv and install lowops into it.
 #   bash scripts/setup.sh            runtime only
 #   bash scripts/setup.sh test       with the test dependencies
+#   bash scripts/setup.sh postgres   with extras, comma-separated (test,postgres,mysql,dask)
 set -euo pipefail
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
 PYTHON="${PYTHON:-python3}"

@@ -110,6 +110,8 @@ def test_counterfactual_blames_the_driver() -> None:
     cf = counterfactual(predict, current, ref, threshold=0.5, seed=0)
     assert cf["x"]["mean_abs_change"] > 0.2 and cf["x"]["flip_share"] > 0.3
     assert cf["z"]["mean_abs_change"] == 0 and cf["c"]["mean_abs_change"] == 0
+    regression = counterfactual(predict, current, ref, threshold=None, seed=0)  # a regressor: no classes
+    assert math.isnan(regression["x"]["flip_share"]) and regression["x"]["mean_abs_change"] > 0.2
 
 
 def test_frames_drift_flags_the_shifted_columns() -> None:

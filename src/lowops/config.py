@@ -25,8 +25,11 @@ from lowops.windows import FREQUENCIES
 
 DEFAULT_CONFIG = Path("config") / "lowops.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Variables whose values are credentials by their name: their values are masked in every message.
+_SECRET_NAME = re.compile(r"PASSW|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PWD", re.I)
+# \Z, not $: "$" also matches before a trailing newline, and "churn\n" is no safe name.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
 class _Section(BaseModel):
@@ -48,6 +51,17 @@ class WindowsConfig(_Section):
 class FeaturesConfig(_Section):
     marts: dict[str, str] = Field(min_length=1)
     exclude: tuple[str, ...] = ()
+    # Share of a categorical column's values that the live model never saw (they
+    # encode as all zeros: OneHotEncoder handle_unknown="ignore"); above it, exit 65.
+    max_unknown_rate: float = Field(default=0.05, ge=0, le=1)
+
+    @field_validator("exclude")
+    @classmethod
+    def _plain_columns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _IDENT.match(name):
+                raise ValueError("a plain column name (letters, digits, '_')")
+        return value
 
     @field_validator("marts")
     @classmethod
@@ -120,10 +134,28 @@ class TrainConfig(_Section):
     threshold: float = Field(default=0.5, gt=0, lt=1)
 
 
+class DaskConfig(_Section):
+    """Where ``compute.engine: dask`` runs: an existing scheduler, or a local cluster."""
+
+    address: str | None = None  # tcp://scheduler:8786; None: a LocalCluster on this server
+    n_workers: int | None = Field(default=None, ge=1, le=1024)  # local cluster only; None: one per core
+    threads_per_worker: int = Field(default=1, ge=1, le=1024)  # local cluster only
+    connect_timeout: float = Field(default=30.0, gt=0, le=3600)
+
+    @field_validator("address")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(tcp|tls|ws|wss|ucx|inproc)://\S+$", value):
+            raise ValueError("a scheduler address such as tcp://scheduler.internal:8786 (or null for a "
+                             "local cluster)")
+        return value
+
+
 class ComputeConfig(_Section):
     engine: Literal["local", "dask"] = "local"
     chunk_rows: int = Field(default=50_000, ge=100, le=10_000_000)
     n_jobs: int = -1
+    dask: DaskConfig = DaskConfig()
 
 
 class LockConfig(_Section):
@@ -149,7 +181,7 @@ class ImpactConfig(_Section):
     combine: Literal["max", "sum"] = "max"
     threshold: float = Field(default=0.01, gt=0)
     counterfactual_threshold: float = Field(default=0.01, gt=0)
-    counterfactual_rows: int = Field(default=20_000, ge=100, le=10_000_000)
+    counterfactual_rows: int = Field(default=10_000, ge=100, le=10_000_000)
     seed: int = 0
 
 
@@ -281,6 +313,19 @@ class NotifyConfig(_Section):
     command: CommandChannel | None = None
 
 
+class IntegrityConfig(_Section):
+    """The optional HMAC key that signs every model version (kept outside the repository)."""
+
+    hmac_key_file: str | None = None  # a 0600 file owned by the runner, outside the repository
+    hmac_key_env: str | None = None   # or an environment variable holding the key
+
+    @model_validator(mode="after")
+    def _one(self) -> IntegrityConfig:
+        if self.hmac_key_file and self.hmac_key_env:
+            raise ValueError("given one key only: hmac_key_file or hmac_key_env, not both")
+        return self
+
+
 class Config(_Section):
     project: str = "lowops"
     database: DatabaseConfig
@@ -300,6 +345,7 @@ class Config(_Section):
     deploy: DeployConfig = DeployConfig()
     governance: GovernanceConfig = GovernanceConfig()
     notify: NotifyConfig = NotifyConfig()
+    integrity: IntegrityConfig = IntegrityConfig()
 
     @field_validator("entity_key")
     @classmethod
@@ -389,6 +435,8 @@ def _expand(value: Any, where: str, file: Path) -> Any:
         if default is not None and not value:
             return default
         if value is not None:
+            if _SECRET_NAME.search(name):
+                secrets.register(value)  # ${DB_PASSWORD}, ${HOOK_TOKEN}…: masked wherever it would appear
             return value
         raise ConfigError(
             f"{file}: key '{where}' uses the environment variable {name}, which is not set; "

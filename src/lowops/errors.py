@@ -47,6 +47,12 @@ class DatabaseError(LowopsError):
     exit_code = 69
 
 
+class ClusterError(LowopsError):
+    """The Dask scheduler does not answer, or a local cluster cannot start."""
+
+    exit_code = 69
+
+
 class WriteError(LowopsError):
     """A file cannot be written: disk full, permission, read-only filesystem."""
 

@@ -7,6 +7,9 @@ stage boundaries (``before:score``, ``after:extract``…) and inside the write
 path (``write:<file name>`` just before a file is moved into place,
 ``stage:<dir name>`` just before a version directory is renamed). Unset, a
 checkpoint costs one dictionary lookup.
+
+``LOWOPS_FAULT_SIGNAL=TERM`` sends SIGTERM instead (what cron's timeout or
+systemd send), to test that an orderly stop cleans up after itself.
 """
 
 from __future__ import annotations
@@ -27,4 +30,5 @@ def checkpoint(name: str) -> None:
         return
     _hits[pattern] = _hits.get(pattern, 0) + 1
     if _hits[pattern] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+        kind = os.environ.get("LOWOPS_FAULT_SIGNAL", "KILL").upper()
+        os.kill(os.getpid(), signal.SIGTERM if kind == "TERM" else signal.SIGKILL)

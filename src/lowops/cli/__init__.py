@@ -9,6 +9,7 @@ in one place.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from typing import Any
 
@@ -34,6 +35,7 @@ LAZY_SUBCOMMANDS = {
     "smoke": "lowops.cli.smoke:smoke",
     "approve": "lowops.cli.approve:approve",
     "reject": "lowops.cli.approve:reject",
+    "report": "lowops.cli.report:report",
 }
 
 
@@ -115,9 +117,28 @@ def cli(ctx: click.Context, project: str | None, config: str | None, debug: bool
     ctx.obj.update(project=project, config=config, debug=debug)
 
 
+class Terminated(SystemExit):
+    """SIGTERM arrived (cron's timeout, systemd, kill): unwind so that cleanup runs."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # Raising here unwinds the stack like any exception: `finally` blocks and the
+    # atomic writer remove their temp files, and the run ledger records the
+    # interruption (the run resumes under its own id next time). A second
+    # SIGTERM must not cut that cleanup short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated(128 + signum)
+
+
 def main() -> None:
     """Console-script entry point."""
-    cli.main(prog_name="lowops")
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli.main(prog_name="lowops")
+    except Terminated:
+        click.echo("Error: stopped by SIGTERM; temporary files were removed and nothing half-written is "
+                   "visible. Run the same command again to resume.", err=True)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,7 +55,7 @@ def open_project(ctx: click.Context) -> Any:
     for warning in project.warnings:
         click.echo(f"warning: {warning}", err=True)
     stage_ctx = Context.open(project)
-    ctx.call_on_close(stage_ctx.db.dispose)
+    ctx.call_on_close(stage_ctx.close)
     return stage_ctx
 
 

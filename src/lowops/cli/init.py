@@ -9,6 +9,29 @@ import click
 from lowops.cli.common import json_option, print_json
 
 
+def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+
+    from lowops import secrets
+
+    try:
+        sa.make_url(value)
+    except sa_exc.ArgumentError:
+        raise click.BadParameter(f"not a SQLAlchemy URL: {secrets.mask_url(value)!r} "
+                                 "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)") from None
+    secrets.register_url(value)
+    return value
+
+
+def _masked(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--no-demo", is_flag=True, help="Do not build the demo SQLite store.")
@@ -16,18 +39,26 @@ from lowops.cli.common import json_option, print_json
               help="Only (re)build the demo store of an existing project (demo/store.sqlite).")
 @click.option("--customers", type=click.IntRange(100, 10_000_000), default=24_000, show_default=True,
               help="Customers per window in the demo store.")
+@click.option("--demo-url", metavar="URL", default=None, callback=_check_url,
+              help="Load the demo store into this database (a SQLAlchemy URL, e.g. "
+                   "postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of demo/store.sqlite; "
+                   "its four tables are replaced.")
 @json_option
 @click.pass_context
-def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: bool, customers: int, as_json: bool) -> None:
+def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: bool, customers: int,
+         demo_url: str | None, as_json: bool) -> None:
     """Create a project in DIRECTORY: config, SQL, pipelines, crontab and a demo store.
 
     The demo store is a SQLite database of churn feature marts for 2024-10 …
-    2025-12, with a shift in the world from 2025-08.
+    2025-12, with a shift in the world from 2025-08. With --demo-url it is
+    loaded into a database server instead; point the project at it with
+    LOWOPS_DB_URL (or database.url).
 
     \b
     Example:
         lowops init churn && cd churn
         lowops backfill --from 2025-01 --to 2025-12
+        lowops init --demo-only --demo-url mysql+pymysql://root@127.0.0.1:3306/test
     """
     from lowops.stages.project_init import build_demo_store, init_project
 
@@ -35,10 +66,10 @@ def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: b
         project = (ctx.find_root().obj or {}).get("project")
         directory = Path(project) if project else Path(".")
     if demo_only:
-        rows = build_demo_store(directory.resolve(), customers=customers)
+        rows = build_demo_store(directory.resolve(), customers=customers, url=demo_url)
         result = {"project": str(directory.resolve()), "files": [], "demo_rows": rows}
     else:
-        result = init_project(directory, demo=not no_demo, customers=customers)
+        result = init_project(directory, demo=not no_demo, customers=customers, demo_url=demo_url)
     if as_json:
         print_json(result)
         return
@@ -46,5 +77,6 @@ def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: b
         click.echo(f"created {path}")
     if result["demo_rows"]:
         total = ", ".join(f"{k} {v}" for k, v in result["demo_rows"].items())
-        click.echo(f"demo store {Path(result['project']) / 'demo' / 'store.sqlite'}: {total} rows")
+        where = _masked(demo_url) if demo_url else Path(result["project"]) / "demo" / "store.sqlite"
+        click.echo(f"demo store {where}: {total} rows")
     click.echo(f"next: cd {result['project']} && lowops validate && lowops backfill --from 2025-01 --to 2025-12")

@@ -39,7 +39,8 @@ def smoke(ctx: click.Context, version: str | None, window: str | None, as_json: 
         for check in report["checks"]:
             click.echo(f"{'ok  ' if check['ok'] else 'FAIL'} {check['check']}: {check['detail']}")
     if not report["ok"]:
-        if not report["checks"][0]["ok"]:  # the digest check: integrity, not data
+        failed = {check["check"] for check in report["checks"] if not check["ok"]}
+        if failed & {"digest", "load"}:  # a tampered or incompatible model: integrity, not data
             raise IntegrityError(f"{report['version']} failed its smoke test: {report['reason']}")
         raise SmokeTestFailed(f"{report['version']} failed its smoke test: {report['reason']}")
     if not as_json:

@@ -35,7 +35,7 @@ def verify(ctx: click.Context, repair: bool, as_json: bool) -> None:
                     "removed": [str(p) for p in removed]})
     else:
         for path in removed:
-            click.echo(f"removed {path}")
+            click.echo(f"{'removed' if path.name.startswith('.tmp-') else 'repaired'} {path}")
         for finding in findings:
             click.echo(str(finding))
         if not findings:

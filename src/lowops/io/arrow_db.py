@@ -1,11 +1,19 @@
-"""Arrow-native reads through ADBC drivers, where one exists for the database.
+"""Arrow-native reads: ADBC for SQLite and PostgreSQL, ConnectorX for MySQL and MariaDB.
 
-ADBC hands rows over as Arrow record batches, several times faster and
-leaner than DBAPI rows turned into Python objects. The SQL is still the
-user's file: SQLAlchemy compiles it for the driver's placeholder style and
-renders the window bounds with the dialect's own bind processors, so values
-are bound, never formatted into the text, and SQLite sees exactly the strings
+Arrow drivers hand rows over as record batches, several times faster and
+leaner than DBAPI rows turned into Python objects (benchmarks/README.md). The
+SQL is still the user's file. For SQLite, SQLAlchemy compiles it for the
+driver's placeholder style and processes the window bounds with the dialect's
+own bind processors, so they are bound and SQLite sees exactly the strings
 SQLAlchemy would have sent.
+
+Two drivers stream only without parameters: ConnectorX (MySQL, MariaDB) cannot
+bind at all, and ADBC's PostgreSQL driver uses COPY, which streams, only for a
+statement without parameters (bound, libpq holds the whole result in memory).
+For those the window bounds, the ``datetime`` values of the strictly parsed
+window and never user text, are rendered by SQLAlchemy's literal compilation
+for the URL's dialect (:func:`lowops.io.db.render_literal`). ConnectorX
+sessions are made read-only first.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ if TYPE_CHECKING:
     from lowops.io.db import Database, SqlFile
     from lowops.windows import Window
 
-_DRIVERS = {"sqlite": "adbc_driver_sqlite", "postgresql": "adbc_driver_postgresql"}
+_DRIVERS = {"sqlite": "adbc_driver_sqlite", "postgresql": "adbc_driver_postgresql",
+            "mysql": "connectorx", "mariadb": "connectorx"}
+_CONNECTORX = ("mysql", "mariadb")
 
 
 class ArrowUnavailable(Exception):
@@ -35,17 +45,18 @@ def available(db: Database) -> bool:
 
 
 def _compile(db: Database, stmt: sa.TextClause, values: dict[str, Any]) -> tuple[str, list[Any]]:
-    if db.dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
+    if db.dialect == "postgresql":
+        # With bound parameters the driver cannot use COPY and libpq holds the whole
+        # result in memory (1M rows x 20 columns: 830 MB, against 155 MB streamed by
+        # COPY; benchmarks/README.md), so the bounds are rendered by the dialect.
+        from lowops.io.db import render_literal
 
-        dialect: sa.Dialect = sqlite.dialect(paramstyle="qmark")
-    else:
-        from sqlalchemy.dialects import postgresql
+        return render_literal(db.url, stmt, values), []
+    from sqlalchemy.dialects import sqlite
 
-        dialect = postgresql.dialect(paramstyle="numeric_dollar")
+    dialect: sa.Dialect = sqlite.dialect(paramstyle="qmark")
     compiled = stmt.compile(dialect=dialect)
-    names = list(dict.fromkeys(compiled.positiontup or [])) if db.dialect != "sqlite" else list(
-        compiled.positiontup or [])
+    names = list(compiled.positiontup or [])
     params = []
     for name in names:
         processor = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
@@ -62,8 +73,44 @@ def _connect(db: Database) -> Any:
         return adbc.connect(f"file:{db.url.database}?mode=ro")
     import adbc_driver_postgresql.dbapi as adbc
 
-    url = db.url.set(drivername="postgresql")
-    return adbc.connect(url.render_as_string(hide_password=False))
+    return adbc.connect(postgres_uri(db.url))
+
+
+def postgres_uri(url: sa.URL) -> str:
+    """The libpq URI ADBC's PostgreSQL driver takes, from a SQLAlchemy URL of any PostgreSQL driver.
+
+    ``postgresql+psycopg://u:p@h:5432/db?options=-csearch_path%3Dx`` becomes
+    ``postgresql://u:p@h:5432/db?options=-csearch_path%3Dx``: the driver name goes,
+    user, password (percent-encoded), host, port, database and libpq query
+    parameters stay as they are.
+    """
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def connectorx_uri(url: sa.URL) -> str:
+    """The URL ConnectorX takes, from a SQLAlchemy MySQL/MariaDB URL of any driver.
+
+    ``mysql+pymysql://u:p@h:3306/db`` becomes ``mysql://u:p@h:3306/db``. PyMySQL's
+    ``charset`` goes (ConnectorX speaks utf8mb4); any other parameter ConnectorX
+    does not know makes it refuse, and lowops then reads through SQLAlchemy.
+    """
+    query = {k: v for k, v in url.query.items() if k != "charset"}
+    return url.set(drivername="mysql", query=query).render_as_string(hide_password=False)
+
+
+def _connectorx_reader(db: Database, stmt: sa.TextClause, values: dict[str, Any], chunk_rows: int) -> Any:
+    import connectorx as cx
+
+    from lowops.io.db import render_literal
+
+    text = render_literal(db.url, stmt, values)
+    try:
+        return cx.read_sql(connectorx_uri(db.url), text, return_type="arrow_stream", batch_size=chunk_rows,
+                           pre_execution_query=["SET SESSION TRANSACTION READ ONLY"])
+    except BaseException as exc:  # noqa: BLE001 - Rust panics arrive as BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
+        raise ArrowUnavailable(str(exc)) from None
 
 
 def read_batches(db: Database, sql: SqlFile, stmt: sa.TextClause, values: dict[str, Any],
@@ -73,10 +120,11 @@ def read_batches(db: Database, sql: SqlFile, stmt: sa.TextClause, values: dict[s
     Raises:
         ArrowUnavailable: no driver, or the driver failed before the first batch.
     """
-    import pyarrow as pa
-
     if not available(db):
         raise ArrowUnavailable(db.dialect)
+    if db.dialect in _CONNECTORX:
+        yield from _rechunk(_connectorx_reader(db, stmt, values, chunk_rows), chunk_rows)
+        return
     text, params = _compile(db, stmt, values)
     try:
         conn = _connect(db)
@@ -93,24 +141,31 @@ def read_batches(db: Database, sql: SqlFile, stmt: sa.TextClause, values: dict[s
             reader = cursor.fetch_record_batch()
         except Exception as exc:  # noqa: BLE001
             raise ArrowUnavailable(str(exc)) from None
-        pending: list[pa.RecordBatch] = []
-        size = 0
-        yielded = False
-        for batch in reader:
-            pending.append(batch)
-            size += batch.num_rows
-            while size >= chunk_rows:
-                table = pa.Table.from_batches(pending).combine_chunks()
-                head, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
-                yield head.to_batches()[0]
-                yielded = True
-                pending = rest.to_batches() if rest.num_rows else []
-                size = rest.num_rows
-        if size or not yielded:
-            schema = reader.schema
-            table = pa.Table.from_batches(pending, schema=schema).combine_chunks()
-            batches = table.to_batches()
-            yield batches[0] if batches else pa.RecordBatch.from_pylist([], schema=schema)
+        yield from _rechunk(reader, chunk_rows)
         cursor.close()
     finally:
         conn.close()
+
+
+def _rechunk(reader: Any, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """The reader's rows as batches of exactly ``chunk_rows`` (the last may be shorter; one empty if none)."""
+    import pyarrow as pa
+
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    yielded = False
+    for batch in reader:
+        pending.append(batch)
+        size += batch.num_rows
+        while size >= chunk_rows:
+            table = pa.Table.from_batches(pending).combine_chunks()
+            head, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
+            yield head.to_batches()[0]
+            yielded = True
+            pending = rest.to_batches() if rest.num_rows else []
+            size = rest.num_rows
+    if size or not yielded:
+        schema = reader.schema
+        table = pa.Table.from_batches(pending, schema=schema).combine_chunks()
+        batches = table.to_batches()
+        yield batches[0] if batches else pa.RecordBatch.from_pylist([], schema=schema)

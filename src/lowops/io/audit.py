@@ -67,6 +67,9 @@ def append(repo: Path, action: str, *, model: str, version: str | None, by: str,
         IntegrityError: the existing chain is broken; nothing is appended to it.
     """
     problems = check_chain(repo)
+    if problems == [HEAD_BEHIND]:
+        repair_head(repo)  # the last append was interrupted after its line: record that line first
+        problems = check_chain(repo)
     if problems:
         raise IntegrityError(f"{audit_path(repo)} is damaged ({problems[0]}); nothing was appended. "
                              "Restore it from a backup, then run `lowops verify`.")
@@ -82,6 +85,23 @@ def append(repo: Path, action: str, *, model: str, version: str | None, by: str,
     append_line(path, line)
     write_json(head_path(repo), {"lines": record["seq"], "last": _line_hash(line)}, overwrite=True)
     return record
+
+
+HEAD_BEHIND = (f"{HEAD_FILE} is one line behind {AUDIT_FILE}: the last append was interrupted before it was "
+               "recorded (repairable with --repair)")
+
+
+def repair_head(repo: Path) -> bool:
+    """Record an intact last line that an interrupted append left out of ``audit.head``.
+
+    Only when that is the chain's one problem: the log is one whole, well-chained
+    line ahead of the head. Returns whether the head was rewritten.
+    """
+    if check_chain(repo) != [HEAD_BEHIND]:
+        return False
+    lines = audit_path(repo).read_text(encoding="utf-8").splitlines()
+    write_json(head_path(repo), {"lines": len(lines), "last": _line_hash(lines[-1])}, overwrite=True)
+    return True
 
 
 def check_chain(repo: Path) -> list[str]:
@@ -125,6 +145,10 @@ def check_chain(repo: Path) -> list[str]:
             info = None
         if not isinstance(info, dict):
             problems.append(f"{HEAD_FILE} is not valid")
+        elif (not problems and info.get("lines") == len(lines) - 1
+              and info.get("last") == (_line_hash(lines[-2]) if len(lines) > 1 else None)):
+            # The line was appended, then the process died (or the disk failed) before the head was replaced.
+            problems.append(HEAD_BEHIND)
         elif info.get("lines") != len(lines) or info.get("last") != (previous if lines else None):
             problems.append(f"{HEAD_FILE} records {info.get('lines')} line(s) ending in "
                             f"{str(info.get('last'))[:12]}…, the log has {len(lines)} (lines removed or edited)")

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from lowops import secrets
-from lowops.errors import ConfigError, DatabaseError
+from lowops.errors import ConfigError, DatabaseError, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,12 +28,27 @@ if TYPE_CHECKING:
     from lowops.windows import Window
 
 WINDOW_PARAMS = ("window_start", "window_end")
-_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
-_STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+# String literals, quoted identifiers and comments, matched in one left-to-right pass
+# so that a "--" inside a literal is not taken for a comment (nor a quote in a comment).
+_HIDDEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+# SQLAlchemy's own pattern for a named parameter in text(): it knows nothing of
+# quotes or comments, so a ':word' inside a literal would be bound too.
 _PARAM = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 _WRITE_WORDS = re.compile(
     r"\b(insert|update|delete|merge|drop|alter|create|truncate|grant|revoke|attach|detach|"
-    r"pragma|vacuum|copy|call|exec|execute|lock)\b|\breplace\s+into\b", re.I)
+    r"pragma|vacuum|copy|call|exec|execute|lock|into|load_extension)\b|\breplace\s+into\b|"
+    r"\bfor\s+(update|share|no\s+key\s+update|key\s+share)\b", re.I)
+
+
+def _split(text: str) -> tuple[str, list[str]]:
+    """The SQL code with literals and comments blanked out, and those literals and comments."""
+    hidden: list[str] = []
+
+    def blank(match: re.Match[str]) -> str:
+        hidden.append(match.group(0))
+        return "''" if match.group(0)[0] in "'\"" else " "
+
+    return _HIDDEN.sub(blank, text), hidden
 
 
 @dataclass(frozen=True)
@@ -56,7 +71,8 @@ def read_sql_file(path: Path, key: str) -> SqlFile:
     if not path.is_file():
         raise ConfigError(f"The SQL file {path} named by '{key}' does not exist; create it or fix the path.")
     text = path.read_text(encoding="utf-8")
-    code = _STRING.sub("''", _COMMENT.sub(" ", text)).strip()
+    code, hidden = _split(text)
+    code = code.strip()
     code = code[:-1].rstrip() if code.endswith(";") else code
     if not code:
         raise ConfigError(f"The SQL file {path} ('{key}') holds no query.")
@@ -65,6 +81,12 @@ def read_sql_file(path: Path, key: str) -> SqlFile:
     if not re.match(r"^\(*\s*(select|with)\b", code, re.I) or _WRITE_WORDS.search(code):
         raise ConfigError(
             f"The SQL file {path} ('{key}') must be a single read-only SELECT (or WITH … SELECT) query."
+        )
+    misbound = [name for token in hidden for name in _PARAM.findall(token)]
+    if misbound:
+        raise ConfigError(
+            f"The SQL file {path} ('{key}') has :{misbound[0]} inside a string literal or comment, where it "
+            "would be bound as a parameter; write \\: for a literal colon."
         )
     params = tuple(dict.fromkeys(_PARAM.findall(code)))
     unknown = [p for p in params if p not in WINDOW_PARAMS]
@@ -77,6 +99,28 @@ def read_sql_file(path: Path, key: str) -> SqlFile:
     return SqlFile(path=path, text=text, sha256=digest, params=params)
 
 
+def _not_utf8(sql: SqlFile, column: str) -> DataError:
+    return DataError(f"The query {sql.path} returned text that is not valid UTF-8 in column '{column}'; fix the "
+                     "source rows, or convert or drop the column in the SQL.")
+
+
+def _valid_text(batch: Any, sql: SqlFile) -> Any:
+    """A batch whose text columns hold valid UTF-8 (a driver may pass a store's raw bytes through).
+
+    Raises:
+        DataError: a text column holds bytes that are not UTF-8.
+    """
+    import pyarrow as pa
+
+    for index, field in enumerate(batch.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            try:
+                batch.column(index).validate(full=True)
+            except pa.ArrowInvalid:
+                raise _not_utf8(sql, field.name) from None
+    return batch
+
+
 def _resolve_sqlite(url: sa.URL, root: Path) -> sa.URL:
     # A relative SQLite path is relative to the project, not to wherever cron starts.
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
@@ -84,6 +128,21 @@ def _resolve_sqlite(url: sa.URL, root: Path) -> sa.URL:
         if not db.is_absolute():
             return url.set(database=str(root / db))
     return url
+
+
+def render_literal(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any]) -> str:
+    """``stmt`` with its window bounds rendered as literals by the URL's dialect (see ``literal_sql``).
+
+    Raises:
+        AssertionError: a value is not a ``datetime`` (only window bounds are ever rendered).
+    """
+    from datetime import datetime
+
+    if not all(type(value) is datetime for value in values.values()):
+        raise AssertionError("only the parsed window's datetime bounds are rendered into SQL")
+    dialect = url.get_dialect()(paramstyle="qmark")  # type: ignore[call-arg]
+    compiled = stmt.bindparams(**values).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return str(compiled)
 
 
 class Database:
@@ -175,6 +234,17 @@ class Database:
             values = {k: v for k, v in (("window_start", start), ("window_end", end)) if k in sql.params}
         return stmt, values
 
+    def literal_sql(self, sql: SqlFile, window: Window) -> str:
+        """The query with the window bounds rendered as literals by the dialect's own compiler.
+
+        Only for drivers that cannot bind parameters (ConnectorX). The values are
+        the ``datetime`` bounds of the strictly parsed window, never user text, and
+        SQLAlchemy renders them as the dialect's DATETIME literals; a placeholder
+        style that needs no escaping is used, so a ``%`` in the SQL stays as written.
+        """
+        stmt, values = self._statement(sql, window)
+        return render_literal(self.url, stmt, values)
+
     def check_query(self, sql: SqlFile) -> list[str]:
         """Compile and prepare a query without fetching rows; return its columns."""
         from datetime import datetime
@@ -219,6 +289,10 @@ class Database:
                 if not rows:
                     break
         except sa_exc.SQLAlchemyError as exc:
+            # sqlite3: "Could not decode to UTF-8 column 'region' with text ..." is bad data, not a dead database.
+            decode = re.search(r"Could not decode to UTF-8 column '([^']*)'", str(getattr(exc, "orig", exc)))
+            if decode:
+                raise _not_utf8(sql, decode.group(1)) from None
             raise self._fail(exc, f"the query in {sql.path}") from None
         finally:
             conn.close()
@@ -240,10 +314,12 @@ class Database:
             except Exception as exc:  # noqa: BLE001 - a driver error, reported as the database's
                 raise self._fail(exc, f"the query in {sql.path}") from None
             if first is not None:
-                yield first.to_pandas()
+                yield _valid_text(first, sql).to_pandas()
                 try:
                     for batch in batches:
-                        yield batch.to_pandas()
+                        yield _valid_text(batch, sql).to_pandas()
+                except DataError:
+                    raise
                 except Exception as exc:  # noqa: BLE001
                     raise self._fail(exc, f"the query in {sql.path}") from None
                 return

@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 from typing import Any
@@ -79,10 +80,20 @@ def post_webhook(*, url: str, payload: dict[str, Any], timeout: float) -> int:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only (config)
             return int(response.status)
     except urllib.error.HTTPError as exc:
-        raise ChannelError(f"webhook {secrets.redact(url)}: HTTP {exc.code} {exc.reason}") from None
+        raise ChannelError(f"webhook {_origin(url)}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, socket.timeout) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ChannelError(f"webhook {secrets.redact(url)}: {reason}") from None
+        raise ChannelError(f"webhook {_origin(url)}: {secrets.redact(str(reason))}") from None
+
+
+def _origin(url: str) -> str:
+    """Scheme, host and port of a webhook URL: its path and query are often the credential itself."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}/…"
 
 
 def run_command(*, argv: tuple[str, ...], text: str, env: dict[str, str], timeout: float) -> None:

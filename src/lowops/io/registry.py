@@ -12,20 +12,58 @@ from __future__ import annotations
 import io
 import os
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lowops.errors import IntegrityError, UnknownVersionError
+from lowops.errors import ConfigError, IntegrityError, UnknownVersionError
+from lowops.io import integrity
 from lowops.io.files import TMP_PREFIX, read_json, sha256_bytes, sha256_file, staged_dir, write_bytes, write_json, write_text
 
 MODEL_FILE = "model.joblib"
 META_FILE = "model.json"
 SUMS_FILE = "SHA256SUMS"
-_VERSION = re.compile(r"^v(\d{4,6})$")
+_VERSION = re.compile(r"^v([0-9]{4,6})\Z")
+
+# The HMAC key of each repository a command opened (see ``use_key``); none: digests only.
+_KEYS: dict[Path, integrity.KeyLoader] = {}
+
+
+def use_key(repo: Path, load: integrity.KeyLoader) -> None:
+    """Sign new versions of ``repo`` and verify loaded ones with the key ``load`` returns (None: no key)."""
+    _KEYS[Path(repo).resolve()] = load
+
+
+def signing_key(repo: Path) -> bytes | None:
+    """The HMAC key configured for ``repo`` (None: none, or no command opened it)."""
+    load = _KEYS.get(Path(repo).resolve())
+    return load() if load is not None else None
 
 
 def model_dir(repo: Path, name: str) -> Path:
-    return repo / "models" / name
+    """``repo/models/<name>``, refusing a name that would lead anywhere else.
+
+    Raises:
+        ConfigError: the name resolves outside ``repo/models`` (config validation refuses such names first).
+    """
+    models = repo / "models"
+    path = models / name
+    if not name or path.parent != models or not path.resolve().is_relative_to(models.resolve()):
+        raise ConfigError(f"The model name {name!r} does not name a directory inside {models}; use letters, "
+                          "digits, '_' or '-'.")
+    return path
+
+
+def inside(repo: Path, path: Path) -> None:
+    """Refuse a version (or a file in it) that is a symbolic link leading out of the repository.
+
+    Raises:
+        IntegrityError: ``path`` resolves outside ``repo``.
+    """
+    if not path.resolve().is_relative_to(repo.resolve()):
+        raise IntegrityError(f"{path} leads outside the repository (to {path.resolve()}); refusing to use it. "
+                             "Run `lowops verify` and remove the link.")
 
 
 def list_versions(repo: Path, name: str) -> list[str]:
@@ -50,7 +88,9 @@ def check_version(repo: Path, name: str, version: str) -> Path:
     if not _VERSION.match(version) or version not in versions:
         listed = ", ".join(versions) if versions else "none yet (run `lowops train`)"
         raise UnknownVersionError(f"Model '{name}' has no version {version!r}; versions: {listed}.")
-    return model_dir(repo, name) / version
+    path = model_dir(repo, name) / version
+    inside(repo, path)
+    return path
 
 
 def register(repo: Path, name: str, model_bytes: bytes, metadata: dict[str, Any],
@@ -64,6 +104,9 @@ def register(repo: Path, name: str, model_bytes: bytes, metadata: dict[str, Any]
     meta = dict(metadata)
     meta["version"] = version
     meta["artifact"] = {"file": MODEL_FILE, "sha256": sha256_bytes(model_bytes), "bytes": len(model_bytes)}
+    key = signing_key(repo)
+    if key is not None:
+        meta["artifact"]["hmac_sha256"] = integrity.sign(key, model_bytes)
     with staged_dir(final) as stage:
         write_bytes(stage / MODEL_FILE, model_bytes)
         for filename, data in sorted(extra_files.items()):
@@ -109,15 +152,35 @@ def verify_version(repo: Path, name: str, version: str) -> list[str]:
     return problems
 
 
-def load_model(repo: Path, name: str, version: str) -> tuple[Any, dict[str, Any]]:
+def _stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def load_model(repo: Path, name: str, version: str,
+               warn: Callable[[str], None] | None = None) -> tuple[Any, dict[str, Any]]:
     """Verify, then deserialise, a version's model.
+
+    Before any byte is deserialised: the file's sha256 (and, with a key configured,
+    its HMAC) must match what was recorded at registration, and the libraries it was
+    built with must be the running ones' major versions (another minor version
+    warns through ``warn``, stderr by default). After: the fitted model's input
+    columns must be its schema contract's.
 
     Raises:
         UnknownVersionError: no such version.
-        IntegrityError: the file's digest differs from the one recorded at registration.
+        IntegrityError: the file's digest or HMAC differs from the one recorded at
+            registration, the version leads outside the repository, it needs another
+            major library version, or its model and contract disagree.
     """
     meta = read_metadata(repo, name, version)
+    what = f"{name} {version}"
     path = model_dir(repo, name) / version / MODEL_FILE
+    inside(repo, path)
+    if meta.get("version") not in (None, version) or meta.get("model") not in (None, name):
+        raise IntegrityError(f"Refusing to load {path}: its model.json describes {meta.get('model')} "
+                             f"{meta.get('version')}, not {what}, so versions were swapped or copied by hand. "
+                             "Run `lowops verify`.")
+    integrity.check_libraries(meta, what, warn or _stderr)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -130,7 +193,12 @@ def load_model(repo: Path, name: str, version: str) -> tuple[Any, dict[str, Any]
             f"recorded at registration, so the file was altered or truncated. Roll back with "
             f"`lowops rollback` or retrain; do not use this file."
         )
+    key = signing_key(repo)
+    if key is not None:
+        integrity.check_hmac(key, data, meta["artifact"], path)
     import joblib
 
     # The very bytes whose digest was checked are the bytes deserialised.
-    return joblib.load(io.BytesIO(data)), meta
+    model = joblib.load(io.BytesIO(data))
+    integrity.check_feature_names(model, meta, what)
+    return model, meta

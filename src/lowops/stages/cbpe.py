@@ -49,6 +49,10 @@ class Calibration:
 def fit_calibration(scores: Any, labels: Any) -> Calibration | None:
     """Fit the isotonic calibration map on hold-out scores and 0/1 labels.
 
+    Args:
+        scores: the model's scores on rows it never trained on.
+        labels: their 0/1 labels.
+
     Returns:
         The map, or None when the labels hold a single class (nothing to calibrate).
     """
@@ -79,7 +83,14 @@ def expected_roc_auc(scores: Any, probabilities: Any) -> float:
     """ROC AUC expected when row i is positive with probability ``p_i``.
 
     Equal to ``roc_auc_score`` on the rows duplicated as a positive of weight
-    ``p`` and a negative of weight ``1 - p``; NaN when either class is expected empty.
+    ``p`` and a negative of weight ``1 - p``.
+
+    Args:
+        scores: the scores that order the rows.
+        probabilities: each row's calibrated probability of being positive.
+
+    Returns:
+        The expected AUC, NaN when either class is expected empty.
     """
     s, p = np.asarray(scores, dtype=float), np.asarray(probabilities, dtype=float)
     tp, fp = _curves(s, p)

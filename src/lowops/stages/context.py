@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lowops.config import Project
 from lowops.io.db import Database, SqlFile, read_sql_file
 from lowops.io.logs import EventLog
 from lowops.windows import Window, last_complete, parse_window
+
+if TYPE_CHECKING:
+    from lowops.stages.engine import Engine
+
+
+def use_model_key(project: Project) -> None:
+    """Sign and verify the project's models with its HMAC key, if one is configured (read on first use)."""
+    from lowops.io import integrity, registry
+
+    keys = project.config.integrity
+    registry.use_key(project.repo, integrity.loader(keys.hmac_key_file, keys.hmac_key_env,
+                                                    root=project.root, repo=project.repo))
 
 
 @dataclass
@@ -20,12 +33,32 @@ class Context:
     log: EventLog
     run_id: str = "-"
     _sql: dict[str, SqlFile] = field(default_factory=dict)
+    _engine: Engine | None = None
 
     @classmethod
     def open(cls, project: Project, echo: bool = False) -> Context:
         cfg = project.config.database
         db = Database(cfg.url, project.root, retries=cfg.retries, backoff=cfg.retry_backoff)
+        use_model_key(project)
         return cls(project=project, db=db, log=EventLog(project.repo, echo=echo))
+
+    @property
+    def engine(self) -> Engine:
+        """Where scoring, drift statistics and search run (``compute.engine``), opened on first use."""
+        if self._engine is None:
+            from lowops.stages.engine import open_engine
+
+            self._engine = open_engine(self.project.config.compute, self.project.config_path)
+            if self._engine.distributed:
+                self.log.event("engine", f"compute on {self._engine.describe()}")
+        return self._engine
+
+    def close(self) -> None:
+        """Release the database connections and the compute engine."""
+        self.db.dispose()
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            engine.close()
 
     @property
     def repo(self) -> Path:

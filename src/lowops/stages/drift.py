@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from lowops.config import DriftConfig
+    from lowops.stages.engine import Engine
     from lowops.stages.reference import Reference
 
 # The statistic each method reads, and whether small values (p-values) mean drift.
@@ -116,7 +117,7 @@ def _run_columns(numeric: list[str], categorical: list[str], task: Callable[[str
 
 
 def data_drift(reference: Reference, current: pd.DataFrame, settings: DriftConfig, *,
-               n_jobs: int = -1) -> list[FeatureDrift]:
+               n_jobs: int = -1, engine: Engine | None = None) -> list[FeatureDrift]:
     """Every feature of the reference against the current window.
 
     Args:
@@ -124,11 +125,16 @@ def data_drift(reference: Reference, current: pd.DataFrame, settings: DriftConfi
         current: the window's rows (every feature of the reference as a column).
         settings: the ``drift`` config section.
         n_jobs: threads (-1: one per core).
+        engine: a distributed engine runs one task per feature on its cluster
+            (the same function on the same column: equal results); None or the
+            local engine uses threads here.
 
     Returns:
         One :class:`FeatureDrift` per reference feature, in the reference's order.
     """
     names = list(reference.features)
+    if engine is not None and engine.distributed:
+        return engine.map(_one, [(n, reference.features[n], current[n], settings) for n in names])
     numeric = [n for n in names if isinstance(reference.features[n], NumericSketch)]
     categorical = [n for n in names if n not in numeric]
     done = _run_columns(numeric, categorical, lambda n: _one(n, reference.features[n], current[n], settings),

@@ -79,6 +79,15 @@ def compare(metric: str, value: float, references: list[tuple[str, float | None]
     A drop is model drift when it exceeds ``absolute_tolerance`` (in the
     metric's units) or ``relative_tolerance`` (a share of the reference
     value); a tolerance set to null is not applied.
+
+    Args:
+        metric: the KPI's name (its direction: higher or lower is better).
+        value: the KPI at T.
+        references: ``(label, value)`` per reference point; None values are skipped.
+        settings: the ``drift.model_drift`` config section.
+
+    Returns:
+        One comparison per available reference point.
     """
     out = []
     for label, reference in references:

@@ -1,49 +1,41 @@
-"""Drift statistics on whole columns: reference sketches and their comparison with a window.
-
-A *sketch* summarises one reference column in a few kilobytes, so a drift
-check against the training data reads only the current window. Numeric
-sketches keep the exact distinct values with their counts when there are at
-most ``size`` of them, otherwise ``size`` mid-point quantiles of equal weight
-(the reference's CDF is then known to within ``0.5 / size``); both are a
-weighted sample, so one code path computes KS and Wasserstein exactly on it.
-Medians, IQR, standard deviation and the PSI bins are computed exactly from
-the full column when the sketch is built.
+"""Drift statistics on whole columns: a window's column against its reference sketch.
 
 Every statistic is defined for empty, constant, all-missing and
 single-category columns: a distribution statistic that cannot be computed
 (nothing to compare) is NaN, never a division by zero or a crash. No loop
-runs over rows: each column is sorted once and read with ``searchsorted``.
+runs over rows: each column is sorted once and read with ``searchsorted``
+and one linear merge with the reference's atoms.
+
+The sketches themselves live in :mod:`lowops.stages.drift_sketch` and are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from lowops.stages.drift_sketch import (  # re-exported: the statistics' public vocabulary
+    CategoricalSketch,
+    FloatArray,
+    NumericSketch,
+    as_float,
+    categorical_counts,
+    categorical_sketch,
+    finite_or_none,
+    numeric_sketch,
+    quantiles_sorted,
+    sketch_from_dict,
+)
+
+__all__ = ["CategoricalSketch", "FloatArray", "NumericSketch", "as_float", "categorical_counts",
+           "categorical_drift", "categorical_sketch", "chi2_homogeneity", "finite_or_none", "jensen_shannon",
+           "ks_and_wasserstein", "ks_pvalue", "ks_weighted", "numeric_drift", "numeric_sketch", "psi",
+           "quantiles_sorted", "sketch_from_dict", "wasserstein_weighted"]
 
 PSI_EPSILON = 1e-4  # floor of a bin's share, so an empty bin adds a large but finite term
-OTHER = "__other__"  # reference categories beyond ``max_categories``, pooled
-UNSEEN = "__unseen__"  # current categories the reference never saw, pooled
-
-
-def finite_or_none(value: float) -> float | None:
-    """A float for JSON: NaN and infinities become None (``null``), which every parser reads."""
-    return value if math.isfinite(value) else None
-
-
-def _quantiles_sorted(values: FloatArray, probs: FloatArray) -> FloatArray:
-    """Quantiles of an already sorted array (numpy's default 'linear' method)."""
-    position = probs * (len(values) - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, len(values) - 1)
-    frac = position - low
-    result: FloatArray = values[low] + (values[high] - values[low]) * frac
-    return result
 
 
 def psi(ref_share: FloatArray, cur_share: FloatArray, epsilon: float = PSI_EPSILON) -> float:
@@ -65,7 +57,15 @@ def psi(ref_share: FloatArray, cur_share: FloatArray, epsilon: float = PSI_EPSIL
 
 
 def jensen_shannon(p_counts: FloatArray, q_counts: FloatArray) -> float:
-    """Jensen-Shannon distance (base 2, in [0, 1]) of two count vectors; NaN if either is empty."""
+    """Jensen-Shannon distance (base 2, in [0, 1]) of two count vectors.
+
+    Args:
+        p_counts: counts (or shares) per category of one side.
+        q_counts: the other side's, aligned with ``p_counts``.
+
+    Returns:
+        The distance (``scipy.spatial.distance.jensenshannon(p, q, base=2)``), NaN if either is empty.
+    """
     p_total, q_total = float(np.sum(p_counts)), float(np.sum(q_counts))
     if p_total <= 0 or q_total <= 0:
         return math.nan
@@ -79,6 +79,10 @@ def jensen_shannon(p_counts: FloatArray, q_counts: FloatArray) -> float:
 
 def chi2_homogeneity(ref_counts: FloatArray, cur_counts: FloatArray) -> tuple[float, float]:
     """Chi-square test that two count vectors come from one distribution (2 x k table).
+
+    Args:
+        ref_counts: the reference's count per category.
+        cur_counts: the current window's, aligned with ``ref_counts``.
 
     Returns:
         ``(statistic, p-value)``; ``(0, 1)`` when fewer than two categories are
@@ -99,7 +103,16 @@ def chi2_homogeneity(ref_counts: FloatArray, cur_counts: FloatArray) -> tuple[fl
 
 
 def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
-    """Asymptotic two-sided p-value of a two-sample KS statistic (scipy's ``method='asymp'``)."""
+    """Asymptotic two-sided p-value of a two-sample KS statistic (scipy's ``method='asymp'``).
+
+    Args:
+        statistic: the KS statistic.
+        n_ref: the reference's sample size (non-missing rows, not sketch atoms).
+        n_cur: the current sample's size.
+
+    Returns:
+        The p-value, NaN when a sample is empty.
+    """
     if not math.isfinite(statistic) or n_ref <= 0 or n_cur <= 0:
         return math.nan
     from scipy.stats import kstwo
@@ -141,6 +154,14 @@ def ks_weighted(ref_atoms: FloatArray, ref_weights: FloatArray, cur_sorted: Floa
     jump points: evaluating both at every atom and every distinct current
     value gives the exact statistic (what ``scipy.stats.ks_2samp`` computes
     when the weights are counts).
+
+    Args:
+        ref_atoms: the reference's sorted distinct values (or quantiles).
+        ref_weights: the weight of each atom.
+        cur_sorted: the current sample, sorted, without missing values.
+
+    Returns:
+        The statistic, NaN when either side is empty.
     """
     if len(ref_atoms) == 0 or len(cur_sorted) == 0:
         return math.nan
@@ -150,7 +171,16 @@ def ks_weighted(ref_atoms: FloatArray, ref_weights: FloatArray, cur_sorted: Floa
 
 
 def wasserstein_weighted(ref_atoms: FloatArray, ref_weights: FloatArray, cur_sorted: FloatArray) -> float:
-    """Wasserstein-1 distance ``integral |F_ref - F_cur| dx`` (scipy's algorithm, with weights)."""
+    """Wasserstein-1 distance ``integral |F_ref - F_cur| dx`` (scipy's algorithm, with weights).
+
+    Args:
+        ref_atoms: the reference's sorted distinct values (or quantiles).
+        ref_weights: the weight of each atom.
+        cur_sorted: the current sample, sorted, without missing values.
+
+    Returns:
+        The distance in the feature's units, NaN when either side is empty.
+    """
     if len(ref_atoms) == 0 or len(cur_sorted) == 0:
         return math.nan
     grid, at_ref, at_cur = _merged_cdfs(ref_atoms, ref_weights, cur_sorted)
@@ -167,126 +197,6 @@ def ks_and_wasserstein(ref_atoms: FloatArray, ref_weights: FloatArray, cur_sorte
     return float(gap[last].max()), float(np.sum(gap[:-1] * np.diff(grid)))
 
 
-@dataclass(frozen=True)
-class NumericSketch:
-    """A numeric reference column: counts, exact location and spread, PSI bins, a weighted sample."""
-
-    rows: int
-    missing: int
-    atoms: FloatArray
-    weights: FloatArray
-    exact: bool  # atoms are the distinct values with their counts
-    median: float
-    q25: float
-    q75: float
-    std: float
-    min: float
-    max: float
-    edges: FloatArray  # interior PSI cut points: bins (-inf, e1], (e1, e2], ..., (ek, inf)
-    bin_share: FloatArray
-
-    @property
-    def valid(self) -> int:
-        return self.rows - self.missing
-
-    @property
-    def iqr(self) -> float:
-        return self.q75 - self.q25
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "numeric", "rows": self.rows, "missing": self.missing, "exact": self.exact,
-                "atoms": self.atoms.tolist(), "weights": self.weights.tolist(),
-                **{key: finite_or_none(getattr(self, key)) for key in ("median", "q25", "q75", "std", "min", "max")},
-                "edges": self.edges.tolist(),
-                "bin_share": self.bin_share.tolist()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NumericSketch:
-        def arr(key: str) -> FloatArray:
-            return np.asarray(data[key], dtype=float)
-
-        def num(key: str) -> float:
-            return math.nan if data[key] is None else float(data[key])
-
-        return cls(int(data["rows"]), int(data["missing"]), arr("atoms"), arr("weights"), bool(data["exact"]),
-                   num("median"), num("q25"), num("q75"), num("std"), num("min"), num("max"),
-                   arr("edges"), arr("bin_share"))
-
-
-@dataclass(frozen=True)
-class CategoricalSketch:
-    """A categorical reference column: rows, missing, count per category (rare ones pooled)."""
-
-    rows: int
-    missing: int
-    counts: dict[str, int] = field(default_factory=dict)
-    other: int = 0  # rows in categories beyond ``max_categories``
-
-    @property
-    def valid(self) -> int:
-        return self.rows - self.missing
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "categorical", "rows": self.rows, "missing": self.missing,
-                "counts": dict(self.counts), "other": self.other}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CategoricalSketch:
-        return cls(int(data["rows"]), int(data["missing"]),
-                   {str(k): int(v) for k, v in data["counts"].items()}, int(data.get("other", 0)))
-
-
-def as_float(values: Any) -> tuple[FloatArray, int]:
-    """A column as float64 with the missing (NaN, None, +-inf) dropped, and how many were dropped."""
-    array = np.asarray(values, dtype=float) if not hasattr(values, "to_numpy") else \
-        values.to_numpy(dtype=float, na_value=np.nan)
-    finite = np.isfinite(array)
-    return (array if finite.all() else array[finite]), int(len(array) - finite.sum())
-
-
-def numeric_sketch(values: Any, *, size: int = 1000, bins: int = 10) -> NumericSketch:
-    """Sketch a numeric reference column (non-finite values count as missing).
-
-    Args:
-        values: the column (array or Series).
-        size: distinct values kept exactly up to this many; beyond, this many quantiles.
-        bins: PSI bins, cut at the reference's quantiles (ties merge bins).
-
-    Returns:
-        The sketch.
-    """
-    finite, missing = as_float(values)
-    v = np.sort(finite)
-    n = len(v)
-    if n == 0:
-        empty = np.empty(0)
-        nan = math.nan
-        return NumericSketch(missing, missing, empty, empty, True, nan, nan, nan, nan, nan, nan, empty, empty)
-    change = np.r_[True, v[1:] != v[:-1]]
-    starts = np.flatnonzero(change)
-    if len(starts) <= size:
-        atoms, weights, exact = v[starts], np.diff(np.r_[starts, n]).astype(float), True
-    else:
-        atoms = _quantiles_sorted(v, (np.arange(size) + 0.5) / size)
-        weights, exact = np.full(size, n / size), False
-    median, q25, q75 = _quantiles_sorted(v, np.array([0.5, 0.25, 0.75]))
-    edges = np.unique(_quantiles_sorted(v, np.arange(1, bins) / bins)) if bins > 1 else np.empty(0)
-    below = np.searchsorted(v, edges, side="right")
-    bin_share = np.diff(np.r_[0, below, n]) / n
-    centred = v - v.mean()
-    std = math.sqrt(float(np.dot(centred, centred)) / n)  # np.std, without its generic reduction
-    return NumericSketch(n + missing, missing, atoms, weights, exact, float(median), float(q25), float(q75),
-                         std, float(v[0]), float(v[-1]), edges, bin_share)
-
-
-def categorical_sketch(values: Any, *, max_categories: int = 1000) -> CategoricalSketch:
-    """Sketch a categorical reference column (values compared as text; None/NaN are missing)."""
-    counts, rows, missing = categorical_counts(values)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))  # over categories, not rows
-    kept = dict(ranked[:max_categories])
-    return CategoricalSketch(rows, missing, kept, sum(count for _, count in ranked[max_categories:]))
-
-
 def _spread(*candidates: float) -> float:
     """The first positive, finite candidate, else 1 (a constant reference: the feature's own units)."""
     for value in candidates:
@@ -297,6 +207,10 @@ def _spread(*candidates: float) -> float:
 
 def numeric_drift(sketch: NumericSketch, values: Any) -> dict[str, Any]:
     """Every numeric statistic of a current column against its reference sketch.
+
+    Args:
+        sketch: the reference column's sketch.
+        values: the current column (non-finite values count as missing).
 
     Returns:
         ``median_ref``, ``median_cur``, ``iqr_ref``, ``median_shift``
@@ -323,7 +237,7 @@ def numeric_drift(sketch: NumericSketch, values: Any) -> dict[str, Any]:
         out["status"] = "no_data" if len(cur) == 0 else "no_reference"
         return out
     out["status"] = "ok"
-    median = float(_quantiles_sorted(cur, np.array([0.5]))[0])
+    median = float(quantiles_sorted(cur, np.array([0.5]))[0])
     out["median_cur"] = median
     out["median_shift"] = abs(median - sketch.median) / _spread(sketch.iqr, sketch.std)
     below = np.searchsorted(cur, sketch.edges, side="right")
@@ -334,22 +248,6 @@ def numeric_drift(sketch: NumericSketch, values: Any) -> dict[str, Any]:
     return out
 
 
-def categorical_counts(values: Any) -> tuple[dict[str, int], int, int]:
-    """Category counts of a current column, its row count and its missing count."""
-    import pandas as pd
-
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    counts = series.value_counts(dropna=True)
-    rows = int(len(series))
-    total: dict[str, int] = {}
-    for key, count in counts.items():  # a loop over categories, not rows
-        if count <= 0:  # a categorical dtype lists categories with no row
-            continue
-        label = str(key)
-        total[label] = total.get(label, 0) + int(count)
-    return total, rows, rows - int(counts.sum())
-
-
 def categorical_drift(sketch: CategoricalSketch, values: Any) -> dict[str, Any]:
     """Every categorical statistic of a current column against its reference sketch.
 
@@ -357,6 +255,10 @@ def categorical_drift(sketch: CategoricalSketch, values: Any) -> dict[str, Any]:
     flood of new ids must not blow up PSI one bin at a time); when the
     reference pooled rare categories, unknown current ones are counted with
     them instead, since they may be those rare ones.
+
+    Args:
+        sketch: the reference column's sketch.
+        values: the current column (None/NaN are missing).
 
     Returns:
         ``psi``, ``jensen_shannon``, ``chi2``, ``chi2_pvalue``, ``unseen_share``
@@ -394,10 +296,3 @@ def categorical_drift(sketch: CategoricalSketch, values: Any) -> dict[str, Any]:
     out["jensen_shannon"] = jensen_shannon(ref_arr, cur_arr)
     out["chi2"], out["chi2_pvalue"] = chi2_homogeneity(ref_arr, cur_arr)
     return out
-
-
-def sketch_from_dict(data: dict[str, Any]) -> NumericSketch | CategoricalSketch:
-    """Rebuild a sketch from its JSON form."""
-    if data["kind"] == "numeric":
-        return NumericSketch.from_dict(data)
-    return CategoricalSketch.from_dict(data)

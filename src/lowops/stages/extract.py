@@ -7,11 +7,12 @@ arrive windows after the features.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lowops.errors import DataError
 from lowops.io import snapshots
 from lowops.io.snapshots import Snapshot
+from lowops.stages import modeling
 from lowops.stages.context import Context
 from lowops.stages.merge import NotSorted, merge_sorted
 
@@ -89,12 +90,28 @@ def _check_marts(ctx: Context, key: str, columns: dict[str, list[str]]) -> None:
             owners.setdefault(column, name)
 
 
-def extract_features(ctx: Context, window: Window) -> Snapshot | None:
+def _contract_check(ctx: Context, window: Window, contract: dict[str, Any] | None) -> modeling.ContractCheck | None:
+    if contract is None:
+        return None
+    return modeling.ContractCheck(contract, f"window {window.label}", ctx.config.features.max_unknown_rate)
+
+
+def extract_features(ctx: Context, window: Window, *, contract: dict[str, Any] | None = None) -> Snapshot | None:
     """Extract, join and snapshot a window's features; None when the window is empty.
 
     The marts stream through a sorted merge join into the snapshot, one chunk
     at a time; a mart whose SQL does not order its rows by the key is joined
     in memory instead (logged, since memory then grows with the window).
+
+    Args:
+        ctx: the command's context.
+        window: the window to extract.
+        contract: the live model's schema contract; when given, rows that break it
+            (a missing column, text in a numeric column, too many unknown categories)
+            raise before the snapshot is committed, so bad data stores nothing.
+
+    Raises:
+        DataError: the rows break ``contract`` or lack the entity key.
     """
     key = ctx.config.entity_key
     chunk_rows = ctx.config.compute.chunk_rows
@@ -109,22 +126,28 @@ def extract_features(ctx: Context, window: Window) -> Snapshot | None:
                       "(one row per key, first kept)", level="WARN")
 
     writer = snapshots.SnapshotWriter(ctx.repo, window.label, "features", provenance)
+    check = _contract_check(ctx, window, contract)
     try:
         streams = {name: ctx.db.stream(sql, window, chunk_rows) for name, sql in marts.items()}
         for chunk in merge_sorted(streams, key, duplicates, lambda cols: _check_marts(ctx, key, cols)):
             if len(chunk) and chunk[key].isna().any():
                 raise DataError(f"{window.label}: {int(chunk[key].isna().sum())} feature rows have an "
                                 f"empty '{key}'; every row needs its entity key.")
-            writer.write(_normalise(chunk))
+            chunk = _normalise(chunk)
+            if check is not None:
+                check.update(chunk)
+            writer.write(chunk)
         if writer.rows == 0:
             writer.abort()
             return None
+        if check is not None:
+            check.finish()
         snap = writer.commit()
     except (NotSorted, snapshots.SchemaDrift) as exc:
         writer.abort()
         ctx.log.event("extract", f"{window.label}: streaming join not possible ({type(exc).__name__}: {exc}); "
                       f"joining in memory — add ORDER BY {key} to every mart's SQL to stream", level="WARN")
-        snap = _extract_in_memory(ctx, window, provenance)
+        snap = _extract_in_memory(ctx, window, provenance, _contract_check(ctx, window, contract))
         if snap is None:
             return None
     except BaseException:
@@ -135,7 +158,8 @@ def extract_features(ctx: Context, window: Window) -> Snapshot | None:
     return snap
 
 
-def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, object]) -> Snapshot | None:
+def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, object],
+                       check: modeling.ContractCheck | None = None) -> Snapshot | None:
     key = ctx.config.entity_key
     joined: pd.DataFrame | None = None
     frames = {}
@@ -149,6 +173,9 @@ def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, objec
     if joined.empty:
         return None
     joined = _normalise(joined.sort_values(key, kind="stable").reset_index(drop=True))
+    if check is not None:
+        check.update(joined)
+        check.finish()
     return snapshots.write_snapshot(ctx.repo, window.label, "features", joined,
                                     row_group_rows=ctx.config.compute.chunk_rows, provenance=provenance)
 
@@ -177,13 +204,15 @@ def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
     return snap
 
 
-def extract(ctx: Context, window: Window, *, labels: bool = True) -> Extracted:
+def extract(ctx: Context, window: Window, *, labels: bool = True,
+            contract: dict[str, Any] | None = None) -> Extracted:
     """Extract a window's features and, when due, its labels.
 
     Args:
         ctx: the command's context.
         window: the window to extract.
         labels: also extract labels if ``label_delay`` says they are complete.
+        contract: the live model's schema contract, checked before anything is stored.
 
     Returns:
         The data versions produced or found.
@@ -192,7 +221,7 @@ def extract(ctx: Context, window: Window, *, labels: bool = True) -> Extracted:
         DataError: a query lacks the entity key or target, or two marts return one column.
         DatabaseError: the database failed after retries.
     """
-    features = extract_features(ctx, window)
+    features = extract_features(ctx, window, contract=contract)
     if features is None:
         ctx.log.event("extract", f"{window.label} is empty: no feature rows (status=empty)")
         return Extracted(window.label, None, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lowops.errors import UsageError
-from lowops.io import deploy
+from lowops.io import deploy, registry
 from lowops.stages import ct, promote as switching
 from lowops.stages.context import Context
 from lowops.stages.pipeline import locked, recorded, stage
@@ -37,6 +37,7 @@ def retrain(ctx: Context, window: Window | None, *, by: str) -> dict[str, Any]:
 
 def promote(ctx: Context, version: str, *, by: str, reason: str | None, force: bool) -> dict[str, Any]:
     """``lowops promote VERSION``."""
+    registry.check_version(ctx.repo, ctx.config.model.name, version)  # a usage error writes nothing
     with locked(ctx, f"lowops promote {version}"), recorded(ctx, "promote", None) as ledger:
         with stage(ledger, "promote") as out:
             result = switching.promote(ctx, version, by=by, reason=reason, force=force)
@@ -57,6 +58,7 @@ def rollback(ctx: Context, *, by: str, reason: str | None) -> dict[str, Any]:
 
 def approve(ctx: Context, version: str, *, by: str, reason: str) -> dict[str, Any]:
     """``lowops approve VERSION``."""
+    registry.check_version(ctx.repo, ctx.config.model.name, version)
     with locked(ctx, f"lowops approve {version}"), recorded(ctx, "approve", None) as ledger:
         with stage(ledger, "approve") as out:
             result = switching.approve(ctx, version, by=by, reason=reason)
@@ -67,6 +69,7 @@ def approve(ctx: Context, version: str, *, by: str, reason: str) -> dict[str, An
 
 def reject(ctx: Context, version: str, *, by: str, reason: str) -> dict[str, Any]:
     """``lowops reject VERSION``."""
+    registry.check_version(ctx.repo, ctx.config.model.name, version)
     with locked(ctx, f"lowops reject {version}"), recorded(ctx, "reject", None) as ledger:
         with stage(ledger, "reject") as out:
             result = switching.reject(ctx, version, by=by, reason=reason)

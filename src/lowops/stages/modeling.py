@@ -170,3 +170,76 @@ def check_contract(frame: pd.DataFrame, contract: dict[str, Any], where: str) ->
             if unknown:
                 stats["unknown_categories"][name] = unknown
     return stats
+
+
+def unknown_rate_error(where: str, column: str, unknown: int, rows: int, threshold: float,
+                       example: object = None) -> DataError:
+    """The error for a column with too many categories the model never saw (exit 65)."""
+    seen = f", e.g. {str(example)[:40]!r}" if example is not None else ""
+    return DataError(
+        f"{where}: column '{column}' has unknown_rate {unknown / rows:.4f} ({unknown} of {rows} values are "
+        f"categories the model never saw{seen}), above features.max_unknown_rate {threshold:g}; retrain on "
+        "recent windows (lowops retrain) or raise features.max_unknown_rate."
+    )
+
+
+class ContractCheck:
+    """A window's rows checked chunk by chunk against a model's schema contract, before they are stored.
+
+    A missing column fails at the first chunk; text in a numeric column and the
+    share of unknown categories are counted over the whole window and judged by
+    :meth:`finish`, so a message reports the window's totals.
+    """
+
+    def __init__(self, contract: dict[str, Any], where: str, max_unknown_rate: float) -> None:
+        self.contract = contract
+        self.where = where
+        self.max_unknown_rate = max_unknown_rate
+        self.rows = 0
+        self.bad: dict[str, tuple[int, object]] = {}
+        self.unknown: dict[str, tuple[int, object]] = {}
+
+    def update(self, frame: pd.DataFrame) -> None:
+        """Count one chunk's problems.
+
+        Raises:
+            DataError: a column the model needs is missing.
+        """
+        if not len(frame):  # an empty window (or chunk) may not carry every mart's columns
+            return
+        missing = [c["name"] for c in self.contract["columns"] if c["name"] not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{self.where}: column(s) {', '.join(repr(m) for m in missing)} required by the model are "
+                "missing; restore them in the feature SQL or retrain the model without them."
+            )
+        self.rows += len(frame)
+        for column in self.contract["columns"]:
+            name, values = column["name"], frame[column["name"]]
+            if column["kind"] == "numeric" and not (
+                    pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
+                wrong = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+                if wrong.any():
+                    count, example = self.bad.get(name, (0, values[wrong].iloc[0]))
+                    self.bad[name] = (count + int(wrong.sum()), example)
+            elif column["kind"] == "categorical":
+                present = values.dropna().astype(str)
+                unseen = present[~present.isin(set(column.get("categories", [])))]
+                if len(unseen):
+                    count, example = self.unknown.get(name, (0, unseen.iloc[0]))
+                    self.unknown[name] = (count + len(unseen), example)
+
+    def finish(self) -> None:
+        """Judge the whole window.
+
+        Raises:
+            DataError: a numeric column holds text, or a column's unknown_rate passes the threshold.
+        """
+        for name, (count, example) in self.bad.items():
+            raise DataError(
+                f"{self.where}: column '{name}' must be numeric but {count} value(s) are not "
+                f"(e.g. {str(example)[:40]!r}); fix the source or the feature SQL."
+            )
+        for name, (count, example) in self.unknown.items():
+            if self.rows and count / self.rows > self.max_unknown_rate:
+                raise unknown_rate_error(self.where, name, count, self.rows, self.max_unknown_rate, example)

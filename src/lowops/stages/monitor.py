@@ -100,6 +100,12 @@ def resolve_reference(ctx: Context, window: Window, meta: dict[str, Any],
                       predict: Any) -> tuple[Reference, pd.DataFrame | None]:
     """The reference chosen by ``drift.reference``, and a row sample of it for Sweetviz.
 
+    Args:
+        ctx: the command's context.
+        window: the window being checked (``previous`` means the one before it).
+        meta: the live version's metadata.
+        predict: ``frame -> scores`` of the live model (to sketch a window's scores).
+
     Returns:
         The reference and the sample (None when none is at hand).
     """
@@ -157,10 +163,12 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, met
     if not settings.enabled:
         return DriftVerdict(window.label, details={"enabled": False})
     columns = [c["name"] for c in meta["schema"]["columns"]]
-    current = snapshots.load(features, columns=[key, *columns])
+    current = snapshots.load(features)
+    modeling.check_contract(current, meta["schema"], f"window {window.label}")  # names a missing column
+    current = current[[key, *columns]]
     predict = predictor(model, meta)
     reference, reference_rows = resolve_reference(ctx, window, meta, predict)
-    drifts = data_drift(reference, current, settings, n_jobs=cfg.compute.n_jobs)
+    drifts = data_drift(reference, current, settings, n_jobs=cfg.compute.n_jobs, engine=ctx.engine)
 
     classifier = meta["task"] == "classification"
     threshold = float(meta["metrics"].get("threshold", cfg.train.threshold))

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lowops import faults
-from lowops.errors import LowopsError, NotTrainedError
+from lowops.errors import IntegrityError, LowopsError, NotTrainedError
 from lowops.io import deploy, registry, snapshots
+from lowops.io.files import sha256_file
 from lowops.io.lock import repository_lock
 from lowops.io.logs import Ledger, read_runs
 from lowops.stages.context import Context
@@ -62,7 +63,9 @@ def recorded(ctx: Context, command: str, window: str | None,
         _notify_failure(ctx, command, window, exc)
         raise
     except BaseException as exc:
-        ledger.finish("failed", f"{type(exc).__name__}: {exc}")
+        # SIGTERM (the CLI turns it into SystemExit) or Ctrl-C: like a kill, the run
+        # stays resumable under its own id; ``finally`` blocks have removed temp files.
+        ledger.finish("interrupted", f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -90,21 +93,57 @@ def completed_run(ctx: Context, window: str) -> dict[str, Any] | None:
 
 
 def interrupted_run(ctx: Context, window: str) -> dict[str, Any] | None:
-    """The window's latest ``run`` if it never finished (its process died: we hold the lock)."""
+    """The window's latest ``run`` if it never finished: killed, stopped by a signal, or failed.
+
+    A failed run is continued too, under its own id: the outputs it completed are
+    reused rather than written a second time beside a new run's (and its metric
+    lines are not logged twice).
+    """
     runs = [r for r in read_runs(ctx.repo) if r.get("command") == "run" and r.get("window") == window]
-    return runs[-1] if runs and runs[-1].get("status") == "running" else None
+    return runs[-1] if runs and runs[-1].get("status") in ("running", "interrupted", "failed") else None
+
+
+def registered_by(ctx: Context, run_id: str) -> str | None:
+    """The model version a run registered, if any (a run killed between registering and switching)."""
+    name = ctx.config.model.name
+    for version in reversed(registry.list_versions(ctx.repo, name)):
+        try:
+            if registry.read_metadata(ctx.repo, name, version, checked=True).get("run_id") == run_id:
+                return version
+        except LowopsError:
+            continue
+    return None
 
 
 def load_live(ctx: Context) -> tuple[Any, dict[str, Any], str]:
-    """The live model, verified and loaded, with its metadata and slot."""
+    """The live model, verified and loaded, with its metadata and slot.
+
+    Raises:
+        NotTrainedError: nothing was ever deployed.
+        IntegrityError: the pointer names a version the registry does not hold
+            (never a silent fallback to another one), or the model fails its checks.
+    """
     name = ctx.config.model.name
     state = deploy.read_pointer(ctx.repo, name)
     if state is None:
         raise NotTrainedError(f"No version of model '{name}' is live yet; run `lowops train` first.")
     version = deploy.live_version(ctx.repo, name)
     assert version is not None
-    model, meta = registry.load_model(ctx.repo, name, version)
+    versions = registry.list_versions(ctx.repo, name)
+    if version not in versions:
+        raise IntegrityError(
+            f"{deploy.pointer_path(ctx.repo, name)} names {name} {version} live, but the registry has no complete "
+            f"version {version} (versions: {', '.join(versions) or 'none'}); run `lowops verify`, then "
+            "`lowops promote VERSION` or restore the version.")
+    model, meta = registry.load_model(ctx.repo, name, version,
+                                      warn=lambda message: ctx.log.event("load", message, level="WARN"))
     return model, meta, state["live"]
+
+
+def check_sql(ctx: Context) -> None:
+    """Read and check every SQL file before any work: a bad query is a config error (78), not a failed run."""
+    ctx.mart_sql()
+    ctx.label_sql()
 
 
 def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool = False) -> Outcome:
@@ -125,23 +164,40 @@ def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool 
         ctx.log.event("run", f"window {window.label}: no interrupted run to resume")
         return Outcome(window.label, "skipped", "-")
     with recorded(ctx, "run", window.label, resume=interrupted) as ledger:
+        # Verify and load the live model before touching any data: a tampered or
+        # incompatible model stops the run here, and the extract is checked against
+        # its schema contract before the snapshot is committed, so bad data leaves
+        # no data version behind.
+        live = load_live(ctx) if deploy.read_pointer(ctx.repo, ctx.config.model.name) is not None else None
         with stage(ledger, "extract") as out:
-            data = extract(ctx, window)
+            data = extract(ctx, window, contract=live[1]["schema"] if live else None)
             out.update(features=data.features.version if data.features else None,
                        labels=data.labels.version if data.labels else None)
         if data.features is None:
             ledger.finish("empty")
             return Outcome(window.label, "empty", ledger.run_id)
-        if deploy.read_pointer(ctx.repo, ctx.config.model.name) is None:
+        if live is None:
             with stage(ledger, "train") as out:
-                result = train(ctx, window.prev(1), reason="no live model: first version")
-                out.update(version=result.version, live=result.went_live)
-        model, meta, slot = load_live(ctx)
+                mine = registered_by(ctx, ledger.run_id)
+                if mine is not None:
+                    # This run registered it, then died before the switch: use it, don't train a twin.
+                    deploy.switch(ctx.repo, ctx.config.model.name, mine, by="lowops", reason="first trained version",
+                                  window=window.prev(1).label)
+                    ctx.log.event("deploy", f"{ctx.config.model.name} {mine} is live (first version, slot blue; "
+                                  f"registered by this run before it was interrupted)")
+                    out.update(version=mine, live=True)
+                else:
+                    result = train(ctx, window.prev(1), reason="no live model: first version")
+                    out.update(version=result.version, live=result.went_live)
+            live = load_live(ctx)
+        model, meta, slot = live
         with stage(ledger, "score") as out:
             scored = score(ctx, data.features, model, meta, slot=slot, labels=data.labels)
             out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows,
-                       version=scored.version, slot=slot,
-                       unknown_categories=scored.unknown_categories, missing_values=scored.missing_values)
+                       version=scored.version, slot=slot, sha256=sha256_file(scored.path),
+                       unknown_categories=scored.unknown_categories, unknown_rate=scored.unknown_rate,
+                       missing_values=scored.missing_values, non_finite_values=scored.non_finite_values,
+                       rejected=scored.rejected)
         outputs: dict[str, Any] = {"predictions": str(scored.path), "rows": scored.rows, "version": scored.version}
         if data.labels is not None:
             with stage(ledger, "evaluate") as out:
@@ -172,6 +228,7 @@ def run(ctx: Context, window: Window, *, force: bool = False, resume: bool = Fal
         LockHeldError: another run holds the repository.
     """
     check_not_future(window)
+    check_sql(ctx)
     with locked(ctx, f"lowops run --window {window.label}"):
         return _run_window(ctx, window, force=force, resume_only=resume)
 
@@ -193,6 +250,7 @@ def catch_up(ctx: Context, *, force: bool = False, max_windows: int = 1000) -> l
             first = parsed[-1].next()
     todo = window_range(first, newest)[-max_windows:]
     outcomes = []
+    check_sql(ctx)
     with locked(ctx, "lowops run"):
         for window in todo:
             outcomes.append(_run_window(ctx, window, force=force))
@@ -203,6 +261,7 @@ def backfill(ctx: Context, first: Window, last: Window, *, force: bool = False) 
     """Run the loop for each window from ``first`` to ``last`` in order, stopping at the first failure."""
     windows = window_range(first, last)
     check_not_future(last)
+    check_sql(ctx)
     outcomes = []
     with locked(ctx, f"lowops backfill --from {first.label} --to {last.label}"):
         for window in windows:
@@ -215,6 +274,7 @@ def extract_only(ctx: Context, window: Window, *, full_labels: bool = True) -> d
     from lowops.stages.extract import extract
 
     check_not_future(window)
+    check_sql(ctx)
     with locked(ctx, f"lowops extract --window {window.label}"), recorded(ctx, "extract", window.label) as ledger:
         with stage(ledger, "extract") as out:
             data = extract(ctx, window, labels=full_labels)
@@ -230,6 +290,7 @@ def train_only(ctx: Context, window: Window, *, full: bool = False) -> dict[str,
     from lowops.stages.train import train
 
     check_not_future(window)
+    check_sql(ctx)
     with locked(ctx, f"lowops train --window {window.label}"), recorded(ctx, "train", window.label) as ledger:
         with stage(ledger, "train") as out:
             result = train(ctx, window, full=full, reason="lowops train")
@@ -245,13 +306,14 @@ def score_only(ctx: Context, window: Window) -> dict[str, Any]:
     from lowops.stages.score import score
 
     check_not_future(window)
+    check_sql(ctx)
     with locked(ctx, f"lowops score --window {window.label}"), recorded(ctx, "score", window.label) as ledger:
         # Verify and load the model before touching any data: a tampered model stops here.
         model, meta, slot = load_live(ctx)
         features = snapshots.latest(ctx.repo, window.label, "features")
         if features is None:
             with stage(ledger, "extract") as out:
-                features = extract_features(ctx, window)
+                features = extract_features(ctx, window, contract=meta["schema"])
                 out.update(features=features.version if features else None)
         if features is None:
             ledger.finish("empty")

@@ -7,7 +7,6 @@ rows written: every input row gets exactly one output row.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +36,12 @@ class ScoreResult:
     scores: np.ndarray
     unknown_categories: dict[str, int] = field(default_factory=dict)
     missing_values: dict[str, int] = field(default_factory=dict)
+    # ±inf in a numeric feature: treated as missing (imputed), counted per column.
+    non_finite_values: dict[str, int] = field(default_factory=dict)
+    unknown_rate: dict[str, float] = field(default_factory=dict)
+    # Rows the model could not score (its output was not finite): written with an
+    # empty score and prediction, and left out of ``keys``/``scores``.
+    rejected: int = 0
 
 
 def _reuse(ctx: Context, path: Path, features: Snapshot, version: str, key: str) -> ScoreResult:
@@ -47,8 +52,9 @@ def _reuse(ctx: Context, path: Path, features: Snapshot, version: str, key: str)
         raise IntegrityError(f"{path} exists but does not match this run ({len(done)} rows, "
                              f"{features.rows} expected); run `lowops verify`.")
     ctx.log.event("score", f"{path.relative_to(ctx.repo)} already complete for run {ctx.run_id}; reused")
-    return ScoreResult(path=path, rows=len(done), version=version, keys=done[key].to_numpy(),
-                       scores=done["score"].to_numpy(dtype=float))
+    scored = done["score"].notna().to_numpy()
+    return ScoreResult(path=path, rows=len(done), version=version, keys=done[key].to_numpy()[scored],
+                       scores=done["score"].to_numpy(dtype=float)[scored], rejected=int((~scored).sum()))
 
 
 def neutralise(table: Any) -> Any:
@@ -88,12 +94,14 @@ def model_input(batch: Any, contract: dict[str, Any]) -> pd.DataFrame:
             array = values.to_numpy(zero_copy_only=False)
             if array.dtype == object:
                 array = pd.to_numeric(pd.Series(array), errors="coerce").to_numpy(dtype=float)
+            if array.dtype.kind == "f" and np.isinf(array).any():
+                array = np.where(np.isinf(array), np.nan, array)  # policy: ±inf is a missing value
             columns[column["name"]] = array
     return pd.DataFrame(columns, copy=False)
 
 
-def _count(batch: Any, contract: dict[str, Any]) -> dict[str, Any]:
-    """Missing values and unknown categories of one chunk, counted by Arrow kernels.
+def _count(batch: Any, contract: dict[str, Any], where: str = "this window") -> dict[str, Any]:
+    """Missing and non-finite values and unknown categories of one chunk, counted by Arrow kernels.
 
     Raises:
         DataError: a numeric column holds text.
@@ -101,25 +109,31 @@ def _count(batch: Any, contract: dict[str, Any]) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    stats: dict[str, Any] = {"unknown_categories": {}, "missing_values": {}}
+    stats: dict[str, Any] = {"unknown_categories": {}, "missing_values": {}, "non_finite_values": {},
+                             "unknown_examples": {}}
     for column in contract["columns"]:
         values = batch.column(column["name"])
         numeric_type = (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
                         or pa.types.is_boolean(values.type) or pa.types.is_null(values.type))
         if column["kind"] == "numeric" and not numeric_type:
             modeling.check_contract(pd.DataFrame({column["name"]: values.to_pandas()}),
-                                    {"columns": [column]}, "this window")
+                                    {"columns": [column]}, where)
         missing = values.null_count
         if pa.types.is_floating(values.type):
             missing += int(pc.sum(pc.is_nan(values)).as_py() or 0)
+            infinite = int(pc.sum(pc.is_inf(values)).as_py() or 0)
+            if infinite:
+                stats["non_finite_values"][column["name"]] = infinite
         if missing:
             stats["missing_values"][column["name"]] = missing
         if column["kind"] == "categorical":
             known = pa.array(column.get("categories", []), pa.string())
             present = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
-            unknown = pc.sum(pc.and_(pc.invert(pc.is_in(present, value_set=known)), pc.is_valid(present))).as_py()
+            unseen = pc.and_(pc.invert(pc.is_in(present, value_set=known)), pc.is_valid(present))
+            unknown = pc.sum(unseen).as_py()
             if unknown:
                 stats["unknown_categories"][column["name"]] = int(unknown)
+                stats["unknown_examples"][column["name"]] = pc.filter(present, unseen)[0].as_py()
     return stats
 
 
@@ -132,10 +146,11 @@ def _output_table(batch: Any, key: str, columns: list[str], task: str, score_val
     n = batch.num_rows
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     table = table.select([key, *columns])
-    table = table.append_column("score", pa.array(np.asarray(score_values, dtype=float), pa.float64()))
-    prediction = ((np.asarray(score_values) >= threshold).astype(np.int64) if task == "classification"
-                  else np.asarray(score_values, dtype=float))
-    table = table.append_column("prediction", pa.array(prediction))
+    values = np.asarray(score_values, dtype=float)
+    rejected = ~np.isfinite(values)  # rows the model could not score: empty score and prediction
+    table = table.append_column("score", pa.array(values, pa.float64(), mask=rejected))
+    prediction = ((values >= threshold).astype(np.int64) if task == "classification" else values)
+    table = table.append_column("prediction", pa.array(prediction, mask=rejected))
     if label_map is not None and n:
         labels = pd.Series(key_values).map(label_map)
         table = table.append_column("label", pa.array(labels.to_numpy(dtype=float), from_pandas=True))
@@ -146,10 +161,32 @@ def _output_table(batch: Any, key: str, columns: list[str], task: str, score_val
     return neutralise(table)
 
 
+_UNSCORABLE = ("infinity", "too large", "contains NaN")
+
+
 def _predict(model: Any, task: str, chunk: pd.DataFrame) -> tuple[np.ndarray, None]:
-    if task == "classification":
-        return model.predict_proba(chunk)[:, 1], None
-    return np.asarray(model.predict(chunk), dtype=float), None
+    """Scores of a chunk; a row the model cannot score (a finite input such as 1e308 that
+    overflows in preprocessing) gets NaN, found by halving the chunk, and is rejected."""
+    try:
+        if task == "classification":
+            values = model.predict_proba(chunk)[:, 1]
+        else:
+            values = model.predict(chunk)
+    except ValueError as exc:
+        if not any(part in str(exc) for part in _UNSCORABLE):
+            raise
+        if len(chunk) <= 1:
+            return np.full(len(chunk), np.nan), None
+        middle = len(chunk) // 2
+        return np.concatenate([_predict(model, task, chunk.iloc[:middle])[0],
+                               _predict(model, task, chunk.iloc[middle:])[0]]), None
+    return np.asarray(values, dtype=float), None
+
+
+def score_partition(batch: Any, model: Any, contract: dict[str, Any], task: str) -> np.ndarray:
+    """The model's scores of one Arrow batch (what an engine runs per partition)."""
+    score_values, _ = _predict(model, task, model_input(batch, contract))
+    return np.asarray(score_values, dtype=float)
 
 
 def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *, slot: str,
@@ -199,23 +236,24 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
         return _reuse(ctx, path, features, version, key)
     scored_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     keys, scores = [], []
-    totals: dict[str, dict[str, int]] = {"unknown_categories": {}, "missing_values": {}}
+    totals: dict[str, dict[str, Any]] = {"unknown_categories": {}, "missing_values": {}, "non_finite_values": {}}
+    examples: dict[str, Any] = {}
+    where = f"window {features.window}"
     rows = 0
     constants = {"model": cfg.model.name, "version": version, "slot": slot, "run_id": ctx.run_id,
                  "scored_at": scored_at}
     batches = parquet.iter_batches(batch_size=cfg.compute.chunk_rows, columns=[key, *columns])
-    with atomic_write(path) as handle, ThreadPoolExecutor(max_workers=1) as reader:
+    with atomic_write(path) as handle:
         writer = None
-        # Read chunk k+1 (Parquet decoding releases the GIL) while chunk k is scored.
-        pending = reader.submit(next, batches, None)
-        while (batch := pending.result()) is not None:
-            pending = reader.submit(next, batches, None)
-            stats = _count(batch, contract)
+        # The engine scores the chunks in order: locally, chunk k+1 is read while chunk k
+        # is scored; on Dask, several chunks are scored at once on the workers.
+        for batch, score_values in ctx.engine.map_partitions(score_partition, batches, model, contract, task):
+            stats = _count(batch, contract, where)
             for kind in totals:
                 for name, count in stats[kind].items():
                     totals[kind][name] = totals[kind].get(name, 0) + count
-            x = model_input(batch, contract)
-            score_values, _ = _predict(model, task, x)
+            for name, example in stats["unknown_examples"].items():
+                examples.setdefault(name, example)
             key_values = batch.column(key).to_numpy(zero_copy_only=False)
             table = _output_table(batch, key, columns, task, score_values, threshold, key_values,
                                   label_map, constants)
@@ -234,17 +272,33 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
                                       write_options=pa_csv.WriteOptions(quoting_style="needed"))
             writer.write_table(table)
         writer.close()
+        # Too many categories the model never saw: refused before the file is committed.
+        limit = cfg.features.max_unknown_rate
+        for name, count in totals["unknown_categories"].items():
+            if rows and count / rows > limit:
+                raise modeling.unknown_rate_error(where, name, count, rows, limit, examples.get(name))
     if rows != features.rows:
         raise DataError(f"Scored {rows} rows but the snapshot {features.version} holds {features.rows}.")
-    result = ScoreResult(path=path, rows=rows, version=version,
-                         keys=np.concatenate(keys) if keys else np.array([]),
-                         scores=np.concatenate(scores) if scores else np.array([]),
+    all_keys = np.concatenate(keys) if keys else np.array([])
+    all_scores = np.concatenate(scores) if scores else np.array([])
+    ok = np.isfinite(all_scores)
+    result = ScoreResult(path=path, rows=rows, version=version, keys=all_keys[ok], scores=all_scores[ok],
                          unknown_categories=totals["unknown_categories"],
-                         missing_values=totals["missing_values"])
+                         missing_values=totals["missing_values"],
+                         non_finite_values=totals["non_finite_values"],
+                         unknown_rate={name: round(count / rows, 6) for name, count in
+                                       totals["unknown_categories"].items()} if rows else {},
+                         rejected=int((~ok).sum()))
     unknown = sum(result.unknown_categories.values())
     missing = sum(result.missing_values.values())
+    non_finite = sum(result.non_finite_values.values())
     rel = path.relative_to(ctx.repo)
+    rates = "".join(f"; unknown_rate {name}={count / rows:.4f} ({count} of {rows}; features.max_unknown_rate "
+                    f"{cfg.features.max_unknown_rate:g})" for name, count in sorted(result.unknown_categories.items()))
     ctx.log.event("score", f"scored {rows} rows with {cfg.model.name} {version} (slot {slot}) -> {rel}; "
-                  f"unknown categories {unknown} {result.unknown_categories or ''}; "
-                  f"missing values {missing} {result.missing_values or ''}")
+                  f"rows in {rows} = scored {rows - result.rejected} + rejected {result.rejected}; "
+                  f"unknown categories {unknown} {result.unknown_categories or ''}{rates}; "
+                  f"missing values {missing} {result.missing_values or ''}; "
+                  f"non-finite values {non_finite} {result.non_finite_values or ''} (treated as missing)",
+                  level="WARN" if result.rejected else "INFO")
     return result

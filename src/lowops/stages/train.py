@@ -165,7 +165,8 @@ def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by ha
     try:
         if cfg.model.search is not None:
             searcher = _search(pipeline, cfg.model.search, scoring, cfg.train.cv_folds, seed, cfg.compute.n_jobs)
-            searcher.fit(x_train, y_train)
+            with ctx.engine.search_backend():  # on Dask, each candidate-fold fit is a task on the cluster
+                searcher.fit(x_train, y_train)
             pipeline, best_params = searcher.best_estimator_, searcher.best_params_
         else:
             pipeline.fit(x_train, y_train)
