@@ -312,3 +312,40 @@ def test_database_unreachable_exits_69_after_bounded_retries(tmp_path_factory: p
     assert _kept(project) == kept
     assert not (project / "repo" / "outputs" / "2025-04").exists()
     assert not (project / "repo" / "data" / "2025-04").exists()
+
+
+# =========================================================================== kill -9 while retraining
+
+
+CT = {"triggers": {"every_windows": 1}, "compare": {"cooldown_windows": 0, "bootstrap": 200, "min_improvement": 0.0}}
+
+
+@pytest.fixture(scope="module")
+def ct_template(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fast project with continuous training on: every window after the first retrains and compares."""
+    from ct_support import set_config
+
+    project = clone(template, tmp_path_factory.mktemp("ct-template"))
+    set_config(project, CT)
+    return project
+
+
+@pytest.fixture(scope="module")
+def ct_reference(ct_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    project = clone(ct_template, tmp_path_factory.mktemp("ct-reference"))
+    result = invoke(project, "backfill", "--from", BACKFILL[0], "--to", BACKFILL[1])
+    assert result.exit_code == 0, result.output
+    assert len(outcome(project)["versions"]) == 4  # v0001, then a challenger in each window
+    return outcome(project)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("checkpoint", ["stage:v0002", "write:decision.txt@2", "after:decide@2"])
+def test_kill_9_while_retraining_then_resume_trains_no_twin(ct_template: Path, ct_reference: dict[str, Any],
+                                                            tmp_path: Path, checkpoint: str) -> None:
+    project = clone(ct_template, tmp_path)
+    code, output = forked(project, "backfill", "--from", BACKFILL[0], "--to", BACKFILL[1],
+                          out=tmp_path / "killed.txt", LOWOPS_FAULT=checkpoint)
+    assert code == -signal.SIGKILL, f"{checkpoint} was never reached (exit {code}): {output}"
+    recover(project)
+    assert_same_outcome(outcome(project), ct_reference)

@@ -50,6 +50,8 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: 
         print_json(data)
     elif details.get("status") == "empty":
         click.echo(f"{verdict.window}: empty window, nothing to check")
+    elif details.get("enabled") is False:
+        click.echo(f"{verdict.window}: drift monitoring is off (drift.enabled: false in config)")
     else:
         _print(data)
     if fail_on_drift and (verdict.drift_that_matters or verdict.model_drift):

@@ -82,6 +82,22 @@ def next_version(repo: Path, name: str) -> str:
     return f"v{number:04d}"
 
 
+def version_of_run(repo: Path, name: str, run_id: str, reason: str) -> str | None:
+    """The newest version run ``run_id`` registered for ``reason`` (a prefix of the recorded one), if any.
+
+    A run killed after registering a version but before using it is continued
+    under its own id; this lets it use that version instead of training a twin.
+    """
+    for version in reversed(list_versions(repo, name)):
+        try:
+            meta = read_metadata(repo, name, version, checked=True)
+        except IntegrityError:
+            continue
+        if meta.get("run_id") == run_id and str(meta.get("reason", "")).startswith(reason):
+            return version
+    return None
+
+
 def check_version(repo: Path, name: str, version: str) -> Path:
     """The directory of an existing version, or a usage error listing the valid ones."""
     versions = list_versions(repo, name)

@@ -207,11 +207,17 @@ def retrain(ctx: Context, window: Window, holdout: Window, fired: list[Trigger],
     Returns:
         The new version, the winner, the outcome and where the decision was written.
     """
-    from lowops.stages.train import train
+    from lowops.stages.train import TrainResult, train
 
     name = ctx.config.model.name
     reasons = "; ".join(str(t) for t in fired)
-    result = train(ctx, holdout, reason=f"retrain at {window.label}: {reasons}", make_live_if_first=False)
+    mine = registry.version_of_run(ctx.repo, name, ctx.run_id, f"retrain at {window.label}:")
+    if mine is not None:
+        # This run trained it before it was interrupted: compare that version, don't train a twin.
+        ctx.log.event("decide", f"{name} {mine} was registered by this run before it was interrupted; using it")
+        result = TrainResult(mine, registry.read_metadata(ctx.repo, name, mine), False)
+    else:
+        result = train(ctx, holdout, reason=f"retrain at {window.label}: {reasons}", make_live_if_first=False)
     new = result.version
     vstatus.record(ctx.repo, name, new, "candidate", by=by, reason=reasons, window=window.label)
     primary = ctx.config.train.primary_metric

@@ -103,18 +103,6 @@ def interrupted_run(ctx: Context, window: str) -> dict[str, Any] | None:
     return runs[-1] if runs and runs[-1].get("status") in ("running", "interrupted", "failed") else None
 
 
-def registered_by(ctx: Context, run_id: str) -> str | None:
-    """The model version a run registered, if any (a run killed between registering and switching)."""
-    name = ctx.config.model.name
-    for version in reversed(registry.list_versions(ctx.repo, name)):
-        try:
-            if registry.read_metadata(ctx.repo, name, version, checked=True).get("run_id") == run_id:
-                return version
-        except LowopsError:
-            continue
-    return None
-
-
 def load_live(ctx: Context) -> tuple[Any, dict[str, Any], str]:
     """The live model, verified and loaded, with its metadata and slot.
 
@@ -178,7 +166,8 @@ def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool 
             return Outcome(window.label, "empty", ledger.run_id)
         if live is None:
             with stage(ledger, "train") as out:
-                mine = registered_by(ctx, ledger.run_id)
+                mine = registry.version_of_run(ctx.repo, ctx.config.model.name, ledger.run_id,
+                                               "no live model: first version")
                 if mine is not None:
                     # This run registered it, then died before the switch: use it, don't train a twin.
                     deploy.switch(ctx.repo, ctx.config.model.name, mine, by="lowops", reason="first trained version",
@@ -211,11 +200,17 @@ def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool 
                               labels=data.labels, realised=outputs.get("metrics"))
             out.update(ledger_summary(verdict))
             outputs["verdict"] = verdict
-        with stage(ledger, "decide") as out:
-            from lowops.stages.ct import decide
+        decided = next((s for s in ledger.record["stages"] if s["name"] == "decide" and s["status"] == "done"), None)
+        if decided is not None:
+            # Resumed after its decision was carried out: deciding again would judge the
+            # version this very run switched to, and maybe retrain; the ledger has the answer.
+            outputs["decision"] = decided["outputs"].get("outcome") or decided["outputs"].get("decision")
+        else:
+            with stage(ledger, "decide") as out:
+                from lowops.stages.ct import decide
 
-            out.update(decide(ctx, window, data, scored, outputs))
-            outputs["decision"] = out.get("outcome") or out.get("decision")
+                out.update(decide(ctx, window, data, scored, outputs))
+                outputs["decision"] = out.get("outcome") or out.get("decision")
         ledger.finish("done")
         return Outcome(window.label, "done", ledger.run_id, outputs)
 

@@ -14,6 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lowops.config import Project
 from lowops.errors import IntegrityError, LowopsError
@@ -51,11 +52,11 @@ def _links_out(repo: Path) -> list[Finding]:
     return found
 
 
-def _outputs(repo: Path, record: dict[str, object]) -> list[Finding]:
+def _outputs(repo: Path, record: dict[str, Any]) -> list[Finding]:
     """The predictions a finished run recorded must be the files on disk."""
     found = []
-    for stage in record.get("stages") or []:  # type: ignore[union-attr]
-        outputs = stage.get("outputs") or {} if isinstance(stage, dict) else {}
+    for stage in record.get("stages") or []:
+        outputs = (stage.get("outputs") or {}) if isinstance(stage, dict) else {}
         relative, digest = outputs.get("predictions"), outputs.get("sha256")
         if stage.get("status") != "done" or not isinstance(relative, str) or not isinstance(digest, str):
             continue
