@@ -349,3 +349,31 @@ def test_kill_9_while_retraining_then_resume_trains_no_twin(ct_template: Path, c
     assert code == -signal.SIGKILL, f"{checkpoint} was never reached (exit {code}): {output}"
     recover(project)
     assert_same_outcome(outcome(project), ct_reference)
+
+
+@pytest.mark.timeout(120)
+def test_query_failing_after_some_rows_leaves_no_partial_snapshot(tmp_path_factory: pytest.TempPathFactory,
+                                                                  tmp_path: Path) -> None:
+    import yaml
+
+    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    config = project / "config" / "lowops.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["compute"]["chunk_rows"] = 100
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    usage = project / "sql" / "usage.sql"
+    # SQLite raises "integer overflow" when it reaches the 301st row, after three chunks were read.
+    usage.write_text(usage.read_text().replace(
+        "    app_sessions\n", "    app_sessions,\n    CASE WHEN customer_id > (SELECT customer_id FROM usage_monthly WHERE "
+        "month >= :window_start AND month < :window_end ORDER BY customer_id LIMIT 1 OFFSET 300) "
+        "THEN abs(-9223372036854775807 - 1) ELSE 0 END AS boom\n"))
+    before = snapshot(project / "repo")
+    result = invoke(project, "run", "--window", "2025-04")
+    assert result.exit_code == 69, result.output
+    assert result.stderr.startswith(f"Error: Database sqlite:///{project / 'demo' / 'store.sqlite'} failed the "
+                                    f"query in {usage}: ")
+    assert "integer overflow" in result.stderr
+    after = snapshot(project / "repo")
+    new = sorted(set(after) - set(before))
+    assert [p for p in new if not p.startswith("runs/")] == [], new  # no data version, no output, no temp file
+    assert not (project / "repo" / "data" / "2025-04").exists()

@@ -128,13 +128,17 @@ def test_baseline_reference_needs_a_window(project: Path) -> None:
     assert "'drift' parameter must be given a baseline_window" in result.output
 
 
-def test_previous_window_as_reference(monitored: Path, tmp_path: Path) -> None:
+def test_previous_and_baseline_windows_as_reference(monitored: Path, tmp_path: Path) -> None:
     work = copy_project(monitored, tmp_path / "churn")
     configure(work, reference="previous")
     data = json.loads(invoke(work, "drift", "--window", "2025-09", "--json", catch_exceptions=False).stdout)
     assert data["reference"]["kind"] == "previous" and data["reference"]["windows"] == ["2025-08"]
     # August to September: the price rise is already in both, so the charge barely moves.
     assert data["features"]["monthly_charge"]["median_shift"] < 0.1
+    configure(work, reference="baseline", baseline_window="2025-06")
+    data = json.loads(invoke(work, "drift", "--window", "2025-09", "--json", catch_exceptions=False).stdout)
+    assert data["reference"] == {"kind": "baseline", "windows": ["2025-06"], "rows": 2000}
+    assert data["features"]["monthly_charge"]["drifted"]  # June is before the price rise
 
 
 def test_late_labels_are_estimated_then_back_filled(monitored: Path, tmp_path: Path) -> None:

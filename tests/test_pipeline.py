@@ -36,7 +36,8 @@ def predictions(project: Path, window: str) -> list[Path]:
 
 
 def data_versions(project: Path, window: str) -> list[str]:
-    return sorted(p.name for p in (project / "repo" / "data" / window).iterdir())
+    """The window's data version directories (not the latest-extract pointer files beside them)."""
+    return sorted(p.name for p in (project / "repo" / "data" / window).iterdir() if p.is_dir())
 
 
 def flip_byte(path: Path) -> None:
