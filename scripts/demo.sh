@@ -18,12 +18,17 @@ echo "== the model registry"
 lowops models list
 echo "== status"
 lowops status --runs 3
+echo "== the report"
+lowops report
 echo "== integrity"
 lowops verify
 echo
 echo "Produced under $ROOT/repo:"
-echo "  models/churn/v0001/        the model, model.json (lineage, metrics, schema), plots, SHA256SUMS"
-echo "  deploy/churn.json          which version is live"
+echo "  models/churn/v0001/ …      each version: model, model.json (lineage, metrics, schema), plots, SHA256SUMS"
+echo "  deploy/churn.json          blue/green slots, which version is live, every switch"
+echo "  monitoring/<window>/       data drift, impact, model drift, decision, Sweetviz report"
+echo "  reports/index.html         the dashboard (open it in a browser, no server needed)"
+echo "  audit.log                  hash-chained promotions, approvals, rollbacks"
 echo "  data/<window>/             versioned Parquet snapshots with manifests"
 echo "  outputs/<window>/          predictions CSV per window"
 echo "  logs/lowops.log            one line per event"
