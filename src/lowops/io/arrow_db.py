@@ -130,6 +130,7 @@ def read_batches(db: Database, sql: SqlFile, stmt: sa.TextClause, values: dict[s
         conn = _connect(db)
     except Exception as exc:  # noqa: BLE001 - any driver failure: fall back to SQLAlchemy
         raise ArrowUnavailable(str(exc)) from None
+    cursor = None
     try:
         cursor = conn.cursor()
         try:
@@ -142,8 +143,14 @@ def read_batches(db: Database, sql: SqlFile, stmt: sa.TextClause, values: dict[s
         except Exception as exc:  # noqa: BLE001
             raise ArrowUnavailable(str(exc)) from None
         yield from _rechunk(reader, chunk_rows)
-        cursor.close()
     finally:
+        # Also when the consumer stops early: ADBC refuses to close a connection
+        # whose statement is still open.
+        if cursor is not None:
+            try:
+                cursor.close()
+            except Exception:  # noqa: BLE001 - closing after a failure; the first error matters
+                pass
         conn.close()
 
 

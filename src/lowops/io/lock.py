@@ -24,10 +24,17 @@ LOCK_NAME = ".lock"
 
 
 def _holder(path: Path) -> str:
-    try:
-        info = json.loads(path.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        info = {}
+    # The holder writes its details just after taking the lock: a loser that
+    # looks in that instant finds the file empty or half-written, so look again.
+    info: dict = {}
+    for _ in range(20):
+        try:
+            info = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            info = {}
+        if info:
+            break
+        time.sleep(0.05)
     if not info:
         return "another lowops process"
     return f"pid {info.get('pid')} running `{info.get('command')}` since {info.get('since')}"
