@@ -32,7 +32,6 @@ from reliability_support import (
     changes,
     clone,
     fast_ran,
-    fast_template,
     last_log_lines,
     no_traceback,
     snapshot,

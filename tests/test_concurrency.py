@@ -139,3 +139,24 @@ def test_a_notification_command_that_outlives_a_killed_run_does_not_keep_the_loc
         assert again.exit_code == 0, again.output
     finally:
         os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.timeout(300)
+def test_two_promotions_at_once_leave_one_complete_live_version(tmp_path_factory: pytest.TempPathFactory,
+                                                                tmp_path: Path) -> None:
+    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    assert invoke(project, "train", "--window", "2025-03").exit_code == 0
+    gate = barrier(2)
+    clicks = [Forked(project, "promote", "v0002", "--force", "--reason", f"click {i}", out=tmp_path / f"{i}.txt",
+                     barrier=gate) for i in range(2)]
+    for click in clicks:
+        click.start()
+    codes = sorted(click.wait() for click in clicks)
+    # One switches; the other steps aside (75) or, if it came second, finds v0002 already live (2).
+    assert codes in ([0, 75], [0, 2]), [c.output() for c in clicks]
+    pointer = json.loads((project / "repo" / "deploy" / "churn.json").read_text())
+    assert pointer["slots"][pointer["live"]]["version"] == "v0002"
+    assert [h["to"] for h in pointer["history"]] == ["v0001", "v0002"]
+    runs = sorted(p.name for p in (project / "repo" / "runs").glob("r*.json"))
+    assert runs == [f"r{n:06d}.json" for n in range(1, len(runs) + 1)]  # unique, in order, no gap
+    assert invoke(project, "verify").exit_code == 0

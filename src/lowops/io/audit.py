@@ -136,7 +136,9 @@ def check_chain(repo: Path) -> list[str]:
             problems.append(f"line {number}: content does not match its hash (edited)")
         previous = _line_hash(line)
     if not head.is_file():
-        if lines:
+        if lines and not problems and len(lines) == 1:
+            problems.append(HEAD_BEHIND)  # the very first append, interrupted before its head was written
+        elif lines:
             problems.append(f"{HEAD_FILE} is missing")
     else:
         try:

@@ -49,6 +49,10 @@ def estimator_class(path: str, allowed: tuple[str, ...], config_file: object) ->
     return cls
 
 
+# Estimators that still take ``n_jobs`` but ignore it (and warn at fit when it is set).
+_N_JOBS_IGNORED = {"LogisticRegression"}
+
+
 def build_estimator(cls: type, params: dict[str, Any], random_state: int, n_jobs: int,
                     config_file: object) -> Any:
     """Instantiate the estimator; bad parameter names become a ConfigError."""
@@ -64,7 +68,7 @@ def build_estimator(cls: type, params: dict[str, Any], random_state: int, n_jobs
     extra = {}
     if "random_state" in names and "random_state" not in params:
         extra["random_state"] = random_state
-    if "n_jobs" in names and "n_jobs" not in params:
+    if "n_jobs" in names and "n_jobs" not in params and cls.__name__ not in _N_JOBS_IGNORED:
         extra["n_jobs"] = n_jobs
     return estimator.set_params(**extra) if extra else estimator
 

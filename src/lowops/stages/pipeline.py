@@ -180,6 +180,14 @@ def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool 
                     out.update(version=result.version, live=result.went_live)
             live = load_live(ctx)
         model, meta, slot = live
+        scored_by = next((s["outputs"] for s in ledger.record["stages"] if s["name"] == "score"
+                          and s["status"] == "done"), {})
+        if scored_by.get("version") not in (None, meta["version"]):
+            # Resumed after this run's own decision switched versions: the window was
+            # scored by the version live before, and the rest of the run goes on with it.
+            model, meta = registry.load_model(ctx.repo, ctx.config.model.name, scored_by["version"],
+                                              warn=lambda message: ctx.log.event("load", message, level="WARN"))
+            slot = scored_by.get("slot", slot)
         with stage(ledger, "score") as out:
             scored = score(ctx, data.features, model, meta, slot=slot, labels=data.labels)
             out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows,
