@@ -156,23 +156,42 @@ def bootstrap_delta(metric: str, task: str, y: np.ndarray, challenger: np.ndarra
     return gain, float(low), float(high)
 
 
+# Latency is timed on at most this many of the hold-out rows, in this many rounds.
+_TIMING_ROWS = 5000
+_TIMING_ROUNDS = 5
+
+
 def evaluate_versions(ctx: Context, roles: dict[str, list[str]], frame: pd.DataFrame,
                       y: np.ndarray) -> list[Candidate]:
-    """Score every version on the same rows; KPIs, latency per 1,000 rows and model bytes."""
+    """Score every version on the same rows; KPIs, latency per 1,000 rows and model bytes.
+
+    Latency is the best of several rounds that take the versions in turn, on one
+    thread: a load that comes and goes then slows every version alike or none,
+    and no OpenMP thread waits for a core another process holds. What remains is
+    each model's own cost per row, comparable from one run to the next.
+    """
+    from threadpoolctl import threadpool_limits
+
     cfg = ctx.config
+    loaded = {version: registry.load_model(ctx.repo, cfg.model.name, version) for version in roles}
+    scores = {version: score_frame(model, meta, frame, f"hold-out rows for {version}")
+              for version, (model, meta) in loaded.items()}
+    sample = frame.iloc[:_TIMING_ROWS]
+    best = dict.fromkeys(roles, float("inf"))
+    with threadpool_limits(limits=1):
+        for _ in range(_TIMING_ROUNDS):
+            for version, (model, meta) in loaded.items():
+                started = time.perf_counter()
+                score_frame(model, meta, sample, f"hold-out rows for {version}")
+                best[version] = min(best[version], time.perf_counter() - started)
     found = []
     for version, names in roles.items():
-        model, meta = registry.load_model(ctx.repo, cfg.model.name, version)
-        best = float("inf")
-        for _ in range(3):  # the best of three: the first call may pay one-off warm-up costs
-            started = time.perf_counter()
-            scores = score_frame(model, meta, frame, f"hold-out rows for {version}")
-            best = min(best, time.perf_counter() - started)
+        meta = loaded[version][1]
         threshold = float(meta["metrics"].get("threshold", cfg.train.threshold))
         found.append(Candidate(version=version, roles=names,
-                               metrics=metric_fns.compute(meta["task"], y, scores, threshold),
-                               ms_per_1000=best * 1000 / max(len(frame), 1) * 1000,
-                               bytes=int(meta["artifact"]["bytes"]), scores=scores))
+                               metrics=metric_fns.compute(meta["task"], y, scores[version], threshold),
+                               ms_per_1000=best[version] * 1000 / max(len(sample), 1) * 1000,
+                               bytes=int(meta["artifact"]["bytes"]), scores=scores[version]))
     return found
 
 

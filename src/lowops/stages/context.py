@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +15,26 @@ from lowops.windows import Window, last_complete, parse_window
 
 if TYPE_CHECKING:
     from lowops.stages.engine import Engine
+
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cap_threads(n_jobs: int) -> None:
+    """``compute.n_jobs`` > 0 caps the OpenMP and BLAS threads of this process and its children.
+
+    HistGradientBoosting and BLAS take every core whatever ``n_jobs`` says; the
+    variables reach libraries loaded from now on (and Dask workers started by
+    this command), threadpoolctl the ones already loaded.
+    """
+    if n_jobs <= 0:
+        return
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = str(n_jobs)
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=n_jobs)
 
 
 def use_model_key(project: Project) -> None:
@@ -40,6 +62,7 @@ class Context:
         cfg = project.config.database
         db = Database(cfg.url, project.root, retries=cfg.retries, backoff=cfg.retry_backoff)
         use_model_key(project)
+        cap_threads(project.config.compute.n_jobs)
         return cls(project=project, db=db, log=EventLog(project.repo, echo=echo))
 
     @property

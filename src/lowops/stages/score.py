@@ -7,6 +7,7 @@ rows written: every input row gets exactly one output row.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from lowops.io.files import atomic_write
 from lowops.io.snapshots import Snapshot
 from lowops.stages import modeling
 from lowops.stages.context import Context
+from lowops.stages.fast_predict import Scorer
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -62,15 +64,14 @@ def neutralise(table: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    starts = pa.array(_FORMULA_START, pa.string())
     for index, field_ in enumerate(table.schema):
         if not (pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type)):
             continue
         column = table.column(index)
-        risky = None
-        for prefix in _FORMULA_START:
-            hit = pc.starts_with(column, prefix)
-            risky = hit if risky is None else pc.or_(risky, hit)
-        if risky is not None and pc.any(risky).as_py():
+        first = pc.utf8_slice_codeunits(column, 0, 1)
+        risky = pc.is_in(first, value_set=starts.cast(field_.type))
+        if pc.any(risky).as_py():
             quoted = pc.binary_join_element_wise(pa.scalar("'", field_.type), column, pa.scalar("", field_.type))
             table = table.set_column(index, field_, pc.if_else(risky, quoted, column))
     return table
@@ -183,10 +184,21 @@ def _predict(model: Any, task: str, chunk: pd.DataFrame) -> tuple[np.ndarray, No
     return np.asarray(values, dtype=float), None
 
 
-def score_partition(batch: Any, model: Any, contract: dict[str, Any], task: str) -> np.ndarray:
-    """The model's scores of one Arrow batch (what an engine runs per partition)."""
+def pipeline_scores(batch: Any, model: Any, contract: dict[str, Any], task: str) -> np.ndarray:
+    """The model's scores of one Arrow batch through the pipeline's own method."""
     score_values, _ = _predict(model, task, model_input(batch, contract))
     return np.asarray(score_values, dtype=float)
+
+
+def scorer(model: Any, contract: dict[str, Any], task: str) -> Scorer:
+    """What scores each batch: the same numbers as ``pipeline_scores``, faster where it can."""
+    return Scorer(model, contract, task, functools.partial(pipeline_scores, model=model, contract=contract,
+                                                           task=task))
+
+
+def score_partition(batch: Any, scores: Scorer) -> np.ndarray:
+    """The model's scores of one Arrow batch (what an engine runs per partition)."""
+    return scores(batch)
 
 
 def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *, slot: str,
@@ -247,7 +259,8 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
         writer = None
         # The engine scores the chunks in order: locally, chunk k+1 is read while chunk k
         # is scored; on Dask, several chunks are scored at once on the workers.
-        for batch, score_values in ctx.engine.map_partitions(score_partition, batches, model, contract, task):
+        for batch, score_values in ctx.engine.map_partitions(score_partition, batches,
+                                                             scorer(model, contract, task)):
             stats = _count(batch, contract, where)
             for kind in totals:
                 for name, count in stats[kind].items():
