@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,6 +72,8 @@ def atomic_write(
         IntegrityError: ``path`` exists and ``overwrite`` is false.
     """
     path = Path(path)
+    # Directories this write creates go again if it fails: a failed write leaves nothing.
+    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
@@ -102,16 +104,20 @@ def atomic_write(
             os.unlink(tmp)
         fsync_dir(path.parent)
     except OSError as exc:
-        _silent_unlink(tmp)
+        _silent_unlink(tmp, created)
         raise _write_error(path, exc) from exc
     except BaseException:
-        _silent_unlink(tmp)
+        _silent_unlink(tmp, created)
         raise
 
 
-def _silent_unlink(path: Path) -> None:
+def _silent_unlink(path: Path, created: Sequence[Path] = ()) -> None:
+    """Remove ``path``, then the directories in ``created`` (deepest first) that are empty."""
     with contextlib.suppress(OSError):
         path.unlink()
+    for directory in created:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def write_bytes(path: Path, data: bytes, *, overwrite: bool = False) -> None:

@@ -109,8 +109,9 @@ class SnapshotWriter:
         self._digest.update(repr([(f.name, str(f.type)) for f in self._schema]).encode())
         self._writer = pq.ParquetWriter(self._stage / f"{self.kind}.parquet", self._schema, compression="zstd")
 
-    def write(self, frame: pd.DataFrame) -> None:
-        """Append one chunk (its columns and dtypes must match the first chunk's).
+    def write(self, frame: pd.DataFrame) -> Any:
+        """Append one chunk (its columns and dtypes must match the first chunk's); return it as
+        the Arrow table written (None for an empty chunk).
 
         Raises:
             SchemaDrift: a chunk's columns cannot be cast to the first chunk's types.
@@ -120,7 +121,7 @@ class SnapshotWriter:
         if self._writer is None:
             self._open(frame)
         if not len(frame):
-            return
+            return None
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if not table.schema.equals(self._schema, check_metadata=False):
             # e.g. an integer column that a left join filled with NaN in this chunk only
@@ -135,6 +136,7 @@ class SnapshotWriter:
         except OSError as exc:
             raise _write_error(self._stage or self.base, exc) from exc
         self.rows += len(frame)
+        return table
 
     def abort(self) -> None:
         if self._writer is not None:

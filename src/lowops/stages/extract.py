@@ -6,6 +6,7 @@ arrive windows after the features.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,82 @@ def _contract_check(ctx: Context, window: Window, contract: dict[str, Any] | Non
     return modeling.ContractCheck(contract, f"window {window.label}", ctx.config.features.max_unknown_rate)
 
 
+class FeatureStream:
+    """A window's features streamed into a new data version, chunk by chunk.
+
+    :meth:`chunks` yields each joined chunk (as Arrow) once it is written to the
+    staged snapshot, so a consumer can score it at once; :meth:`commit` makes the
+    version visible, :meth:`abort` drops it. :class:`NotSorted` or
+    :class:`snapshots.SchemaDrift` from :meth:`chunks` mean the marts cannot be
+    joined as streams: abort and use :func:`extract_features` (in memory).
+    """
+
+    def __init__(self, ctx: Context, window: Window, contract: dict[str, Any] | None = None) -> None:
+        self.ctx, self.window = ctx, window
+        marts = ctx.mart_sql()
+        sql_meta = {name: {"path": str(sql.path.relative_to(ctx.project.root))
+                           if sql.path.is_relative_to(ctx.project.root) else str(sql.path),
+                           "sha256": sql.sha256} for name, sql in marts.items()}
+        self.provenance = _provenance(ctx, window, sql_meta)
+        self.writer = snapshots.SnapshotWriter(ctx.repo, window.label, "features", self.provenance)
+        self.check = _contract_check(ctx, window, contract)
+        self.contract = contract
+
+    def chunks(self) -> Iterator[Any]:
+        """Extract, join, check and stage each chunk; yield it as an Arrow table."""
+        ctx, key = self.ctx, self.ctx.config.entity_key
+        label = self.window.label
+
+        def duplicates(mart: str, count: int) -> None:
+            ctx.log.event("extract", f"{label} {mart}: {count} duplicate '{key}' rows dropped "
+                          "(one row per key, first kept)", level="WARN")
+
+        streams = {name: ctx.db.stream(sql, self.window, ctx.config.compute.chunk_rows)
+                   for name, sql in ctx.mart_sql().items()}
+        for chunk in merge_sorted(streams, key, duplicates, lambda cols: _check_marts(ctx, key, cols)):
+            if len(chunk) and chunk[key].isna().any():
+                raise DataError(f"{label}: {int(chunk[key].isna().sum())} feature rows have an "
+                                f"empty '{key}'; every row needs its entity key.")
+            chunk = _normalise(chunk)
+            if self.check is not None:
+                self.check.update(chunk)
+            table = self.writer.write(chunk)
+            if table is not None:
+                yield table
+
+    def commit(self) -> Snapshot | None:
+        """The new (or identical, already stored) data version; None when the window is empty."""
+        if self.writer.rows == 0:
+            self.writer.abort()
+            return None
+        if self.check is not None:
+            self.check.finish()
+        snap = self.writer.commit()
+        _log_version(self.ctx, self.window, snap)
+        return snap
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+    def in_memory(self, reason: Exception) -> Snapshot | None:
+        """After :meth:`chunks` found the marts unsorted: the join in memory (logged)."""
+        key = self.ctx.config.entity_key
+        self.writer.abort()
+        self.ctx.log.event("extract", f"{self.window.label}: streaming join not possible ({type(reason).__name__}: "
+                           f"{reason}); joining in memory — add ORDER BY {key} to every mart's SQL to stream",
+                           level="WARN")
+        snap = _extract_in_memory(self.ctx, self.window, self.provenance,
+                                  _contract_check(self.ctx, self.window, self.contract))
+        if snap is not None:
+            _log_version(self.ctx, self.window, snap)
+        return snap
+
+
+def _log_version(ctx: Context, window: Window, snap: Snapshot) -> None:
+    state = "new data version" if snap.created else "unchanged, data version already stored"
+    ctx.log.event("extract", f"{window.label} features {snap.rows} rows: {snap.version} ({state})")
+
+
 def extract_features(ctx: Context, window: Window, *, contract: dict[str, Any] | None = None) -> Snapshot | None:
     """Extract, join and snapshot a window's features; None when the window is empty.
 
@@ -113,49 +190,16 @@ def extract_features(ctx: Context, window: Window, *, contract: dict[str, Any] |
     Raises:
         DataError: the rows break ``contract`` or lack the entity key.
     """
-    key = ctx.config.entity_key
-    chunk_rows = ctx.config.compute.chunk_rows
-    marts = ctx.mart_sql()
-    sql_meta = {name: {"path": str(sql.path.relative_to(ctx.project.root))
-                       if sql.path.is_relative_to(ctx.project.root) else str(sql.path),
-                       "sha256": sql.sha256} for name, sql in marts.items()}
-    provenance = _provenance(ctx, window, sql_meta)
-
-    def duplicates(mart: str, count: int) -> None:
-        ctx.log.event("extract", f"{window.label} {mart}: {count} duplicate '{key}' rows dropped "
-                      "(one row per key, first kept)", level="WARN")
-
-    writer = snapshots.SnapshotWriter(ctx.repo, window.label, "features", provenance)
-    check = _contract_check(ctx, window, contract)
+    stream = FeatureStream(ctx, window, contract)
     try:
-        streams = {name: ctx.db.stream(sql, window, chunk_rows) for name, sql in marts.items()}
-        for chunk in merge_sorted(streams, key, duplicates, lambda cols: _check_marts(ctx, key, cols)):
-            if len(chunk) and chunk[key].isna().any():
-                raise DataError(f"{window.label}: {int(chunk[key].isna().sum())} feature rows have an "
-                                f"empty '{key}'; every row needs its entity key.")
-            chunk = _normalise(chunk)
-            if check is not None:
-                check.update(chunk)
-            writer.write(chunk)
-        if writer.rows == 0:
-            writer.abort()
-            return None
-        if check is not None:
-            check.finish()
-        snap = writer.commit()
+        for _ in stream.chunks():
+            pass
+        return stream.commit()
     except (NotSorted, snapshots.SchemaDrift) as exc:
-        writer.abort()
-        ctx.log.event("extract", f"{window.label}: streaming join not possible ({type(exc).__name__}: {exc}); "
-                      f"joining in memory — add ORDER BY {key} to every mart's SQL to stream", level="WARN")
-        snap = _extract_in_memory(ctx, window, provenance, _contract_check(ctx, window, contract))
-        if snap is None:
-            return None
+        return stream.in_memory(exc)
     except BaseException:
-        writer.abort()
+        stream.abort()
         raise
-    state = "new data version" if snap.created else "unchanged, data version already stored"
-    ctx.log.event("extract", f"{window.label} features {snap.rows} rows: {snap.version} ({state})")
-    return snap
 
 
 def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, object],

@@ -83,8 +83,8 @@ def _numeric_block(batch: Any, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(arrays, copy=False)
 
 
-def _categorical_block(batch: Any, transformer: Any, columns: list[str], matrix: np.ndarray, out: slice) -> None:
-    """Each column's one-hot slice, computed on its distinct values and gathered by index into ``matrix``."""
+def _categorical_parts(batch: Any, transformer: Any, columns: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per column: its one-hot rows for each distinct value, and each row's index into them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -101,39 +101,60 @@ def _categorical_block(batch: Any, transformer: Any, columns: list[str], matrix:
         encoded.append((uniques, dictionary.indices.to_numpy(zero_copy_only=False)))
     rows = max((len(uniques) for uniques, _ in encoded), default=0)
     if rows == 0:
-        return
+        return []
     # One small frame: row i holds the i-th distinct value of every column (padded
     # with its first values); each output slice depends on its own column only.
     small = pd.DataFrame({name: pd.Series(np.resize(uniques, rows), dtype=object)
                           for name, (uniques, _) in zip(columns, encoded, strict=True)})
     table = transformer.transform(small)
     encoder = transformer.steps[-1][1]
-    start = 0
+    parts, start = [], 0
     for (_, indices), categories in zip(encoded, encoder.categories_, strict=True):
         stop = start + len(categories)
-        # Indices come from the dictionary just built, so none is out of range ("clip" skips buffering).
-        np.take(table[:, start:stop], indices, axis=0, out=matrix[:, out.start + start:out.start + stop],
-                mode="clip")
+        parts.append((np.ascontiguousarray(table[:, start:stop]), indices))
         start = stop
+    return parts
 
 
 class _Fallback(Exception):
     """This batch goes through the pipeline's own method."""
 
 
+# Rows per model call: the model's input matrix (every one-hot column as float64) is
+# built this many rows at a time, so it stays small beside the chunk itself.
+_BLOCK_ROWS = 16_384
+
+
 def _fast(plan: dict[str, Any], batch: Any, task: str) -> np.ndarray:
-    matrix = np.empty((batch.num_rows, plan["width"]), dtype=float)
+    n = batch.num_rows
+    filled = []
     for kind, transformer, columns, out in plan["blocks"]:
         if kind == "numeric":
-            matrix[:, out] = transformer.transform(_numeric_block(batch, columns))
+            filled.append((out, transformer.transform(_numeric_block(batch, columns)), None))
         else:
-            _categorical_block(batch, transformer, columns, matrix, out)
-    if not np.isfinite(matrix).all():
-        raise _Fallback  # e.g. 1e308 scaled to inf: the pipeline path rejects such rows one by one
+            filled.append((out, None, _categorical_parts(batch, transformer, columns)))
     estimator = plan["estimator"]
-    if task == "classification":
-        return np.asarray(estimator.predict_proba(matrix)[:, 1], dtype=float)
-    return np.asarray(estimator.predict(matrix), dtype=float)
+    scores = np.empty(n, dtype=float)
+    for low in range(0, n, _BLOCK_ROWS):
+        high = min(low + _BLOCK_ROWS, n)
+        matrix = np.empty((high - low, plan["width"]), dtype=float)
+        for out, dense, parts in filled:
+            if dense is not None:
+                matrix[:, out] = dense[low:high]
+                continue
+            start = out.start
+            for table, indices in parts:
+                stop = start + table.shape[1]
+                # Indices come from the dictionary just built: none is out of range ("clip" skips buffering).
+                np.take(table, indices[low:high], axis=0, out=matrix[:, start:stop], mode="clip")
+                start = stop
+        if not np.isfinite(matrix).all():
+            raise _Fallback  # e.g. 1e308 scaled to inf: the pipeline path rejects such rows one by one
+        if task == "classification":
+            scores[low:high] = estimator.predict_proba(matrix)[:, 1]
+        else:
+            scores[low:high] = estimator.predict(matrix)
+    return scores
 
 
 class Scorer:

@@ -305,8 +305,7 @@ def train_only(ctx: Context, window: Window, *, full: bool = False) -> dict[str,
 
 def score_only(ctx: Context, window: Window) -> dict[str, Any]:
     """``lowops score``: the live model scores a window (extracting it if not yet snapshotted)."""
-    from lowops.stages.extract import extract_features
-    from lowops.stages.score import score
+    from lowops.stages.score import extract_and_score, score
 
     check_not_future(window)
     check_sql(ctx)
@@ -314,17 +313,26 @@ def score_only(ctx: Context, window: Window) -> dict[str, Any]:
         # Verify and load the model before touching any data: a tampered model stops here.
         model, meta, slot = load_live(ctx)
         features = snapshots.latest(ctx.repo, window.label, "features")
-        if features is None:
-            with stage(ledger, "extract") as out:
-                features = extract_features(ctx, window, contract=meta["schema"])
-                out.update(features=features.version if features else None)
-        if features is None:
-            ledger.finish("empty")
-            return {"window": window.label, "status": "empty", "run_id": ledger.run_id}
         labels = snapshots.latest(ctx.repo, window.label, "labels")
-        with stage(ledger, "score") as out:
-            scored = score(ctx, features, model, meta, slot=slot, labels=labels)
-            out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows, version=scored.version)
+        if features is None:
+            # Not extracted yet: one pass, each chunk scored as it is staged (the ledger
+            # shows the two stages running together).
+            with stage(ledger, "extract") as extracted, stage(ledger, "score") as out:
+                features, scored = extract_and_score(ctx, window, model, meta, slot=slot, labels=labels)
+                extracted.update(features=features.version if features else None)
+                if scored is not None:
+                    out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows,
+                               version=scored.version)
+            if features is None:
+                ctx.log.event("extract", f"{window.label} is empty: no feature rows (status=empty)")
+                ledger.finish("empty")
+                return {"window": window.label, "status": "empty", "run_id": ledger.run_id}
+        else:
+            with stage(ledger, "score") as out:
+                scored = score(ctx, features, model, meta, slot=slot, labels=labels)
+                out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows,
+                           version=scored.version)
+        assert scored is not None
         ledger.finish("done")
         return {"window": window.label, "status": "done", "predictions": str(scored.path),
                 "rows": scored.rows, "version": scored.version, "run_id": ledger.run_id}

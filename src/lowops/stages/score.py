@@ -1,17 +1,21 @@
 """Score: the live model scores a window, chunk by chunk, into a predictions CSV.
 
 Input is read one Parquet row group (``compute.chunk_rows`` rows) at a time,
-so memory is bounded by the chunk size whatever the window's size. Rows in =
-rows written: every input row gets exactly one output row.
+or, when the window is not extracted yet, each chunk as the extract stages it
+(:func:`extract_and_score`), so memory is bounded by the chunk size whatever
+the window's size. Rows in = rows written: every input row gets exactly one
+output row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +27,9 @@ from lowops.io.snapshots import Snapshot
 from lowops.stages import modeling
 from lowops.stages.context import Context
 from lowops.stages.fast_predict import Scorer
+
+if TYPE_CHECKING:
+    from lowops.windows import Window
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -219,8 +226,83 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
     Raises:
         DataError: the data breaks the model's schema contract.
     """
-    import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
+
+    key = ctx.config.entity_key
+    contract = meta["schema"]
+    columns = [c["name"] for c in contract["columns"]]
+    snapshots.verify_snapshot(features)
+    parquet = pq.ParquetFile(features.file)
+    available = set(parquet.schema_arrow.names)
+    if key not in available:
+        raise DataError(f"{features.file}: the entity key '{key}' is missing from the snapshot.")
+    modeling.check_contract(pd.DataFrame(columns=list(available)), contract, f"window {features.window}")
+
+    path = ctx.repo / "outputs" / features.window / f"predictions-{ctx.run_id}.csv"
+    if path.exists():
+        # A resumed run whose scoring had completed: the file is whole (atomic
+        # write), so read it back instead of scoring again.
+        return _reuse(ctx, path, features, meta["version"], key)
+    batches = parquet.iter_batches(batch_size=ctx.config.compute.chunk_rows, columns=[key, *columns])
+    result = _score_batches(ctx, features.window, batches, model, meta, slot=slot, labels=labels,
+                            empty=parquet.schema_arrow.empty_table())
+    if result.rows != features.rows:
+        raise DataError(f"Scored {result.rows} rows but the snapshot {features.version} holds {features.rows}.")
+    return result
+
+
+class _EmptyWindow(Exception):
+    """The window streamed no rows: nothing to commit."""
+
+
+def extract_and_score(ctx: Context, window: Window, model: Any, meta: dict[str, Any], *, slot: str,
+                      labels: Snapshot | None = None) -> tuple[Snapshot | None, ScoreResult | None]:
+    """Extract a window and score it in the same pass: each chunk is scored as it is staged.
+
+    The data version is committed first, then the predictions; a failure or
+    interruption before both leaves neither visible (each is staged). Marts that
+    cannot be joined as streams are extracted in memory, then scored as usual.
+
+    Returns:
+        The window's data version and what scoring wrote; (None, None) for an empty window.
+    """
+    from lowops.stages.extract import FeatureStream
+    from lowops.stages.merge import NotSorted
+
+    stream = FeatureStream(ctx, window, contract=meta["schema"])
+    committed: list[Snapshot] = []
+
+    def commit_features() -> None:
+        snap = stream.commit()
+        if snap is None:
+            raise _EmptyWindow
+        committed.append(snap)
+
+    try:
+        batches = (table.combine_chunks().to_batches()[0] for table in stream.chunks())
+        result = _score_batches(ctx, window.label, batches, model, meta, slot=slot, labels=labels,
+                                empty=None, before_commit=commit_features)
+    except _EmptyWindow:
+        return None, None
+    except (NotSorted, snapshots.SchemaDrift) as exc:
+        features = stream.in_memory(exc)
+        if features is None:
+            return None, None
+        return features, score(ctx, features, model, meta, slot=slot, labels=labels)
+    except BaseException:
+        stream.abort()
+        raise
+    features = committed[0]
+    if result.rows != features.rows:
+        raise DataError(f"Scored {result.rows} rows but the snapshot {features.version} holds {features.rows}.")
+    return features, result
+
+
+def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any, meta: dict[str, Any], *,
+                   slot: str, labels: Snapshot | None, empty: Any,
+                   before_commit: Callable[[], None] | None = None) -> ScoreResult:
+    """Score Arrow batches into ``outputs/<window>/predictions-<run>.csv``, committed last."""
+    import pyarrow.csv as pa_csv
 
     cfg = ctx.config
     key = cfg.entity_key
@@ -234,33 +316,22 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
         lab = snapshots.load(labels)
         label_map = pd.Series(lab[cfg.labels.target].to_numpy(), index=lab[key].to_numpy())
 
-    snapshots.verify_snapshot(features)
-    parquet = pq.ParquetFile(features.file)
-    available = set(parquet.schema_arrow.names)
-    if key not in available:
-        raise DataError(f"{features.file}: the entity key '{key}' is missing from the snapshot.")
-    modeling.check_contract(pd.DataFrame(columns=list(available)), contract, f"window {features.window}")
-
-    path = ctx.repo / "outputs" / features.window / f"predictions-{ctx.run_id}.csv"
-    if path.exists():
-        # A resumed run whose scoring had completed: the file is whole (atomic
-        # write), so read it back instead of scoring again.
-        return _reuse(ctx, path, features, version, key)
+    path = ctx.repo / "outputs" / window / f"predictions-{ctx.run_id}.csv"
     scored_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     keys, scores = [], []
     totals: dict[str, dict[str, Any]] = {"unknown_categories": {}, "missing_values": {}, "non_finite_values": {}}
     examples: dict[str, Any] = {}
-    where = f"window {features.window}"
+    where = f"window {window}"
     rows = 0
     constants = {"model": cfg.model.name, "version": version, "slot": slot, "run_id": ctx.run_id,
                  "scored_at": scored_at}
-    batches = parquet.iter_batches(batch_size=cfg.compute.chunk_rows, columns=[key, *columns])
-    with atomic_write(path) as handle:
+    options = pa_csv.WriteOptions(quoting_style="needed")
+    with atomic_write(path) as handle, contextlib.closing(
+            ctx.engine.map_partitions(score_partition, batches, scorer(model, contract, task))) as scored:
         writer = None
         # The engine scores the chunks in order: locally, chunk k+1 is read while chunk k
         # is scored; on Dask, several chunks are scored at once on the workers.
-        for batch, score_values in ctx.engine.map_partitions(score_partition, batches,
-                                                             scorer(model, contract, task)):
+        for batch, score_values in scored:
             stats = _count(batch, contract, where)
             for kind in totals:
                 for name, count in stats[kind].items():
@@ -271,27 +342,25 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
             table = _output_table(batch, key, columns, task, score_values, threshold, key_values,
                                   label_map, constants)
             if writer is None:
-                writer = pa_csv.CSVWriter(handle, table.schema,
-                                          write_options=pa_csv.WriteOptions(quoting_style="needed"))
+                writer = pa_csv.CSVWriter(handle, table.schema, write_options=options)
             writer.write_table(table)
             keys.append(key_values)
             scores.append(np.asarray(score_values, dtype=float))
             rows += batch.num_rows
-        if writer is None:  # an empty snapshot still gets a header
-            empty = parquet.schema_arrow.empty_table().select([key, *columns])
-            table = _output_table(empty, key, columns, task, np.array([]), threshold, np.array([]),
-                                  label_map, constants)
-            writer = pa_csv.CSVWriter(handle, table.schema,
-                                      write_options=pa_csv.WriteOptions(quoting_style="needed"))
+        if writer is None and empty is not None:  # an empty snapshot still gets a header
+            table = _output_table(empty.select([key, *columns]), key, columns, task, np.array([]), threshold,
+                                  np.array([]), label_map, constants)
+            writer = pa_csv.CSVWriter(handle, table.schema, write_options=options)
             writer.write_table(table)
-        writer.close()
+        if writer is not None:
+            writer.close()
         # Too many categories the model never saw: refused before the file is committed.
         limit = cfg.features.max_unknown_rate
         for name, count in totals["unknown_categories"].items():
             if rows and count / rows > limit:
                 raise modeling.unknown_rate_error(where, name, count, rows, limit, examples.get(name))
-    if rows != features.rows:
-        raise DataError(f"Scored {rows} rows but the snapshot {features.version} holds {features.rows}.")
+        if before_commit is not None:
+            before_commit()
     all_keys = np.concatenate(keys) if keys else np.array([])
     all_scores = np.concatenate(scores) if scores else np.array([])
     ok = np.isfinite(all_scores)

@@ -1,0 +1,123 @@
+"""`lowops score` on a window not yet extracted: extract and score in one pass.
+
+Each chunk is scored as it is staged into the new data version. The pass must
+leave exactly what `lowops extract` followed by `lowops score` leaves (same data
+version, same predictions), commit nothing when it fails, and leave nothing but
+removable leftovers when it is killed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from conftest import invoke
+from ct_support import set_config
+
+from reliability_support import (
+    april_ids,
+    assert_unchanged,
+    clone,
+    fast_ran,
+    forked,
+    snapshot,
+    store_exec,
+)
+
+WINDOW = "2025-04"
+
+
+@pytest.fixture
+def ran(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    """The fast project after its 2025-01 … 2025-03 backfill, in chunks of 100 rows (500 customers a window)."""
+    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    set_config(project, {"compute": {"chunk_rows": 100}})
+    return project
+
+
+def _versions(project: Path) -> list[str]:
+    return sorted(p.name for p in (project / "repo" / "data" / WINDOW).glob("features-*"))
+
+
+def _predictions(project: Path) -> list[dict[str, str]]:
+    files = sorted((project / "repo" / "outputs" / WINDOW).glob("predictions-*.csv"))
+    assert len(files) == 1, files
+    with files[0].open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [{k: v for k, v in row.items() if k not in ("run_id", "scored_at", "label")} for row in rows]
+
+
+def _ledger(project: Path) -> dict:
+    runs = sorted((project / "repo" / "runs").glob("r*.json"))
+    return json.loads(runs[-1].read_text())
+
+
+def test_one_pass_leaves_what_extract_then_score_leaves(ran: Path, tmp_path: Path) -> None:
+    two = clone(ran, tmp_path / "two")
+    assert invoke(two, "extract", "--window", WINDOW).exit_code == 0
+    assert invoke(two, "score", "--window", WINDOW).exit_code == 0
+
+    result = invoke(ran, "score", "--window", WINDOW)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{WINDOW}: scored 500 rows with v0001 -> ")
+    assert _versions(ran) == _versions(two) and len(_versions(ran)) == 1
+    version = _versions(ran)[0]
+    manifest = json.loads((ran / "repo" / "data" / WINDOW / version / "manifest.json").read_text())
+    assert manifest["rows"] == 500
+    assert _predictions(ran) == _predictions(two)
+    assert len(_predictions(ran)) == 500
+    stages = {s["name"]: s for s in _ledger(ran)["stages"]}
+    assert stages["extract"]["status"] == stages["score"]["status"] == "done"
+    assert stages["extract"]["outputs"]["features"] == version
+    assert stages["score"]["outputs"]["rows"] == 500
+    assert invoke(ran, "verify").exit_code == 0
+
+
+def test_a_late_chunk_that_breaks_the_contract_commits_neither_file(ran: Path) -> None:
+    # The last customers of April: their rows come in the last chunk, after four were scored.
+    ids = april_ids(ran, 500)[-3:]
+    store_exec(ran, f"UPDATE usage_monthly SET data_gb = 'N/A' WHERE month >= '2025-04-01' AND month < '2025-05-01' "
+                    f"AND customer_id IN ({','.join(map(str, ids))})")
+    before = snapshot(ran / "repo")
+    result = invoke(ran, "score", "--window", WINDOW)
+    assert result.exit_code == 65, result.output
+    assert result.stderr == ("Error: window 2025-04: column 'data_gb' must be numeric but 3 value(s) are not "
+                             "(e.g. 'N/A'); fix the source or the feature SQL.\n")
+    assert_unchanged(ran / "repo", before, failed_runs=1, message="'data_gb' must be numeric")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("checkpoint", ["stage:features-*", "write:predictions-*"])
+def test_kill_9_in_the_one_pass_then_verify_and_score_again(ran: Path, tmp_path: Path, checkpoint: str) -> None:
+    reference = clone(ran, tmp_path / "reference")
+    assert invoke(reference, "score", "--window", WINDOW).exit_code == 0
+    code, output = forked(ran, "score", "--window", WINDOW, out=tmp_path / "killed.txt", LOWOPS_FAULT=checkpoint)
+    assert code == -signal.SIGKILL, f"{checkpoint} was never reached (exit {code}): {output}"
+    assert not list((ran / "repo" / "outputs").glob(f"{WINDOW}/predictions-*.csv"))  # nothing half-visible
+    found = invoke(ran, "verify")
+    if found.exit_code != 0:
+        assert all(line.endswith("(removable with --repair)") for line in found.stdout.splitlines()), found.stdout
+        assert invoke(ran, "verify", "--repair").exit_code == 0
+    again = invoke(ran, "score", "--window", WINDOW)
+    assert again.exit_code == 0, again.output
+    assert _versions(ran) == _versions(reference)
+    assert _predictions(ran) == _predictions(reference)
+    assert invoke(ran, "verify").exit_code == 0
+
+
+def test_marts_not_sorted_by_the_key_are_joined_in_memory_then_scored(ran: Path, tmp_path: Path) -> None:
+    reference = clone(ran, tmp_path / "reference")
+    assert invoke(reference, "score", "--window", WINDOW).exit_code == 0
+    usage = ran / "sql" / "usage.sql"
+    text = usage.read_text()
+    assert "ORDER BY customer_id" in text
+    usage.write_text(text.replace("ORDER BY customer_id", "ORDER BY customer_id DESC"))
+    result = invoke(ran, "score", "--window", WINDOW)
+    assert result.exit_code == 0, result.output
+    log = (ran / "repo" / "logs" / "lowops.log").read_text()
+    assert "streaming join not possible (NotSorted: usage); joining in memory" in log
+    assert _predictions(ran) == _predictions(reference)
+    assert invoke(ran, "verify").exit_code == 0
