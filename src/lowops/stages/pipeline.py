@@ -318,7 +318,8 @@ def score_only(ctx: Context, window: Window) -> dict[str, Any]:
             # Not extracted yet: one pass, each chunk scored as it is staged (the ledger
             # shows the two stages running together).
             with stage(ledger, "extract") as extracted, stage(ledger, "score") as out:
-                features, scored = extract_and_score(ctx, window, model, meta, slot=slot, labels=labels)
+                features, scored = extract_and_score(ctx, window, model, meta, slot=slot, labels=labels,
+                                                     keep_scores=False)
                 extracted.update(features=features.version if features else None)
                 if scored is not None:
                     out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows,
@@ -329,7 +330,7 @@ def score_only(ctx: Context, window: Window) -> dict[str, Any]:
                 return {"window": window.label, "status": "empty", "run_id": ledger.run_id}
         else:
             with stage(ledger, "score") as out:
-                scored = score(ctx, features, model, meta, slot=slot, labels=labels)
+                scored = score(ctx, features, model, meta, slot=slot, labels=labels, keep_scores=False)
                 out.update(predictions=str(scored.path.relative_to(ctx.repo)), rows=scored.rows,
                            version=scored.version)
         assert scored is not None

@@ -209,7 +209,7 @@ def score_partition(batch: Any, scores: Scorer) -> np.ndarray:
 
 
 def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *, slot: str,
-          labels: Snapshot | None = None) -> ScoreResult:
+          labels: Snapshot | None = None, keep_scores: bool = True) -> ScoreResult:
     """Score a window's feature snapshot with a loaded, verified model.
 
     Args:
@@ -219,6 +219,8 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
         meta: the version's metadata (schema contract, version id).
         slot: the deploy slot the version sits in.
         labels: the window's labels, when known, copied into the output.
+        keep_scores: return every row's key and score (evaluation and monitoring need
+            them); without, memory does not grow with the window at all.
 
     Returns:
         The predictions file and the counts seen.
@@ -245,7 +247,7 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
         return _reuse(ctx, path, features, meta["version"], key)
     batches = parquet.iter_batches(batch_size=ctx.config.compute.chunk_rows, columns=[key, *columns])
     result = _score_batches(ctx, features.window, batches, model, meta, slot=slot, labels=labels,
-                            empty=parquet.schema_arrow.empty_table())
+                            empty=parquet.schema_arrow.empty_table(), keep_scores=keep_scores)
     if result.rows != features.rows:
         raise DataError(f"Scored {result.rows} rows but the snapshot {features.version} holds {features.rows}.")
     return result
@@ -256,7 +258,8 @@ class _EmptyWindow(Exception):
 
 
 def extract_and_score(ctx: Context, window: Window, model: Any, meta: dict[str, Any], *, slot: str,
-                      labels: Snapshot | None = None) -> tuple[Snapshot | None, ScoreResult | None]:
+                      labels: Snapshot | None = None,
+                      keep_scores: bool = True) -> tuple[Snapshot | None, ScoreResult | None]:
     """Extract a window and score it in the same pass: each chunk is scored as it is staged.
 
     The data version is committed first, then the predictions; a failure or
@@ -281,14 +284,14 @@ def extract_and_score(ctx: Context, window: Window, model: Any, meta: dict[str, 
     try:
         batches = (table.combine_chunks().to_batches()[0] for table in stream.chunks())
         result = _score_batches(ctx, window.label, batches, model, meta, slot=slot, labels=labels,
-                                empty=None, before_commit=commit_features)
+                                empty=None, before_commit=commit_features, keep_scores=keep_scores)
     except _EmptyWindow:
         return None, None
     except (NotSorted, snapshots.SchemaDrift) as exc:
         features = stream.in_memory(exc)
         if features is None:
             return None, None
-        return features, score(ctx, features, model, meta, slot=slot, labels=labels)
+        return features, score(ctx, features, model, meta, slot=slot, labels=labels, keep_scores=keep_scores)
     except BaseException:
         stream.abort()
         raise
@@ -300,7 +303,7 @@ def extract_and_score(ctx: Context, window: Window, model: Any, meta: dict[str, 
 
 def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any, meta: dict[str, Any], *,
                    slot: str, labels: Snapshot | None, empty: Any,
-                   before_commit: Callable[[], None] | None = None) -> ScoreResult:
+                   before_commit: Callable[[], None] | None = None, keep_scores: bool = True) -> ScoreResult:
     """Score Arrow batches into ``outputs/<window>/predictions-<run>.csv``, committed last."""
     import pyarrow.csv as pa_csv
 
@@ -322,7 +325,7 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
     totals: dict[str, dict[str, Any]] = {"unknown_categories": {}, "missing_values": {}, "non_finite_values": {}}
     examples: dict[str, Any] = {}
     where = f"window {window}"
-    rows = 0
+    rows = rejected = 0
     constants = {"model": cfg.model.name, "version": version, "slot": slot, "run_id": ctx.run_id,
                  "scored_at": scored_at}
     options = pa_csv.WriteOptions(quoting_style="needed")
@@ -344,8 +347,11 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
             if writer is None:
                 writer = pa_csv.CSVWriter(handle, table.schema, write_options=options)
             writer.write_table(table)
-            keys.append(key_values)
-            scores.append(np.asarray(score_values, dtype=float))
+            if keep_scores:
+                keys.append(key_values)
+                scores.append(np.asarray(score_values, dtype=float))
+            else:
+                rejected += int((~np.isfinite(score_values)).sum())
             rows += batch.num_rows
         if writer is None and empty is not None:  # an empty snapshot still gets a header
             table = _output_table(empty.select([key, *columns]), key, columns, task, np.array([]), threshold,
@@ -370,7 +376,7 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
                          non_finite_values=totals["non_finite_values"],
                          unknown_rate={name: round(count / rows, 6) for name, count in
                                        totals["unknown_categories"].items()} if rows else {},
-                         rejected=int((~ok).sum()))
+                         rejected=int((~ok).sum()) + rejected)
     unknown = sum(result.unknown_categories.values())
     missing = sum(result.missing_values.values())
     non_finite = sum(result.non_finite_values.values())
