@@ -522,7 +522,7 @@ def test_21_unseen_categories_are_counted_and_refused_above_the_threshold(ran: P
     record = json.loads((repo(ran) / "runs" / "r000004.json").read_text())
     assert next(s for s in record["stages"] if s["name"] == "score")["outputs"]["unknown_rate"] == {"plan": 0.006}
 
-    store_exec(ran, f"UPDATE customer_profile SET plan = 'platinum' WHERE month >= '2025-05-01' AND month < '2025-06-01'")
+    store_exec(ran, "UPDATE customer_profile SET plan = 'platinum' WHERE month >= '2025-05-01' AND month < '2025-06-01'")
     before = snapshot(repo(ran))
     result = invoke(ran, "run", "--window", "2025-05")
     assert result.exit_code == 65, result.output

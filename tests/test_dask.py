@@ -24,7 +24,7 @@ import pytest
 import yaml
 from conftest import copy_project, invoke
 
-from lowops.config import ComputeConfig, DriftConfig
+from lowops.config_schema import ComputeConfig, DriftConfig
 from lowops.stages.drift import data_drift
 from lowops.stages.drift_stats import categorical_sketch, numeric_sketch
 from lowops.stages.engine import DaskEngine, Engine, open_engine

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from lowops.config import DriftConfig, ModelDriftConfig
+from lowops.config_schema import DriftConfig, ModelDriftConfig
 from lowops.stages import cbpe
 from lowops.stages.drift import FeatureDrift, data_drift, decide, frames_drift
 from lowops.stages.drift_impact import (

@@ -245,3 +245,41 @@ def test_a_symlinked_model_file_is_refused(ran: Path, tmp_path: Path) -> None:
     result = invoke(ran, "score", "--window", "2025-03")
     assert result.exit_code == 77
     assert f"{model} leads outside the repository (to {outside})" in result.stderr
+
+
+# =========================================================================== permissions
+
+
+@pytest.mark.parametrize("where", ["models/churn/v0001", "models/churn/v0001/model.joblib", "models"])
+def test_a_model_others_may_write_is_refused(ran: Path, where: str) -> None:
+    path = ran / "repo" / where
+    path.chmod(path.stat().st_mode | 0o020)  # group-writable
+    before = snapshot(ran / "repo")
+    result = invoke(ran, "score", "--window", "2025-03")
+    assert result.exit_code == 77, result.output
+    assert result.stderr == (f"Error: Refusing to load churn v0001: {path} is writable by its group or others "
+                             f"(mode {path.stat().st_mode & 0o7777:04o}), so someone other than its owner could have "
+                             f"replaced the model; make it writable by its owner only: chmod go-w {path}\n")
+    assert_unchanged(ran / "repo", before, failed_runs=1, message="writable by its group or others")
+    path.chmod(path.stat().st_mode & ~0o022)
+    assert invoke(ran, "score", "--window", "2025-03").exit_code == 0
+
+
+@pytest.mark.timeout(300)
+def test_the_registry_is_owner_writable_whatever_the_login_umask(lowops_bin: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                                 tmp_path: Path) -> None:
+    import subprocess
+
+    from reliability_support import fast_template
+
+    project = clone(fast_template(tmp_path_factory), tmp_path)
+    # umask 002 (the default for logins with a private group on many systems) would make new
+    # directories group-writable, and the models in them refused.
+    done = subprocess.run(["bash", "-c", f"umask 002 && '{lowops_bin}' -C '{project}' run --window 2025-01"],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    repo = project / "repo"
+    shared = [p for p in [repo, *repo.rglob("*")] if not p.is_symlink() and p.stat().st_mode & 0o022]
+    assert shared == []
+    assert (repo / "models" / "churn" / "v0001").stat().st_mode & 0o777 == 0o750
+    assert (repo / "models" / "churn" / "v0001" / "model.joblib").stat().st_mode & 0o777 == 0o640

@@ -171,7 +171,7 @@ def test_canary_in_notification_credentials(tmp_path_factory: pytest.TempPathFac
     assert "notify ERROR webhook: gave up after 1 attempt(s): webhook http://127.0.0.1:" in log
     assert _files_with_canary(project) == []
     # A config error quoting the expanded section must not print it either.
-    data["notify"]["webhook"]["url"] = f"ftp://127.0.0.1/${{HOOK_TOKEN}}"
+    data["notify"]["webhook"]["url"] = "ftp://127.0.0.1/${HOOK_TOKEN}"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     result = invoke(project, "status", env=env)
     assert result.exit_code == 78

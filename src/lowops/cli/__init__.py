@@ -9,6 +9,7 @@ in one place.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 from typing import Any
@@ -132,6 +133,9 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # Files 0640, directories 0750 whatever the login's umask (002 on many systems would make
+    # the registry group-writable, and models in it are then refused).
+    os.umask(0o027)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(prog_name="lowops")

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lowops.io.db import Database, SqlFile
-    from lowops.windows import Window
 
 _DRIVERS = {"sqlite": "adbc_driver_sqlite", "postgresql": "adbc_driver_postgresql",
             "mysql": "connectorx", "mariadb": "connectorx"}

@@ -116,6 +116,28 @@ def _release(version: str) -> tuple[int, int] | None:
         return None
 
 
+def check_not_shared(paths: list[Path], what: str) -> None:
+    """Refuse a model whose file or directories others than their owner may write.
+
+    A digest recorded beside the model proves nothing if anyone in the group can
+    rewrite both; the repository is written 0640/0750 (umask 027).
+
+    Raises:
+        IntegrityError: one of ``paths`` is writable by its group or by others.
+    """
+    for path in paths:
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o022:
+            raise IntegrityError(
+                f"Refusing to load {what}: {path} is writable by its group or others (mode "
+                f"{stat.S_IMODE(mode):04o}), so someone other than its owner could have replaced the model; "
+                f"make it writable by its owner only: chmod go-w {path}"
+            )
+
+
 def check_libraries(meta: dict[str, Any], what: str, warn: Callable[[str], None]) -> None:
     """Compare the library versions a model was built with against the running ones.
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from lowops.errors import ConfigError, IntegrityError, UnknownVersionError
 from lowops.io import integrity
-from lowops.io.files import TMP_PREFIX, read_json, sha256_bytes, sha256_file, staged_dir, write_bytes, write_json, write_text
+from lowops.io.files import read_json, sha256_bytes, sha256_file, staged_dir, write_bytes, write_json, write_text
 
 MODEL_FILE = "model.joblib"
 META_FILE = "model.json"
@@ -197,6 +197,7 @@ def load_model(repo: Path, name: str, version: str,
                              f"{meta.get('version')}, not {what}, so versions were swapped or copied by hand. "
                              "Run `lowops verify`.")
     integrity.check_libraries(meta, what, warn or _stderr)
+    integrity.check_not_shared([repo / "models", path.parent.parent, path.parent, path], what)
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -222,7 +222,7 @@ def retrain(ctx: Context, window: Window, holdout: Window, fired: list[Trigger],
     vstatus.record(ctx.repo, name, new, "candidate", by=by, reason=reasons, window=window.label)
     primary = ctx.config.train.primary_metric
     notify(ctx, "retrained", f"{name} {new} trained at {window.label}",
-           f"Triggers:\n" + "\n".join(f"  {t}" for t in fired) + f"\n\n{new}: hold-out {holdout.label} "
+           "Triggers:\n" + "\n".join(f"  {t}" for t in fired) + f"\n\n{new}: hold-out {holdout.label} "
            f"{primary}={result.metadata['metrics']['holdout'].get(primary, float('nan')):.4f}\n"
            f"Model: {registry.model_dir(ctx.repo, name) / new}", version=new, window=window.label)
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from lowops.config import DriftConfig
+    from lowops.config_schema import DriftConfig
     from lowops.stages.engine import Engine
     from lowops.stages.reference import Reference
 

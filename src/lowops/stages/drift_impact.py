@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lowops.stages.drift_stats import CategoricalSketch, NumericSketch, as_float
+from lowops.stages.drift_stats import CategoricalSketch, NumericSketch
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lowops.config import DriftConfig
+    from lowops.config_schema import DriftConfig
     from lowops.stages.drift import FeatureDrift
     from lowops.stages.reference import Reference
 

@@ -19,7 +19,7 @@ from lowops.stages.metrics import LOWER_IS_BETTER
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from lowops.config import ModelDriftConfig
+    from lowops.config_schema import ModelDriftConfig
     from lowops.stages.context import Context
     from lowops.windows import Window
 

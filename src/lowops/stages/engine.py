@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lowops.errors import ClusterError, ConfigError
 
 if TYPE_CHECKING:
-    from lowops.config import ComputeConfig
+    from lowops.config_schema import ComputeConfig
 
 P = TypeVar("P")
 R = TypeVar("R")

@@ -30,7 +30,7 @@ from lowops.stages.drift_stats import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lowops.config import DriftConfig
+    from lowops.config_schema import DriftConfig
 
 REFERENCE_FILE = "reference.json"
 SAMPLE_FILE = "reference_sample.parquet"

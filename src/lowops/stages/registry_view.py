@@ -52,7 +52,7 @@ def describe(meta: dict[str, Any]) -> str:
         f"  estimator:   {meta['estimator']['class']} {meta['estimator']['params']}",
         f"  trained on:  {', '.join(lineage['train_windows'])} ({lineage['rows']['train']} rows)",
         f"  hold-out:    {lineage['holdout_window']} ({lineage['rows']['holdout']} rows)",
-        f"  data:        " + ", ".join(f"{d['window']}={d['features']}/{d['labels']}" for d in lineage["data"]),
+        "  data:        " + ", ".join(f"{d['window']}={d['features']}/{d['labels']}" for d in lineage["data"]),
         f"  config hash: {lineage['config_hash'][:16]}…  git: {lineage['git'].get('commit') or '-'}"
         + (" (dirty)" if lineage["git"].get("dirty") else ""),
         "  metrics (hold-out):",
