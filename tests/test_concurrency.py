@@ -160,3 +160,32 @@ def test_two_promotions_at_once_leave_one_complete_live_version(tmp_path_factory
     runs = sorted(p.name for p in (project / "repo" / "runs").glob("r*.json"))
     assert runs == [f"r{n:06d}.json" for n in range(1, len(runs) + 1)]  # unique, in order, no gap
     assert invoke(project, "verify").exit_code == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_loser_never_names_a_holder_that_is_gone(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """The lock file still names a holder killed long ago (its details copied with the project, say)
+    while a new holder has the lock but has not written its own yet: the loser names no dead pid."""
+    import subprocess
+
+    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    lock = project / "repo" / ".lock"
+    assert lock.read_text() == ""  # a finished command clears its details
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock.write_text(json.dumps({"pid": dead.pid, "command": "lowops backfill --from 2025-01 --to 2025-03",
+                                "since": "2026-01-01T03:00:00Z"}))
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "60"])  # holds the lock, writes nothing
+    try:
+        for _ in range(100):
+            if subprocess.run(["flock", "-n", str(lock), "true"]).returncode != 0:
+                break
+            time.sleep(0.05)
+        result = invoke(project, "run", "--window", "2025-03", "--force")
+        assert result.exit_code == 75, result.output
+        assert result.stderr == (f"Error: Repository {project / 'repo'} is locked by another lowops process; "
+                                 "try again later (set LOWOPS_LOCK_WAIT=SECONDS to wait for it).\n")
+        assert str(dead.pid) not in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()

@@ -283,3 +283,14 @@ def test_the_registry_is_owner_writable_whatever_the_login_umask(lowops_bin: Pat
     assert shared == []
     assert (repo / "models" / "churn" / "v0001").stat().st_mode & 0o777 == 0o750
     assert (repo / "models" / "churn" / "v0001" / "model.joblib").stat().st_mode & 0o777 == 0o640
+
+
+def test_verify_reports_a_registry_others_may_write(ran: Path) -> None:
+    path = ran / "repo" / "models" / "churn" / "v0001"
+    path.chmod(0o770)
+    result = invoke(ran, "verify")
+    assert result.exit_code == 77, result.output
+    assert result.stdout == (f"{path}: writable by its group or others (mode 0770); lowops refuses to load models "
+                             f"there: chmod go-w {path}\n")
+    path.chmod(0o750)
+    assert invoke(ran, "verify").exit_code == 0

@@ -23,17 +23,31 @@ from lowops.errors import LockHeldError, WriteError
 LOCK_NAME = ".lock"
 
 
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
+
 def _holder(path: Path) -> str:
-    # The holder writes its details just after taking the lock: a loser that
-    # looks in that instant finds the file empty or half-written, so look again.
+    # The holder writes its details just after taking the lock: a loser that looks
+    # in that instant finds the file empty, half-written, or still naming a previous
+    # holder that is gone (killed before it could clear it), so look again.
     info: dict = {}
     for _ in range(20):
         try:
             info = json.loads(path.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
             info = {}
-        if info:
+        if info and _alive(info.get("pid")):
             break
+        info = {}
         time.sleep(0.05)
     if not info:
         return "another lowops process"
@@ -58,6 +72,7 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
         fd = os.open(repo / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
     except OSError as exc:
         raise WriteError(f"Cannot create the lock file {repo / LOCK_NAME}: {exc.strerror}.") from exc
+    held = False
     try:
         deadline = time.monotonic() + max(wait, 0.0)
         while True:
@@ -78,10 +93,14 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+        held = True
         yield
     finally:
-        # Closing the descriptor releases the lock; the holder info is left for
-        # the record and is ignored once nobody holds the lock.
+        # Clear our details, then close the descriptor, which releases the lock. A holder
+        # killed before this leaves its details behind: they name a pid that is gone.
+        if held:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)
 
 

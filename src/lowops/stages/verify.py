@@ -4,8 +4,9 @@ Checks every model version's digests (and HMAC, with a key configured),
 every data version's manifest and digest, that the deploy pointer names
 complete versions, that run ledgers parse and the predictions they record are
 the files written, the audit chain, that no symbolic link leads out of the
-repository, and lists the leftovers of interrupted writes (``.tmp-*``). With
-``repair`` the leftovers are removed, never anything complete.
+repository, that no one but the owner may write the model registry, and lists
+the leftovers of interrupted writes (``.tmp-*``). With ``repair`` the
+leftovers are removed, never anything complete.
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ def _links_out(repo: Path) -> list[Finding]:
     return found
 
 
+def _shared_models(repo: Path) -> list[Finding]:
+    """Registry paths that the group or others may write: models there are refused when loaded."""
+    found = []
+    models = repo / "models"
+    if not models.is_dir():
+        return found
+    for path in [models, *models.rglob("*")]:
+        mode = path.lstat().st_mode
+        if not path.is_symlink() and mode & 0o022:
+            found.append(Finding(path, f"writable by its group or others (mode {mode & 0o7777:04o}); lowops refuses "
+                                       f"to load models there: chmod go-w {path}"))
+    return found
+
+
 def _outputs(repo: Path, record: dict[str, Any]) -> list[Finding]:
     """The predictions a finished run recorded must be the files on disk."""
     found = []
@@ -80,6 +95,7 @@ def verify(project: Project, *, repair: bool = False) -> tuple[list[Finding], li
     busy = holder_if_locked(repo) if not repair else None
     leftovers = [] if busy else _leftovers(repo)
     findings.extend(_links_out(repo))
+    findings.extend(_shared_models(repo))
     removed = []
     if repair:
         for item in leftovers:
