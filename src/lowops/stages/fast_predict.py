@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+
 def _is(obj: Any, module: str, name: str) -> bool:
     cls = type(obj)
     return cls.__name__ == name and cls.__module__.startswith(module)
