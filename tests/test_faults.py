@@ -363,7 +363,7 @@ def test_query_failing_after_some_rows_leaves_no_partial_snapshot(tmp_path_facto
     data["compute"]["chunk_rows"] = 100
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     usage = project / "sql" / "usage.sql"
-    # SQLite raises "integer overflow" when it reaches the 301st row, after three chunks were read.
+    # SQLite raises "integer overflow" while it sorts the rows, before the first one is returned.
     usage.write_text(usage.read_text().replace(
         "    app_sessions\n", "    app_sessions,\n    CASE WHEN customer_id > (SELECT customer_id FROM usage_monthly WHERE "
         "month >= :window_start AND month < :window_end ORDER BY customer_id LIMIT 1 OFFSET 300) "

@@ -121,3 +121,48 @@ def test_marts_not_sorted_by_the_key_are_joined_in_memory_then_scored(ran: Path,
     assert "streaming join not possible (NotSorted: usage); joining in memory" in log
     assert _predictions(ran) == _predictions(reference)
     assert invoke(ran, "verify").exit_code == 0
+
+
+@pytest.fixture(scope="module")
+def wide_ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,500 customers a window: more rows than one read of the SQLite driver (1,024), so the
+    database can fail after chunks were already scored."""
+    from conftest import lighten
+
+    from lowops.stages.project_init import init_project
+    from reliability_support import FAST
+
+    root = tmp_path_factory.mktemp("wide") / "churn"
+    init_project(root, customers=1500)
+    lighten(root)
+    set_config(root, {**FAST, "compute": {"chunk_rows": 100}})
+    done = invoke(root, "train", "--window", "2025-03")
+    assert done.exit_code == 0, done.output
+    return root
+
+
+@pytest.mark.timeout(180)
+def test_text_in_a_number_column_past_the_first_read_fails_after_scored_chunks_and_commits_nothing(
+        wide_ran: Path, tmp_path: Path) -> None:
+    """The last customers of April have 'N/A' in data_gb: the driver typed the column from its first
+    1,024 rows, so the error comes mid-stream, after chunks were staged and scored."""
+    project = clone(wide_ran, tmp_path)
+    store_exec(project, "UPDATE usage_monthly SET data_gb = 'N/A' WHERE month >= '2025-04-01' AND month < '2025-05-01' "
+                        "AND customer_id IN (SELECT customer_id FROM usage_monthly WHERE month >= '2025-04-01' "
+                        "AND month < '2025-05-01' ORDER BY customer_id DESC LIMIT 3)")
+    before = snapshot(project / "repo")
+    result = invoke(project, "score", "--window", WINDOW)
+    assert result.exit_code == 65, result.output
+    assert result.stderr == ("Error: window 2025-04: column 'data_gb' holds string values after rows of double "
+                             "(a number column with text in it?); fix the source or the feature SQL.\n")
+    assert_unchanged(project / "repo", before, failed_runs=1, message="'data_gb' holds string values")
+
+
+def test_too_many_unseen_categories_found_after_every_chunk_was_scored_commit_nothing(ran: Path) -> None:
+    store_exec(ran, "UPDATE customer_profile SET plan = 'platinum' WHERE month >= '2025-04-01' "
+                    "AND month < '2025-05-01' AND customer_id % 4 = 0")
+    before = snapshot(ran / "repo")
+    result = invoke(ran, "score", "--window", WINDOW)
+    assert result.exit_code == 65, result.output
+    assert "unknown_rate plan=" in result.stderr or "'plan'" in result.stderr, result.stderr
+    assert_unchanged(ran / "repo", before, failed_runs=1)

@@ -104,6 +104,20 @@ def _not_utf8(sql: SqlFile, column: str) -> DataError:
                      "source rows, or convert or drop the column in the SQL.")
 
 
+# The SQLite driver types each column from its first rows; a later value of another type stops it.
+_TYPE_CHANGE = re.compile(r"Type mismatch in column (\d+): expected (\w+) but got (\S+)")
+
+
+def _type_change(exc: Exception, names: list[str], window: Window) -> DataError | None:
+    """A column whose values change type after the first rows the driver read: bad data (65), named."""
+    found = _TYPE_CHANGE.search(str(exc))
+    if found is None or int(found.group(1)) >= len(names):
+        return None
+    name, expected, got = names[int(found.group(1))], found.group(2), found.group(3).split("/")[0]
+    return DataError(f"window {window.label}: column '{name}' holds {got.lower()} values after rows of "
+                     f"{expected.lower()} (a number column with text in it?); fix the source or the feature SQL.")
+
+
 def _valid_text(batch: Any, sql: SqlFile) -> Any:
     """A batch whose text columns hold valid UTF-8 (a driver may pass a store's raw bytes through).
 
@@ -321,7 +335,8 @@ class Database:
                 except DataError:
                     raise
                 except Exception as exc:  # noqa: BLE001
-                    raise self._fail(exc, f"the query in {sql.path}") from None
+                    raise _type_change(exc, first.schema.names, window) or self._fail(
+                        exc, f"the query in {sql.path}") from None
                 return
         yield from self.read_frames(sql, window, chunk_rows)
 
