@@ -144,7 +144,8 @@ def main() -> None:
     if MLFLOW_PY.exists():
         results["mlflow --help"] = wall([str(HERE / ".venv-mlflow" / "bin" / "mlflow"), "--help"])
         done = subprocess.run([str(MLFLOW_PY), "-c", MLFLOW_SCRIPT, str(work), str(work / "model.joblib"),
-                               sklearn.__version__], capture_output=True, text=True)
+                               sklearn.__version__], capture_output=True, text=True,
+                              cwd=work)  # MLflow's SQLite store puts artifacts in ./mlruns
         if done.returncode != 0:
             raise SystemExit(f"MLflow benchmark failed:\n{done.stderr[-3000:]}")
         mlflow = json.loads(done.stdout.strip().splitlines()[-1])
