@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from conftest import invoke
+from ct_support import set_config
 
 from reliability_support import (
     BACKFILL,
@@ -296,13 +297,9 @@ def test_sigterm_from_outside_during_training(tmp_path_factory: pytest.TempPathF
 @pytest.mark.timeout(120)
 def test_database_unreachable_exits_69_after_bounded_retries(tmp_path_factory: pytest.TempPathFactory,
                                                              tmp_path: Path) -> None:
-    import yaml
-
     project = clone(fast_ran(tmp_path_factory), tmp_path)
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["database"].update(url="postgresql+psycopg://lowops@127.0.0.1:1/test", retries=3, retry_backoff=0.2)
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    set_config(project, {"database": {"url": "postgresql+psycopg://lowops@127.0.0.1:1/test", "retries": 3,
+                                      "retry_backoff": 0.2}})
     kept = _kept(project)
     started = time.monotonic()
     result = invoke(project, "run", "--window", "2025-04")
@@ -324,8 +321,6 @@ CT = {"triggers": {"every_windows": 1}, "compare": {"cooldown_windows": 0, "boot
 @pytest.fixture(scope="module")
 def ct_template(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fast project with continuous training on: every window after the first retrains and compares."""
-    from ct_support import set_config
-
     project = clone(template, tmp_path_factory.mktemp("ct-template"))
     set_config(project, CT)
     return project
@@ -355,13 +350,8 @@ def test_kill_9_while_retraining_then_resume_trains_no_twin(ct_template: Path, c
 @pytest.mark.timeout(120)
 def test_query_failing_after_some_rows_leaves_no_partial_snapshot(tmp_path_factory: pytest.TempPathFactory,
                                                                   tmp_path: Path) -> None:
-    import yaml
-
     project = clone(fast_ran(tmp_path_factory), tmp_path)
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["compute"]["chunk_rows"] = 100
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    set_config(project, {"compute": {"chunk_rows": 100}})
     usage = project / "sql" / "usage.sql"
     # SQLite raises "integer overflow" while it sorts the rows, before the first one is returned.
     usage.write_text(usage.read_text().replace(
@@ -387,8 +377,6 @@ def switching(template: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     v0001 is a DummyClassifier (every score the base rate); then the config names a real
     model, so at 2025-02 the challenger wins and goes live.
     """
-    from ct_support import set_config
-
     base = clone(template, tmp_path_factory.mktemp("switching"))
     set_config(base, {"model": {"estimator": {"class": "sklearn.dummy.DummyClassifier", "params": {}}}})
     assert invoke(base, "run", "--window", "2025-01").exit_code == 0

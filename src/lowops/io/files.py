@@ -73,7 +73,7 @@ def atomic_write(
     """
     path = Path(path)
     # Directories this write creates go again if it fails: a failed write leaves nothing.
-    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+    created = [] if path.parent.is_dir() else [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)

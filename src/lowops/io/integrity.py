@@ -116,6 +116,15 @@ def _release(version: str) -> tuple[int, int] | None:
         return None
 
 
+def others_may_write(path: Path, *, follow: bool = True) -> int | None:
+    """``path``'s permission bits when its group or others may write it, else None (also when it is absent)."""
+    try:
+        mode = stat.S_IMODE(path.stat(follow_symlinks=follow).st_mode)
+    except FileNotFoundError:
+        return None
+    return mode if mode & 0o022 else None
+
+
 def check_not_shared(paths: list[Path], what: str) -> None:
     """Refuse a model whose file or directories others than their owner may write.
 
@@ -126,14 +135,10 @@ def check_not_shared(paths: list[Path], what: str) -> None:
         IntegrityError: one of ``paths`` is writable by its group or by others.
     """
     for path in paths:
-        try:
-            mode = path.stat().st_mode
-        except FileNotFoundError:
-            continue
-        if mode & 0o022:
+        if (mode := others_may_write(path)) is not None:
             raise IntegrityError(
                 f"Refusing to load {what}: {path} is writable by its group or others (mode "
-                f"{stat.S_IMODE(mode):04o}), so someone other than its owner could have replaced the model; "
+                f"{mode:04o}), so someone other than its owner could have replaced the model; "
                 f"make it writable by its owner only: chmod go-w {path}"
             )
 

@@ -157,6 +157,11 @@ class Ledger:
         stage["outputs"].update(outputs)
         self.save()
 
+    def done(self, name: str) -> dict[str, Any] | None:
+        """The outputs of stage ``name`` if this run finished it (before an interruption, say)."""
+        return next((s["outputs"] for s in reversed(self.record["stages"])
+                     if s["name"] == name and s["status"] == "done"), None)
+
     def finish(self, status: str, message: str | None = None) -> None:
         self.record.update(status=status, ended_at=utc_now())
         if message:

@@ -117,6 +117,7 @@ class FeatureStream:
         self.writer = snapshots.SnapshotWriter(ctx.repo, window.label, "features", self.provenance)
         self.check = _contract_check(ctx, window, contract)
         self.contract = contract
+        self.snapshot: Snapshot | None = None  # set by commit()
 
     def chunks(self) -> Iterator[Any]:
         """Extract, join, check and stage each chunk; yield it as an Arrow table."""
@@ -147,9 +148,9 @@ class FeatureStream:
             return None
         if self.check is not None:
             self.check.finish()
-        snap = self.writer.commit()
-        _log_version(self.ctx, self.window, snap)
-        return snap
+        self.snapshot = self.writer.commit()
+        _log_version(self.ctx, self.window, self.snapshot)
+        return self.snapshot
 
     def abort(self) -> None:
         self.writer.abort()

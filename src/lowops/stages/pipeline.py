@@ -180,8 +180,7 @@ def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool 
                     out.update(version=result.version, live=result.went_live)
             live = load_live(ctx)
         model, meta, slot = live
-        scored_by = next((s["outputs"] for s in ledger.record["stages"] if s["name"] == "score"
-                          and s["status"] == "done"), {})
+        scored_by = ledger.done("score") or {}
         if scored_by.get("version") not in (None, meta["version"]):
             # Resumed after this run's own decision switched versions: the window was
             # scored by the version live before, and the rest of the run goes on with it.
@@ -208,11 +207,11 @@ def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool 
                               labels=data.labels, realised=outputs.get("metrics"))
             out.update(ledger_summary(verdict))
             outputs["verdict"] = verdict
-        decided = next((s for s in ledger.record["stages"] if s["name"] == "decide" and s["status"] == "done"), None)
+        decided = ledger.done("decide")
         if decided is not None:
             # Resumed after its decision was carried out: deciding again would judge the
             # version this very run switched to, and maybe retrain; the ledger has the answer.
-            outputs["decision"] = decided["outputs"].get("outcome") or decided["outputs"].get("decision")
+            outputs["decision"] = decided.get("outcome") or decided.get("decision")
         else:
             with stage(ledger, "decide") as out:
                 from lowops.stages.ct import decide

@@ -240,7 +240,7 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
         raise DataError(f"{features.file}: the entity key '{key}' is missing from the snapshot.")
     modeling.check_contract(pd.DataFrame(columns=list(available)), contract, f"window {features.window}")
 
-    path = ctx.repo / "outputs" / features.window / f"predictions-{ctx.run_id}.csv"
+    path = _predictions_path(ctx, features.window)
     if path.exists():
         # A resumed run whose scoring had completed: the file is whole (atomic
         # write), so read it back instead of scoring again.
@@ -248,6 +248,15 @@ def score(ctx: Context, features: Snapshot, model: Any, meta: dict[str, Any], *,
     batches = parquet.iter_batches(batch_size=ctx.config.compute.chunk_rows, columns=[key, *columns])
     result = _score_batches(ctx, features.window, batches, model, meta, slot=slot, labels=labels,
                             empty=parquet.schema_arrow.empty_table(), keep_scores=keep_scores)
+    return _every_row(result, features)
+
+
+def _predictions_path(ctx: Context, window: str) -> Path:
+    return ctx.repo / "outputs" / window / f"predictions-{ctx.run_id}.csv"
+
+
+def _every_row(result: ScoreResult, features: Snapshot) -> ScoreResult:
+    """``result`` if it scored every row of ``features``; rows in = rows written."""
     if result.rows != features.rows:
         raise DataError(f"Scored {result.rows} rows but the snapshot {features.version} holds {features.rows}.")
     return result
@@ -273,13 +282,10 @@ def extract_and_score(ctx: Context, window: Window, model: Any, meta: dict[str, 
     from lowops.stages.merge import NotSorted
 
     stream = FeatureStream(ctx, window, contract=meta["schema"])
-    committed: list[Snapshot] = []
 
     def commit_features() -> None:
-        snap = stream.commit()
-        if snap is None:
+        if stream.commit() is None:
             raise _EmptyWindow
-        committed.append(snap)
 
     try:
         batches = (table.combine_chunks().to_batches()[0] for table in stream.chunks())
@@ -295,10 +301,8 @@ def extract_and_score(ctx: Context, window: Window, model: Any, meta: dict[str, 
     except BaseException:
         stream.abort()
         raise
-    features = committed[0]
-    if result.rows != features.rows:
-        raise DataError(f"Scored {result.rows} rows but the snapshot {features.version} holds {features.rows}.")
-    return features, result
+    assert stream.snapshot is not None
+    return stream.snapshot, _every_row(result, stream.snapshot)
 
 
 def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any, meta: dict[str, Any], *,
@@ -319,7 +323,7 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
         lab = snapshots.load(labels)
         label_map = pd.Series(lab[cfg.labels.target].to_numpy(), index=lab[key].to_numpy())
 
-    path = ctx.repo / "outputs" / window / f"predictions-{ctx.run_id}.csv"
+    path = _predictions_path(ctx, window)
     scored_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     keys, scores = [], []
     totals: dict[str, dict[str, Any]] = {"unknown_categories": {}, "missing_values": {}, "non_finite_values": {}}
@@ -347,11 +351,11 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
             if writer is None:
                 writer = pa_csv.CSVWriter(handle, table.schema, write_options=options)
             writer.write_table(table)
-            if keep_scores:
-                keys.append(key_values)
-                scores.append(np.asarray(score_values, dtype=float))
-            else:
-                rejected += int((~np.isfinite(score_values)).sum())
+            finite = np.isfinite(score_values)
+            rejected += int((~finite).sum())
+            if keep_scores:  # rejected rows are left out: evaluation and monitoring use scored rows
+                keys.append(key_values[finite])
+                scores.append(np.asarray(score_values, dtype=float)[finite])
             rows += batch.num_rows
         if writer is None and empty is not None:  # an empty snapshot still gets a header
             table = _output_table(empty.select([key, *columns]), key, columns, task, np.array([]), threshold,
@@ -367,16 +371,15 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
                 raise modeling.unknown_rate_error(where, name, count, rows, limit, examples.get(name))
         if before_commit is not None:
             before_commit()
-    all_keys = np.concatenate(keys) if keys else np.array([])
-    all_scores = np.concatenate(scores) if scores else np.array([])
-    ok = np.isfinite(all_scores)
-    result = ScoreResult(path=path, rows=rows, version=version, keys=all_keys[ok], scores=all_scores[ok],
+    result = ScoreResult(path=path, rows=rows, version=version,
+                         keys=np.concatenate(keys) if keys else np.array([]),
+                         scores=np.concatenate(scores) if scores else np.array([]),
                          unknown_categories=totals["unknown_categories"],
                          missing_values=totals["missing_values"],
                          non_finite_values=totals["non_finite_values"],
                          unknown_rate={name: round(count / rows, 6) for name, count in
                                        totals["unknown_categories"].items()} if rows else {},
-                         rejected=int((~ok).sum()) + rejected)
+                         rejected=rejected)
     unknown = sum(result.unknown_categories.values())
     missing = sum(result.missing_values.values())
     non_finite = sum(result.non_finite_values.values())

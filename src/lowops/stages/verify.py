@@ -60,9 +60,9 @@ def _shared_models(repo: Path) -> list[Finding]:
     if not models.is_dir():
         return found
     for path in [models, *models.rglob("*")]:
-        mode = path.lstat().st_mode
-        if not path.is_symlink() and mode & 0o022:
-            found.append(Finding(path, f"writable by its group or others (mode {mode & 0o7777:04o}); lowops refuses "
+        mode = None if path.is_symlink() else integrity.others_may_write(path, follow=False)
+        if mode is not None:
+            found.append(Finding(path, f"writable by its group or others (mode {mode:04o}); lowops refuses "
                                        f"to load models there: chmod go-w {path}"))
     return found
 
