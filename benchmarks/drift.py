@@ -101,7 +101,7 @@ def _reset_peak() -> bool:
 
 def _lowops(ref: Any, cur: Any) -> Any:
     from lowops.config_schema import DriftConfig
-    from lowops.stages.drift import frames_drift
+    from lowops.monitoring.drift import frames_drift
 
     return frames_drift(ref, cur, DriftConfig(), n_jobs=-1)
 

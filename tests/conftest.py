@@ -86,7 +86,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Never written to by tests: copy it (the ``project`` fixture) to change anything.
     """
-    from lowops.stages.project_init import init_project
+    from lowops.commands.init import init_project
 
     target = tmp_path_factory.mktemp("template") / "churn"
     result = init_project(target, customers=CUSTOMERS)

@@ -39,9 +39,9 @@ def base_project(factory: Any) -> Path:
     """A 2,000-customer demo project whose 2025-01 run trained v0001 (built once per session)."""
     if "base" not in _BASE:
         from lowops.config import load_project
-        from lowops.stages import pipeline
-        from lowops.stages.context import Context
-        from lowops.stages.project_init import init_project
+        from lowops.commands import run as pipeline
+        from lowops.context import Context
+        from lowops.commands.init import init_project
 
         root = factory.mktemp("ct-base") / "project"
         init_project(root, customers=2000)
@@ -61,7 +61,7 @@ def clone(base: Path, dest: Path) -> Path:
 
 def context(project: Path) -> Any:
     from lowops.config import load_project
-    from lowops.stages.context import Context
+    from lowops.context import Context
 
     return Context.open(load_project(project))
 

@@ -45,7 +45,7 @@ _CACHE: dict[str, Path] = {}
 def fast_template(factory: Any) -> Path:
     """An initialised small demo project with no repository yet (built once per session)."""
     if "template" not in _CACHE:
-        from lowops.stages.project_init import init_project
+        from lowops.commands.init import init_project
 
         root = factory.mktemp("rel-template") / "churn"
         init_project(root, customers=CUSTOMERS)
@@ -196,8 +196,8 @@ def run_lowops(project: Path, *args: str, timeout: float = 240, **env: str) -> s
 # by a real SIGKILL) without paying ~3 s of imports per start. Tests that are about the
 # installed script itself start it with subprocess instead.
 
-_PRELOAD = ["lowops.cli", "lowops.stages.pipeline", "lowops.stages.train", "lowops.stages.score",
-            "lowops.stages.evaluate", "lowops.stages.ct", "lowops.stages.monitor", "lowops.stages.governance",
+_PRELOAD = ["lowops.cli", "lowops.commands.run", "lowops.stages.train", "lowops.stages.score",
+            "lowops.stages.evaluate", "lowops.lifecycle.retrain", "lowops.stages.monitor", "lowops.commands._governance",
             "pandas", "pyarrow.parquet", "pyarrow.csv", "sklearn.linear_model", "sklearn.pipeline",
             "sklearn.compose", "sklearn.inspection", "matplotlib.pyplot", "joblib", "sqlalchemy"]
 _SERVER: list[Any] = []
@@ -361,7 +361,7 @@ def assert_same_outcome(got: dict[str, Any], want: dict[str, Any]) -> None:
 
 def _context_of(project: str) -> Any:
     from lowops.config import load_project
-    from lowops.stages.context import Context
+    from lowops.context import Context
 
     return Context.open(load_project(Path(project)))
 
@@ -372,18 +372,17 @@ def score_loop(project: str, stop: str, report: str, min_loads: int = 1) -> None
     import pyarrow.parquet as pq
 
     from lowops.io import snapshots
-    from lowops.stages.pipeline import load_live
-    from lowops.stages.score import model_input
+    from lowops.model.predict import model_input
 
     ctx = _context_of(project)
     rows = pq.read_table(snapshots.latest(ctx.repo, "2025-03", "features").file).slice(0, 20).to_batches()[0]
     loads, failures, seen = 0, [], {}
     while not Path(stop).exists() or loads < min_loads:
         try:
-            model, meta, slot = load_live(ctx)
-            scores = model.predict_proba(model_input(rows, meta["schema"]))[:, 1]
+            model, card, slot = ctx.load_live()
+            scores = model.predict_proba(model_input(rows, card.schema))[:, 1]
             assert np.isfinite(scores).all() and len(scores) == 20
-            seen[meta["version"]] = seen.get(meta["version"], 0) + 1
+            seen[card.version] = seen.get(card.version, 0) + 1
             loads += 1
         except Exception as exc:  # noqa: BLE001 - every failed load is the finding
             failures.append(f"{type(exc).__name__}: {exc}")
@@ -392,12 +391,12 @@ def score_loop(project: str, stop: str, report: str, min_loads: int = 1) -> None
 
 def rollback_loop(project: str, flips: int, stop: str) -> None:
     """``lowops rollback`` ``flips`` times in a row (each takes the lock, switches, audits), then ``stop``."""
-    from lowops.stages import governance
+    from lowops.commands.promote import rollback
 
     ctx = _context_of(project)
     try:
         for flip in range(flips):
-            governance.rollback(ctx, by="chaos", reason=f"flip {flip}")
+            rollback(ctx, by="chaos", reason=f"flip {flip}")
     finally:
         Path(stop).touch()
 

@@ -376,7 +376,7 @@ def test_14_colon_words_in_literals_are_reported_never_misbound(ran: Path, snipp
 
 def test_14_escaped_colon_is_a_literal(ran: Path) -> None:
     from lowops.config import load_project
-    from lowops.stages.context import Context
+    from lowops.context import Context
 
     sql = ran / "sql" / "usage.sql"
     sql.write_text(sql.read_text().replace("    app_sessions\n", "    app_sessions, '\\:window_start \\:x' AS note\n"))
@@ -418,7 +418,7 @@ def test_15_the_store_is_opened_read_only(ran: Path) -> None:
     import sqlalchemy as sa
 
     from lowops.config import load_project
-    from lowops.stages.context import Context
+    from lowops.context import Context
 
     ctx = Context.open(load_project(ran))
     try:
@@ -552,10 +552,10 @@ def _write_csv(values: list[str]) -> str:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    from lowops.stages.score import _output_table
+    from lowops.io.predictions import output_table
 
     table = pa.table({"customer_id": pa.array(range(len(values)), pa.int64()), "region": pa.array(values, pa.string())})
-    out = _output_table(table, "customer_id", ["region"], "classification", [0.5] * len(values), 0.5,
+    out = output_table(table, "customer_id", ["region"], "classification", [0.5] * len(values), 0.5,
                         list(range(len(values))), None, {"run_id": "r000001"})
     buffer = io.BytesIO()
     writer = pa_csv.CSVWriter(buffer, out.schema, write_options=pa_csv.WriteOptions(quoting_style="needed"))

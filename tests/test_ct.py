@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from ct_support import base_project, clone, context, metric_lines, set_config
 from lowops.cli import cli
-from lowops.stages import ct
-from lowops.stages.compare import _weighted_auc, bootstrap_delta
-from lowops.stages.signals import DriftVerdict
+from lowops.lifecycle import triggers
+from lowops.lifecycle.compare import _weighted_auc, bootstrap_delta
+from lowops.monitoring.verdict import DriftVerdict
 
 
 def run(project: Path, *args: str) -> str:
@@ -129,30 +129,30 @@ def test_config_change_fires_once_then_waits_for_the_next_edit(tmp_path_factory:
     log = (project / "repo" / "logs" / "lowops.log").read_text()
     assert "trigger INFO config_change fired at 2025-03: config sections model/train/features/labels hash" in log
     ctx = context(project)
-    meta = __import__("lowops.io.registry", fromlist=["x"]).read_metadata(ctx.repo, "churn", "v0001")
+    card = ctx.card("v0001")
     # v0002 was trained on the edited definition: no second retrain for the same edit.
-    assert ct.evaluate_triggers(ctx, ctx.window("2025-04"), None, {}, meta) == []
+    assert triggers.evaluate_triggers(ctx, ctx.window("2025-04"), None, {}, card) == []
 
 
 def test_triggers_use_the_monitoring_verdict_when_present(tmp_path_factory: pytest.TempPathFactory) -> None:
     ctx = context(base_project(tmp_path_factory))
-    meta = __import__("lowops.io.registry", fromlist=["x"]).read_metadata(ctx.repo, "churn", "v0001")
+    card = ctx.card("v0001")
     verdict = DriftVerdict(window="2025-02", drift_that_matters=True, model_drift=False,
                            evidence=("monthly_charge: median shift 0.41 x importance 0.22",))
-    fired = ct.evaluate_triggers(ctx, ctx.window("2025-02"), verdict, {"roc_auc": 0.1}, meta)
+    fired = triggers.evaluate_triggers(ctx, ctx.window("2025-02"), verdict, {"roc_auc": 0.1}, card)
     assert [str(t) for t in fired] == [
         "data_drift: drift that matters at 2025-02: monthly_charge: median shift 0.41 x importance 0.22"]
 
 
 def test_cooldown_counts_windows_since_the_last_switch(drifted: Path) -> None:
     ctx = context(drifted)
-    assert ct.cooldown(ctx, ctx.window("2025-10")) is None  # the test config sets cooldown_windows: 0
+    assert triggers.cooldown(ctx, ctx.window("2025-10")) is None  # the test config sets cooldown_windows: 0
     set_config(drifted, {"compare": {"cooldown_windows": 2}})
     ctx = context(drifted)
-    assert ct.cooldown(ctx, ctx.window("2025-10")) == (
+    assert triggers.cooldown(ctx, ctx.window("2025-10")) == (
         "cool-down: the last switch (v0001 -> v0002) was at window 2025-09, 1 window(s) ago; "
         "compare.cooldown_windows is 2")
-    assert ct.cooldown(ctx, ctx.window("2025-11")) is None
+    assert triggers.cooldown(ctx, ctx.window("2025-11")) is None
     set_config(drifted, {"compare": {"cooldown_windows": 0}})
 
 
@@ -167,7 +167,7 @@ def test_split_mode_scores_a_deterministic_share_with_the_idle_slot(drifted: Pat
     assert set(frame["live_version"]) == {"v0002"} and set(frame["challenger_version"]) == {"v0001"}
     share = (frame["served_slot"] == "blue").mean()
     assert 0.18 < share < 0.32
-    from lowops.stages.slots import split_share
+    from lowops.lifecycle.slots import split_share
 
     expected = split_share(frame["customer_id"].to_numpy(), "lowops") < 0.25
     assert ((frame["served_slot"] == "blue").to_numpy() == expected).all()

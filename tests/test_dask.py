@@ -25,10 +25,10 @@ import yaml
 from conftest import copy_project, invoke
 
 from lowops.config_schema import ComputeConfig, DriftConfig
-from lowops.stages.drift import data_drift
-from lowops.stages.drift_stats import categorical_sketch, numeric_sketch
-from lowops.stages.engine import DaskEngine, Engine, open_engine
-from lowops.stages.reference import Reference
+from lowops.monitoring.drift import data_drift
+from lowops.monitoring.stats import categorical_sketch, numeric_sketch
+from lowops.compute import DaskEngine, Engine, open_engine
+from lowops.monitoring.reference import Reference
 
 WINDOW = "2025-01"
 SEARCH = {"kind": "grid", "params": {"learning_rate": [0.05, 0.2]}}

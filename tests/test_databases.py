@@ -197,13 +197,13 @@ def test_arrow_reader_reads_what_sqlalchemy_reads(server: str, request: pytest.F
     url = request.getfixturevalue(f"{server}_url")
     project = request.getfixturevalue(f"{server}_run")
     db = Database(url, project)
-    assert arrow_db.available(db)
+    assert arrow_db.available(db.url)
     window = parse_window("2025-02")
     for rel in SQL_FILES:
         sql = read_sql_file(project / rel, rel)
         stmt, values = db._statement(sql, window)
         # Straight through the Arrow driver: it raises rather than falling back.
-        batches = list(arrow_db.read_batches(db, sql, stmt, values, chunk_rows=700))
+        batches = list(arrow_db.read_batches(db.url, stmt, values, chunk_rows=700))
         assert [b.num_rows for b in batches] == ([200] if rel == "sql/golden.sql" else [700, 700, 600])
         arrow = pd.concat([b.to_pandas() for b in batches], ignore_index=True)
         rows = pd.concat(list(db.read_frames(sql, window, 700)), ignore_index=True)
@@ -220,7 +220,7 @@ def test_connectorx_reads_in_a_read_only_session(mariadb_run: Path, mariadb_url:
     db = Database(mariadb_url, tmp_path)
     sql = read_sql_file(sql_path, "ro")
     stmt, values = db._statement(sql, parse_window("2025-01"))
-    (batch,) = arrow_db.read_batches(db, sql, stmt, values, chunk_rows=10)
+    (batch,) = arrow_db.read_batches(db.url, stmt, values, chunk_rows=10)
     assert batch.column("ro").to_pylist() == [1]
 
 
@@ -244,7 +244,7 @@ def test_postgresql_bounds_are_rendered_so_adbc_can_stream_with_copy(tmp_path: P
     db = Database("postgresql+psycopg://lowops@db.internal/dwh", tmp_path)
     sql = read_sql_file(ROOT / "sql" / "usage.sql", "usage")
     stmt, values = db._statement(sql, parse_window("2025-03"))
-    text, params = arrow_db._compile(db, stmt, values)
+    text, params = arrow_db._compile(db.url, stmt, values)
     assert params == []
     assert "WHERE month >= '2025-03-01 00:00:00' AND month < '2025-04-01 00:00:00'\n" in text
     assert "(about 1%)" in text  # the SQL stays as written otherwise
@@ -267,7 +267,7 @@ def test_adbc_postgresql_connects_with_an_escaped_password(postgresql_url: str, 
                    "AND month < :window_end ORDER BY customer_id LIMIT 3\n")
     query = read_sql_file(sql, "one")
     stmt, values = db._statement(query, parse_window("2025-01"))
-    (batch,) = arrow_db.read_batches(db, query, stmt, values, chunk_rows=100)
+    (batch,) = arrow_db.read_batches(db.url, stmt, values, chunk_rows=100)
     assert batch.column("customer_id").to_pylist() == [1, 2, 3]
 
 

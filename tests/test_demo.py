@@ -18,8 +18,8 @@ from lowops.demo import (
     SHIFT_MONTH,
     demo_months,
     generate_demo_frames,
-    write_demo_store,
 )
+from lowops.io.demo_store import write_demo_store
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 CUSTOMERS = 3000

@@ -10,18 +10,18 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from lowops.config_schema import DriftConfig, ModelDriftConfig
-from lowops.stages import cbpe
-from lowops.stages.drift import FeatureDrift, data_drift, decide, frames_drift
-from lowops.stages.drift_impact import (
+from lowops.monitoring import cbpe
+from lowops.monitoring.drift import FeatureDrift, data_drift, decide, frames_drift
+from lowops.monitoring.impact import (
     counterfactual,
     map_categorical,
     map_numeric,
     normalised_importance,
     rank_impact,
 )
-from lowops.stages.drift_model import compare, drop
-from lowops.stages.drift_stats import categorical_drift, categorical_sketch, numeric_drift, numeric_sketch
-from lowops.stages.reference import Reference, build_reference
+from lowops.monitoring.model_drift import compare, drop
+from lowops.monitoring.stats import categorical_drift, categorical_sketch, numeric_drift, numeric_sketch
+from lowops.monitoring.reference import Reference, build_reference
 
 
 def _drift(feature: str, drifted: bool, score: float) -> FeatureDrift:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from lowops.stages.drift_stats import (
+from lowops.monitoring.stats import (
     CategoricalSketch,
     NumericSketch,
     categorical_drift,

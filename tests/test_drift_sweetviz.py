@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lowops.stages.drift_sweetviz import compare_report, sample
+from lowops.monitoring.sweetviz import compare_report, sample
 
 
 def _frame(seed: int, shift: float) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """The fast scoring path gives exactly the pipeline's own numbers, or steps aside.
 
-Models are fitted here by ``modeling.build_pipeline`` (what ``lowops train`` fits);
+Models are fitted here by ``build.build_pipeline`` (what ``lowops train`` fits);
 batches are Arrow record batches as scoring reads them from a snapshot.
 """
 
@@ -14,8 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from lowops.stages import modeling
-from lowops.stages.score import pipeline_scores, scorer
+from lowops.model import build
+from lowops.model.card import Contract
+from lowops.model.contract import schema_contract
+from lowops.model.predict import predict_batch as pipeline_scores
+from lowops.model.predict import scorer
 
 NUMERIC = ["tenure", "charge", "calls"]
 CATEGORICAL = ["contract", "plan", "region"]
@@ -34,12 +37,12 @@ def _frame(n: int, seed: int) -> pd.DataFrame:
     return frame
 
 
-def _fit(estimator: Any, task: str = "classification") -> tuple[Any, dict[str, Any]]:
-    frame = modeling.prepare_categoricals(_frame(3000, 1), CATEGORICAL)
+def _fit(estimator: Any, task: str = "classification") -> tuple[Any, Contract]:
+    frame = build.prepare_categoricals(_frame(3000, 1), CATEGORICAL)
     logit = frame["tenure"] - (frame["contract"] == "monthly") + (frame["plan"] == "pro")
     target = (logit > 0).astype(int) if task == "classification" else logit + frame["calls"]
-    pipeline = modeling.build_pipeline(estimator, NUMERIC, CATEGORICAL).fit(frame, target)
-    return pipeline, modeling.schema_contract(frame, NUMERIC, CATEGORICAL)
+    pipeline = build.build_pipeline(estimator, NUMERIC, CATEGORICAL).fit(frame, target)
+    return pipeline, schema_contract(frame, NUMERIC, CATEGORICAL)
 
 
 def _batch(frame: pd.DataFrame) -> pa.RecordBatch:
@@ -115,7 +118,7 @@ def test_a_disagreement_on_the_first_batch_turns_the_fast_path_off() -> None:
     def reference(b: pa.RecordBatch) -> np.ndarray:  # a slow path whose numbers differ
         return pipeline_scores(b, model, contract, "classification") + 1.0
 
-    from lowops.stages.fast_predict import Scorer
+    from lowops.model._fast import Scorer
 
     score = Scorer(model, contract, "classification", reference)
     assert np.array_equal(score(batch), reference(batch))
@@ -128,10 +131,10 @@ def test_a_pipeline_of_another_shape_is_scored_by_its_own_method() -> None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OrdinalEncoder
 
-    frame = modeling.prepare_categoricals(_frame(2000, 1), CATEGORICAL).fillna({"plan": "basic"})
+    frame = build.prepare_categoricals(_frame(2000, 1), CATEGORICAL).fillna({"plan": "basic"})
     other = Pipeline([("pre", ColumnTransformer([("ord", OrdinalEncoder(), CATEGORICAL)], remainder="passthrough")),
                       ("model", HistGradientBoostingClassifier(max_iter=10))]).fit(frame, frame["tenure"] > 0)
-    contract = modeling.schema_contract(frame, NUMERIC, CATEGORICAL)
+    contract = schema_contract(frame, NUMERIC, CATEGORICAL)
     score = scorer(other, contract, "classification")
     assert not score.fast
     batch = _batch(_frame(500, 8).fillna({"plan": "basic"}))

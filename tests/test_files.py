@@ -22,7 +22,8 @@ from lowops.io.files import (
     write_json,
     write_text,
 )
-from lowops.io.lock import LOCK_NAME, repository_lock
+from lowops.io.layout import LOCK_FILE as LOCK_NAME
+from lowops.io.lock import repository_lock
 
 
 class Boom(RuntimeError):

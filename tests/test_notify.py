@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from ct_support import base_project, clone, context, set_config
-from lowops.stages.notify import notify
+from lowops.lifecycle.notify import notify
 
 CANARY = "CANARY-9f3"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -15,6 +16,16 @@ import pytest
 from lowops.errors import IntegrityError, UnknownVersionError
 from lowops.io import registry, snapshots
 from lowops.io.files import TMP_PREFIX
+from lowops.model.card import (
+    Contract,
+    CrossValidation,
+    Estimator,
+    Importance,
+    Lineage,
+    Metrics,
+    ModelCard,
+    Profile,
+)
 
 NAME = "churn"
 
@@ -35,10 +46,22 @@ def joblib_bytes(obj: Any) -> bytes:
     return buffer.getvalue()
 
 
-def register(repo: Path, model_bytes: bytes, **meta: Any) -> tuple[str, dict[str, Any]]:
-    metadata = {"model": NAME, "task": "classification", "metrics": {"holdout": {"roc_auc": 0.75}}, **meta}
-    return registry.register(repo, NAME, model_bytes, metadata, "holdout.roc_auc 0.750000\n",
-                             {"roc.png": b"\x89PNG roc", "pr.png": b"\x89PNG pr"})
+def card(**changes: Any) -> ModelCard:
+    """The smallest card a version can have (the registry adds the version and the artifact)."""
+    base = ModelCard(
+        model=NAME, task="classification", created_at="2026-01-01T00:00:00Z", reason="", run_id="r000001",
+        estimator=Estimator("sklearn.linear_model.LogisticRegression", {}, 0),
+        lineage=Lineage(data=(), train_windows=(), holdout_window="2025-01", rows={"train": 0, "holdout": 0},
+                        config_hash="", model_config_hash="", sql_sha256={}, git={}, packages={}, lowops="0"),
+        metrics=Metrics({"roc_auc": 0.75}, CrossValidation("roc_auc", 0, None, None), "roc_auc", 0.5),
+        importance=Importance("", {}), schema=Contract(()), profile=Profile(0.0, 0.0, 0, 0.0))
+    return dataclasses.replace(base, **changes)
+
+
+def register(repo: Path, model_bytes: bytes, **changes: Any) -> tuple[str, dict[str, Any]]:
+    registered = registry.register(repo, NAME, model_bytes, card(**changes), "holdout.roc_auc 0.750000\n",
+                                   {"roc.png": b"\x89PNG roc", "pr.png": b"\x89PNG pr"})
+    return str(registered.version), registered.to_dict()
 
 
 def flip(path: Path, offset: int) -> None:
@@ -85,16 +108,16 @@ def test_versions_are_numbered_in_order(tmp_path: Path) -> None:
     (tmp_path / "models" / NAME / "v0009.txt").write_text("x")
     assert registry.list_versions(tmp_path, NAME) == ["v0001", "v0002"]
     assert registry.next_version(tmp_path, NAME) == "v0003"
-    _, meta = registry.load_model(tmp_path, NAME, "v0002")
-    assert meta["version"] == "v0002"
+    _, loaded = registry.load_model(tmp_path, NAME, "v0002")
+    assert loaded.version == "v0002"
 
 
 def test_list_versions_orders_numerically(tmp_path: Path) -> None:
     for i in range(11):
         register(tmp_path, joblib_bytes(i))
     assert registry.list_versions(tmp_path, NAME) == [f"v{i:04d}" for i in range(1, 12)]
-    model, meta = registry.load_model(tmp_path, NAME, "v0010")
-    assert (model, meta["version"]) == (9, "v0010")
+    model, loaded = registry.load_model(tmp_path, NAME, "v0010")
+    assert (model, loaded.version) == (9, "v0010")
 
 
 def test_versions_are_never_overwritten(tmp_path: Path) -> None:
@@ -124,9 +147,9 @@ def test_unknown_version_with_no_versions(tmp_path: Path) -> None:
 
 def test_load_model_round_trip(tmp_path: Path) -> None:
     version, _ = register(tmp_path, joblib_bytes({"coef": [0.5, -1.25]}))
-    model, meta = registry.load_model(tmp_path, NAME, version)
+    model, loaded = registry.load_model(tmp_path, NAME, version)
     assert model == {"coef": [0.5, -1.25]}
-    assert meta["artifact"]["file"] == "model.joblib"
+    assert loaded.artifact is not None and loaded.artifact.file == "model.joblib"
 
 
 def test_tampered_model_is_refused_before_unpickling(tmp_path: Path) -> None:
@@ -187,7 +210,7 @@ def test_corrupt_model_json(tmp_path: Path) -> None:
         registry.load_model(tmp_path, NAME, version)
     meta_path.write_text('{"version": "v0001"}')
     with pytest.raises(IntegrityError, match=r"is not a valid model description"):
-        registry.read_metadata(tmp_path, NAME, version)
+        registry.read_card(tmp_path, NAME, version)
 
 
 def test_verify_version_finds_an_altered_plot(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ QUICK = {
 @pytest.fixture(scope="session")
 def reported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2,000-customer demo project run over 2025-07 … 2025-10 (shadow), with its report written."""
-    from lowops.stages.project_init import init_project
+    from lowops.commands.init import init_project
 
     project = tmp_path_factory.mktemp("report") / "churn"
     init_project(project, customers=2000)

@@ -138,7 +138,7 @@ def wide_ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database can fail after chunks were already scored."""
     from conftest import lighten
 
-    from lowops.stages.project_init import init_project
+    from lowops.commands.init import init_project
     from reliability_support import FAST
 
     root = tmp_path_factory.mktemp("wide") / "churn"

@@ -12,7 +12,9 @@ from ct_support import base_project, clone, context, set_config
 from lowops.cli import cli
 from lowops.errors import DataError
 from lowops.io import registry
-from lowops.stages.smoke import score_frame, smoke_test
+from lowops.io.layout import MODEL_FILE
+from lowops.lifecycle.smoke import smoke_test
+from lowops.model.predict import predict_frame
 
 
 @pytest.fixture()
@@ -67,7 +69,7 @@ def test_holdout_golden_sample_needs_no_database(project: Path) -> None:
 
 
 def test_tampered_model_fails_the_digest_check_with_77(project: Path) -> None:
-    model = project / "repo" / "models" / "churn" / "v0001" / registry.MODEL_FILE
+    model = project / "repo" / "models" / "churn" / "v0001" / MODEL_FILE
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
@@ -76,12 +78,12 @@ def test_tampered_model_fails_the_digest_check_with_77(project: Path) -> None:
     assert "FAIL digest: " in result.output and "sha256 does not match SHA256SUMS (altered)" in result.output
 
 
-def test_score_frame_rejects_bad_frames_as_data_errors(project: Path) -> None:
+def test_predict_frame_rejects_bad_frames_as_data_errors(project: Path) -> None:
     ctx = context(project)
     model, meta = registry.load_model(ctx.repo, "churn", "v0001")
     import pandas as pd
 
     with pytest.raises(DataError, match="the frame holds no rows"):
-        score_frame(model, meta, pd.DataFrame(), "here")
+        predict_frame(model, meta, pd.DataFrame(), "here")
     with pytest.raises(DataError, match="required by the model are missing"):
-        score_frame(model, meta, pd.DataFrame({"x": [1]}), "here")
+        predict_frame(model, meta, pd.DataFrame({"x": [1]}), "here")

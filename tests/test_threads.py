@@ -16,7 +16,7 @@ PROBE = """
 import json, sys
 from pathlib import Path
 from lowops.config import load_project
-from lowops.stages.context import Context
+from lowops.context import Context
 ctx = Context.open(load_project(Path(sys.argv[1])))
 from sklearn.ensemble import HistGradientBoostingClassifier  # loads the OpenMP runtime after the cap
 from threadpoolctl import threadpool_info

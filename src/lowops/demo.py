@@ -8,16 +8,16 @@ the requested size. Before ``SHIFT_MONTH`` the generating process is
 stationary; from it on, the ``standard`` plan costs 25% more, new and renewing
 customers prefer month-to-month contracts, and the drivers of churn change
 (dropped calls and price instead of low data usage and support calls).
+
+This module only generates the frames; :mod:`lowops.io.demo_store` writes them
+into a database.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 DEMO_FIRST_MONTH = "2024-10"  # 3 history months for the first training
 DEMO_LAST_MONTH = "2025-12"
@@ -37,7 +37,7 @@ _LATE_RATE = np.array([0.10, 0.15, 0.05, 0.40])  # mean late payments, per payme
 _JOIN_MIX = {False: [0.45, 0.30, 0.25], True: [0.72, 0.16, 0.12]}  # contract choice
 _RENEW_MIX = {False: [0.30, 0.40, 0.30], True: [0.62, 0.22, 0.16]}
 
-_COLUMNS = {
+COLUMNS = {
     "customer_profile": [
         ("plan", "str"), ("contract", "str"), ("tenure_months", "int"), ("age", "int"),
         ("region", "str"), ("payment_method", "str"),
@@ -208,12 +208,12 @@ def generate_demo_frames(customers: int = 24_000, seed: int = 20250101) -> dict[
     shift = datetime.strptime(SHIFT_MONTH, "%Y-%m")
     months = demo_months()
     labels = {"plan": PLANS, "contract": CONTRACTS, "region": REGIONS, "payment_method": PAYMENT_METHODS}
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in _COLUMNS}
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in COLUMNS}
     for i, month in enumerate(months):
         observed = _month(rng, pop, month >= shift)
         key = {"customer_id": pop["customer_id"].copy(),
                "month": np.full(len(pop["customer_id"]), np.datetime64(month, "ns"))}
-        for name, columns in _COLUMNS.items():
+        for name, columns in COLUMNS.items():
             frame = dict(key)
             for column, kind in columns:
                 values = observed[column]
@@ -222,77 +222,3 @@ def generate_demo_frames(customers: int = 24_000, seed: int = 20250101) -> dict[
         if i + 1 < len(months):
             pop, next_id = _advance(rng, pop, observed["churned"], next_id, months[i + 1] >= shift)
     return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
-
-
-def _insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, chunk_rows: int) -> None:
-    """Insert a frame with one executemany per chunk of the Core-compiled INSERT.
-
-    Each column's bind processor (e.g. SQLite's DateTime to text) is applied once per distinct
-    value, so the rows match what ``conn.execute(table.insert(), rows)`` would store at a
-    fraction of its per-row cost.
-
-    Args:
-        conn: A connection inside the load transaction.
-        table: The target table.
-        frame: One of the demo frames, with exactly the table's columns.
-        chunk_rows: Rows per executemany call.
-    """
-    compiled = table.insert().compile(dialect=conn.dialect)
-    columns: dict[str, list[object]] = {}
-    for column in table.columns:
-        series = frame[column.name]
-        if series.dtype.kind == "M":
-            values: list[object] = pd.DatetimeIndex(series).to_pydatetime().tolist()
-        else:
-            values = [None if v != v else v for v in series.tolist()]  # NaN becomes NULL
-        process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        if process is not None:
-            cache = {value: process(value) for value in set(values)}
-            values = [cache[value] for value in values]
-        columns[column.name] = values
-    if compiled.positional:
-        rows: list[object] = list(zip(*(columns[name] for name in compiled.positiontup or []), strict=True))
-    else:
-        rows = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
-    for start in range(0, len(rows), chunk_rows):
-        conn.exec_driver_sql(compiled.string, rows[start:start + chunk_rows])
-
-
-def write_demo_store(url: str, customers: int = 24_000, seed: int = 20250101,
-                     chunk_rows: int = 50_000) -> dict[str, int]:
-    """Create (replace) the four tables in the database at SQLAlchemy `url`, return rows per table.
-
-    Args:
-        url: SQLAlchemy database URL (SQLite, PostgreSQL or MariaDB).
-        customers: Active customers in every month.
-        seed: Seed of the generator, see :func:`generate_demo_frames`.
-        chunk_rows: Rows per INSERT batch.
-
-    Returns:
-        Table name to the number of rows written.
-
-    Tables are dropped first if they exist, loaded in one transaction, then indexed on
-    ``(month)`` and ``(customer_id, month)``.
-    """
-    frames = generate_demo_frames(customers=customers, seed=seed)
-    metadata = sa.MetaData()
-    types: dict[str, sa.types.TypeEngine[Any]] = {  # precision 53: DOUBLE on MariaDB, not FLOAT
-        "str": sa.String(32), "int": sa.Integer(), "float": sa.Float(precision=53)}
-    tables = {
-        name: sa.Table(name, metadata, sa.Column("customer_id", sa.Integer(), nullable=False),
-                       sa.Column("month", sa.DateTime(), nullable=False),  # naive, meaning UTC
-                       *(sa.Column(column, types[kind]) for column, kind in columns))
-        for name, columns in _COLUMNS.items()
-    }
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            metadata.drop_all(conn, checkfirst=True)
-            metadata.create_all(conn)
-            for name, table in tables.items():
-                _insert(conn, table, frames[name], chunk_rows)
-                sa.Index(f"ix_{name}_month", table.c.month).create(conn)
-                sa.Index(f"ix_{name}_customer_month", table.c.customer_id, table.c.month).create(conn)
-    finally:
-        engine.dispose()
-    return {name: len(frame) for name, frame in frames.items()}

@@ -35,10 +35,22 @@ class UnknownVersionError(UsageError):
     """A model version id that the registry does not hold."""
 
 
+class NotPendingError(UsageError):
+    """Approve or reject named a version that is not waiting for approval."""
+
+
+class NothingToRollBackError(UsageError):
+    """Rollback found no earlier live version in the deploy history."""
+
+
 class DataError(LowopsError):
     """The data does not fit the contract: missing column, wrong type, unknown categories."""
 
     exit_code = 65
+
+
+class SmokeTestFailed(DataError):
+    """A version failed its smoke test; the message names the check and why."""
 
 
 class DatabaseError(LowopsError):

@@ -26,10 +26,10 @@ def approve(ctx: click.Context, version: str, by: str, reason: str, as_json: boo
         lowops status                     # lists what is pending
         lowops approve v0003 --by alice --reason "checked decision.txt"
     """
-    from lowops.stages import governance
+    from lowops.commands.approve import approve as approve_version
 
     stage_ctx = open_project(ctx)
-    result = governance.approve(stage_ctx, version, by=by, reason=reason)
+    result = approve_version(stage_ctx, version, by=by, reason=reason)
     if as_json:
         print_json(result)
         return
@@ -50,10 +50,10 @@ def reject(ctx: click.Context, version: str, by: str, reason: str, as_json: bool
     Example:
         lowops reject v0003 --by alice --reason "trained on the outage week"
     """
-    from lowops.stages import governance
+    from lowops.commands.approve import reject as reject_version
 
     stage_ctx = open_project(ctx)
-    result = governance.reject(stage_ctx, version, by=by, reason=reason)
+    result = reject_version(stage_ctx, version, by=by, reason=reason)
     if as_json:
         print_json(result)
         return

@@ -44,31 +44,25 @@ def window_option(func: F) -> F:
                              "default: the last complete window.")(func)
 
 
-def open_project(ctx: click.Context) -> Any:
-    """Load the project the options name and open a stage context on it."""
-    from lowops.config import load_project
-    from lowops.stages.context import Context
-
-    obj = ctx.find_root().obj or {}
-    project = load_project(Path(obj["project"]) if obj.get("project") else None,
-                           Path(obj["config"]) if obj.get("config") else None)
-    for warning in project.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    stage_ctx = Context.open(project)
-    ctx.call_on_close(stage_ctx.close)
-    return stage_ctx
-
-
 def load_only(ctx: click.Context) -> Any:
     """Load and validate the project's config without opening the database."""
-    from lowops.config import load_project
+    from lowops import commands
 
     obj = ctx.find_root().obj or {}
-    project = load_project(Path(obj["project"]) if obj.get("project") else None,
-                           Path(obj["config"]) if obj.get("config") else None)
+    project = commands.load(Path(obj["project"]) if obj.get("project") else None,
+                            Path(obj["config"]) if obj.get("config") else None)
     for warning in project.warnings:
         click.echo(f"warning: {warning}", err=True)
     return project
+
+
+def open_project(ctx: click.Context) -> Any:
+    """Load the project the options name and open a command context on it (closed with the click context)."""
+    from lowops import commands
+
+    opened = commands.open_context(load_only(ctx))
+    ctx.call_on_close(opened.close)
+    return opened
 
 
 def print_json(data: Any) -> None:

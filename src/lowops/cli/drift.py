@@ -35,10 +35,10 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: 
         lowops drift --window 2025-09 --json | jq '.features.monthly_charge'
         lowops drift --fail-on-drift || pipelines/retrain.sh
     """
-    from lowops.stages.monitor import drift_only
+    from lowops.commands.drift import drift as check_window
 
     stage_ctx = open_project(ctx)
-    verdict = drift_only(stage_ctx, stage_ctx.window(window))
+    verdict = check_window(stage_ctx, stage_ctx.window(window))
     details = verdict.details
     data = {"window": verdict.window, "drift_that_matters": verdict.drift_that_matters,
             "model_drift": verdict.model_drift, "evidence": list(verdict.evidence),

@@ -12,24 +12,13 @@ from lowops.cli.common import json_option, print_json
 def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
-    import sqlalchemy as sa
-    from sqlalchemy import exc as sa_exc
-
-    from lowops import secrets
+    from lowops.commands.init import masked
 
     try:
-        sa.make_url(value)
-    except sa_exc.ArgumentError:
-        raise click.BadParameter(f"not a SQLAlchemy URL: {secrets.mask_url(value)!r} "
-                                 "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)") from None
-    secrets.register_url(value)
+        masked(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     return value
-
-
-def _masked(url: str) -> str:
-    import sqlalchemy as sa
-
-    return sa.make_url(url).render_as_string(hide_password=True)
 
 
 @click.command()
@@ -60,7 +49,7 @@ def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: b
         lowops backfill --from 2025-01 --to 2025-12
         lowops init --demo-only --demo-url mysql+pymysql://root@127.0.0.1:3306/test
     """
-    from lowops.stages.project_init import build_demo_store, init_project
+    from lowops.commands.init import build_demo_store, init_project, masked
 
     if directory is None:
         project = (ctx.find_root().obj or {}).get("project")
@@ -77,6 +66,6 @@ def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: b
         click.echo(f"created {path}")
     if result["demo_rows"]:
         total = ", ".join(f"{k} {v}" for k, v in result["demo_rows"].items())
-        where = _masked(demo_url) if demo_url else Path(result["project"]) / "demo" / "store.sqlite"
+        where = masked(demo_url) if demo_url else Path(result["project"]) / "demo" / "store.sqlite"
         click.echo(f"demo store {where}: {total} rows")
     click.echo(f"next: cd {result['project']} && lowops validate && lowops backfill --from 2025-01 --to 2025-12")

@@ -30,7 +30,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     Example:
         lowops models list --json
     """
-    from lowops.stages import registry_view
+    from lowops.commands import models as registry_view
 
     project = load_only(ctx)
     rows = registry_view.list_models(project)
@@ -61,14 +61,13 @@ def show(ctx: click.Context, version: str, as_json: bool) -> None:
     Example:
         lowops models show v0001 --json
     """
-    from lowops.stages import registry_view
+    from lowops.commands import models as registry_view
 
     project = load_only(ctx)
-    meta = registry_view.show(project, version)
     if as_json:
-        print_json(meta)
+        print_json(registry_view.show(project, version))
         return
-    click.echo(registry_view.describe(meta))
+    click.echo(registry_view.describe(project, version))
 
 
 @models.command()
@@ -84,7 +83,7 @@ def diff(ctx: click.Context, version_a: str, version_b: str, as_json: bool) -> N
     Example:
         lowops models diff v0001 v0002
     """
-    from lowops.stages import registry_view
+    from lowops.commands import models as registry_view
 
     project = load_only(ctx)
     changes = registry_view.diff(project, version_a, version_b)

@@ -28,11 +28,10 @@ def promote(ctx: click.Context, version: str, by: str | None, reason: str | None
         lowops promote v0003 --reason "retrained on the new price list"
         lowops promote v0003 --force --reason "golden.sql is stale, model checked by hand"
     """
-    from lowops.stages import governance
-    from lowops.stages.promote import who
+    from lowops.commands.promote import promote as switch_to
 
     stage_ctx = open_project(ctx)
-    result = governance.promote(stage_ctx, version, by=who(by), reason=reason, force=force)
+    result = switch_to(stage_ctx, version, by=by, reason=reason, force=force)
     if as_json:
         print_json(result)
         return
@@ -54,11 +53,10 @@ def rollback(ctx: click.Context, by: str | None, reason: str | None, as_json: bo
         lowops rollback --reason "complaints about the new scores"
         lowops status
     """
-    from lowops.stages import governance
-    from lowops.stages.promote import who
+    from lowops.commands.promote import rollback as switch_back
 
     stage_ctx = open_project(ctx)
-    result = governance.rollback(stage_ctx, by=who(by), reason=reason)
+    result = switch_back(stage_ctx, by=by, reason=reason)
     if as_json:
         print_json(result)
         return

@@ -31,7 +31,7 @@ def report(ctx: click.Context, output: Path | None, as_json: bool) -> None:
         lowops report --output /srv/www/churn.html --json
         xdg-open repo/reports/index.html
     """
-    from lowops.stages.report import report as write_report
+    from lowops.commands.report import report as write_report
 
     project = load_only(ctx)
     result = write_report(project, output)

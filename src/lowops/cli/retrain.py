@@ -29,11 +29,10 @@ def retrain(ctx: click.Context, window: str | None, by: str | None, as_json: boo
         lowops retrain --window 2025-09
         cat repo/monitoring/2025-09/decision.txt
     """
-    from lowops.stages import governance
-    from lowops.stages.promote import who
+    from lowops.commands.retrain import retrain as retrain_now
 
     stage_ctx = open_project(ctx)
-    result = governance.retrain(stage_ctx, stage_ctx.window(window) if window else None, by=who(by))
+    result = retrain_now(stage_ctx, stage_ctx.window(window) if window else None, by=by)
     if as_json:
         print_json(result)
         return

@@ -45,7 +45,7 @@ def run(ctx: click.Context, window: str | None, force: bool, resume: bool, as_js
         lowops run --window 2025-03
         lowops run            # as cron runs it: every complete window not yet done
     """
-    from lowops.stages import pipeline
+    from lowops.commands import run as pipeline
 
     stage_ctx = open_project(ctx)
     if window is None:
@@ -74,7 +74,7 @@ def backfill(ctx: click.Context, first: str, last: str, force: bool, as_json: bo
     Example:
         lowops backfill --from 2025-01 --to 2025-12
     """
-    from lowops.stages import pipeline
+    from lowops.commands import run as pipeline
 
     stage_ctx = open_project(ctx)
     outcomes = pipeline.backfill(stage_ctx, stage_ctx.window(first), stage_ctx.window(last), force=force)

@@ -27,21 +27,16 @@ def smoke(ctx: click.Context, version: str | None, window: str | None, as_json: 
         lowops smoke v0003
         lowops smoke --json
     """
-    from lowops.stages import governance
-    from lowops.errors import IntegrityError
-    from lowops.stages.smoke import SmokeTestFailed
+    from lowops.commands.smoke import raise_if_failed
+    from lowops.commands.smoke import smoke as smoke_test
 
     stage_ctx = open_project(ctx)
-    report = governance.smoke(stage_ctx, version, stage_ctx.window(window) if window else None)
+    report = smoke_test(stage_ctx, version, stage_ctx.window(window) if window else None)
     if as_json:
         print_json(report)
     else:
         for check in report["checks"]:
             click.echo(f"{'ok  ' if check['ok'] else 'FAIL'} {check['check']}: {check['detail']}")
-    if not report["ok"]:
-        failed = {check["check"] for check in report["checks"] if not check["ok"]}
-        if failed & {"digest", "load"}:  # a tampered or incompatible model: integrity, not data
-            raise IntegrityError(f"{report['version']} failed its smoke test: {report['reason']}")
-        raise SmokeTestFailed(f"{report['version']} failed its smoke test: {report['reason']}")
+    raise_if_failed(report)
     if not as_json:
         click.echo(f"{report['version']}: smoke test passed")

@@ -20,7 +20,7 @@ def status(ctx: click.Context, n_runs: int, as_json: bool) -> None:
     Example:
         lowops status --json
     """
-    from lowops.stages.status import status as collect
+    from lowops.commands.status import status as collect
 
     project = load_only(ctx)
     data = collect(project, n_runs)

@@ -19,17 +19,11 @@ def verify(ctx: click.Context, repair: bool, as_json: bool) -> None:
     Example:
         lowops verify || lowops verify --repair
     """
-    from lowops.errors import IntegrityError
-    from lowops.stages.verify import verify as run_verify
+    from lowops.commands.verify import raise_if_findings
+    from lowops.commands.verify import verify as check_repository
 
     project = load_only(ctx)
-    if repair:
-        from lowops.io.lock import repository_lock
-
-        with repository_lock(project.repo, wait=project.lock_wait(), command="lowops verify --repair"):
-            findings, removed = run_verify(project, repair=True)
-    else:
-        findings, removed = run_verify(project)
+    findings, removed = check_repository(project, repair=repair)
     if as_json:
         print_json({"ok": not findings, "findings": [str(f) for f in findings],
                     "removed": [str(p) for p in removed]})
@@ -40,5 +34,4 @@ def verify(ctx: click.Context, repair: bool, as_json: bool) -> None:
             click.echo(str(finding))
         if not findings:
             click.echo(f"{project.repo}: ok")
-    if findings:
-        raise IntegrityError(f"{len(findings)} integrity finding(s) in {project.repo}; see above.")
+    raise_if_findings(project, findings)

@@ -12,7 +12,7 @@ bind at all, and ADBC's PostgreSQL driver uses COPY, which streams, only for a
 statement without parameters (bound, libpq holds the whole result in memory).
 For those the window bounds, the ``datetime`` values of the strictly parsed
 window and never user text, are rendered by SQLAlchemy's literal compilation
-for the URL's dialect (:func:`lowops.io.db.render_literal`). ConnectorX
+for the URL's dialect (:func:`lowops.io.sql.render_literal`). ConnectorX
 sessions are made read-only first.
 """
 
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lowops.io.sql import render_literal
+
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from lowops.io.db import Database, SqlFile
 
 _DRIVERS = {"sqlite": "adbc_driver_sqlite", "postgresql": "adbc_driver_postgresql",
             "mysql": "connectorx", "mariadb": "connectorx"}
@@ -38,19 +38,17 @@ class ArrowUnavailable(Exception):
     """No ADBC path for this database (the caller falls back to SQLAlchemy)."""
 
 
-def available(db: Database) -> bool:
-    module = _DRIVERS.get(db.dialect)
+def available(url: sa.URL) -> bool:
+    module = _DRIVERS.get(url.get_backend_name())
     return module is not None and importlib.util.find_spec(module) is not None
 
 
-def _compile(db: Database, stmt: sa.TextClause, values: dict[str, Any]) -> tuple[str, list[Any]]:
-    if db.dialect == "postgresql":
+def _compile(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any]) -> tuple[str, list[Any]]:
+    if url.get_backend_name() == "postgresql":
         # With bound parameters the driver cannot use COPY and libpq holds the whole
         # result in memory (1M rows x 20 columns: 830 MB, against 155 MB streamed by
         # COPY; benchmarks/README.md), so the bounds are rendered by the dialect.
-        from lowops.io.db import render_literal
-
-        return render_literal(db.url, stmt, values), []
+        return render_literal(url, stmt, values), []
     from sqlalchemy.dialects import sqlite
 
     dialect: sa.Dialect = sqlite.dialect(paramstyle="qmark")
@@ -64,15 +62,15 @@ def _compile(db: Database, stmt: sa.TextClause, values: dict[str, Any]) -> tuple
     return compiled.string, params
 
 
-def _connect(db: Database) -> Any:
-    if db.dialect == "sqlite":
+def _connect(url: sa.URL) -> Any:
+    if url.get_backend_name() == "sqlite":
         import adbc_driver_sqlite.dbapi as adbc
 
         # mode=ro: an extract can never write to the store.
-        return adbc.connect(f"file:{db.url.database}?mode=ro")
+        return adbc.connect(f"file:{url.database}?mode=ro")
     import adbc_driver_postgresql.dbapi as adbc
 
-    return adbc.connect(postgres_uri(db.url))
+    return adbc.connect(postgres_uri(url))
 
 
 def postgres_uri(url: sa.URL) -> str:
@@ -97,14 +95,12 @@ def connectorx_uri(url: sa.URL) -> str:
     return url.set(drivername="mysql", query=query).render_as_string(hide_password=False)
 
 
-def _connectorx_reader(db: Database, stmt: sa.TextClause, values: dict[str, Any], chunk_rows: int) -> Any:
+def _connectorx_reader(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any], chunk_rows: int) -> Any:
     import connectorx as cx
 
-    from lowops.io.db import render_literal
-
-    text = render_literal(db.url, stmt, values)
+    text = render_literal(url, stmt, values)
     try:
-        return cx.read_sql(connectorx_uri(db.url), text, return_type="arrow_stream", batch_size=chunk_rows,
+        return cx.read_sql(connectorx_uri(url), text, return_type="arrow_stream", batch_size=chunk_rows,
                            pre_execution_query=["SET SESSION TRANSACTION READ ONLY"])
     except BaseException as exc:  # noqa: BLE001 - Rust panics arrive as BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
@@ -112,28 +108,29 @@ def _connectorx_reader(db: Database, stmt: sa.TextClause, values: dict[str, Any]
         raise ArrowUnavailable(str(exc)) from None
 
 
-def read_batches(db: Database, sql: SqlFile, stmt: sa.TextClause, values: dict[str, Any],
+def read_batches(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any],
                  chunk_rows: int) -> Iterator[pa.RecordBatch]:
     """Stream the query's rows as Arrow batches of at most ``chunk_rows``.
 
     Raises:
         ArrowUnavailable: no driver, or the driver failed before the first batch.
     """
-    if not available(db):
-        raise ArrowUnavailable(db.dialect)
-    if db.dialect in _CONNECTORX:
-        yield from _rechunk(_connectorx_reader(db, stmt, values, chunk_rows), chunk_rows)
+    dialect = url.get_backend_name()
+    if not available(url):
+        raise ArrowUnavailable(dialect)
+    if dialect in _CONNECTORX:
+        yield from _rechunk(_connectorx_reader(url, stmt, values, chunk_rows), chunk_rows)
         return
-    text, params = _compile(db, stmt, values)
+    text, params = _compile(url, stmt, values)
     try:
-        conn = _connect(db)
+        conn = _connect(url)
     except Exception as exc:  # noqa: BLE001 - any driver failure: fall back to SQLAlchemy
         raise ArrowUnavailable(str(exc)) from None
     cursor = None
     try:
         cursor = conn.cursor()
         try:
-            if db.dialect == "sqlite":
+            if dialect == "sqlite":
                 # Infer column types from more rows than the default 1,024, so a
                 # column whose first rows are NULL is still typed right.
                 cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(max(chunk_rows, 1024))})

@@ -17,20 +17,21 @@ from typing import Any
 
 from lowops import secrets
 from lowops.errors import IntegrityError
+from lowops.io import layout
+from lowops.io.layout import AUDIT_HEAD_FILE as HEAD_FILE
+from lowops.io.layout import AUDIT_LOG_FILE as AUDIT_FILE
 from lowops.io.files import append_line, read_json, write_json
 from lowops.io.logs import utc_now
 
-AUDIT_FILE = "audit.log"
-HEAD_FILE = "audit.head"
 GENESIS = "0" * 64
 
 
 def audit_path(repo: Path) -> Path:
-    return repo / AUDIT_FILE
+    return layout.audit_log(repo)
 
 
 def head_path(repo: Path) -> Path:
-    return repo / HEAD_FILE
+    return layout.audit_head(repo)
 
 
 def _digest(record: dict[str, Any]) -> str:

@@ -8,11 +8,9 @@ connection failures are retried with backoff before exit 69.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,82 +19,30 @@ from sqlalchemy import exc as sa_exc
 
 from lowops import secrets
 from lowops.errors import ConfigError, DatabaseError, DataError
+from lowops.io import arrow_db
+from lowops.io.sql import Bounded, SqlFile, read_sql_file, render_literal, statement
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from lowops.windows import Window
 
-WINDOW_PARAMS = ("window_start", "window_end")
-# String literals, quoted identifiers and comments, matched in one left-to-right pass
-# so that a "--" inside a literal is not taken for a comment (nor a quote in a comment).
-_HIDDEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
-# SQLAlchemy's own pattern for a named parameter in text(): it knows nothing of
-# quotes or comments, so a ':word' inside a literal would be bound too.
-_PARAM = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
-_WRITE_WORDS = re.compile(
-    r"\b(insert|update|delete|merge|drop|alter|create|truncate|grant|revoke|attach|detach|"
-    r"pragma|vacuum|copy|call|exec|execute|lock|into|load_extension)\b|\breplace\s+into\b|"
-    r"\bfor\s+(update|share|no\s+key\s+update|key\s+share)\b", re.I)
+__all__ = ["Database", "SqlFile", "read_sql_file", "render_literal"]
 
 
-def _split(text: str) -> tuple[str, list[str]]:
-    """The SQL code with literals and comments blanked out, and those literals and comments."""
-    hidden: list[str] = []
-
-    def blank(match: re.Match[str]) -> str:
-        hidden.append(match.group(0))
-        return "''" if match.group(0)[0] in "'\"" else " "
-
-    return _HIDDEN.sub(blank, text), hidden
-
-
-@dataclass(frozen=True)
-class SqlFile:
-    """A query read from a file: its text, digest and the parameters it binds."""
-
-    path: Path
-    text: str
-    sha256: str
-    params: tuple[str, ...]
-
-
-def read_sql_file(path: Path, key: str) -> SqlFile:
-    """Read and check one SQL file named by config key ``key``.
+def masked(url: str) -> str:
+    """A database URL fit for messages (its password masked), learning the password to redact it elsewhere.
 
     Raises:
-        ConfigError: missing file, more than one statement, a statement that is
-            not a SELECT, or a parameter other than the window bounds.
+        ValueError: ``url`` is not a SQLAlchemy URL (the message says so, masked).
     """
-    if not path.is_file():
-        raise ConfigError(f"The SQL file {path} named by '{key}' does not exist; create it or fix the path.")
-    text = path.read_text(encoding="utf-8")
-    code, hidden = _split(text)
-    code = code.strip()
-    code = code[:-1].rstrip() if code.endswith(";") else code
-    if not code:
-        raise ConfigError(f"The SQL file {path} ('{key}') holds no query.")
-    if ";" in code:
-        raise ConfigError(f"The SQL file {path} ('{key}') holds several statements; keep one SELECT per file.")
-    if not re.match(r"^\(*\s*(select|with)\b", code, re.I) or _WRITE_WORDS.search(code):
-        raise ConfigError(
-            f"The SQL file {path} ('{key}') must be a single read-only SELECT (or WITH … SELECT) query."
-        )
-    misbound = [name for token in hidden for name in _PARAM.findall(token)]
-    if misbound:
-        raise ConfigError(
-            f"The SQL file {path} ('{key}') has :{misbound[0]} inside a string literal or comment, where it "
-            "would be bound as a parameter; write \\: for a literal colon."
-        )
-    params = tuple(dict.fromkeys(_PARAM.findall(code)))
-    unknown = [p for p in params if p not in WINDOW_PARAMS]
-    if unknown:
-        raise ConfigError(
-            f"The SQL file {path} ('{key}') uses the parameter(s) {', '.join(':' + p for p in unknown)}; "
-            "only :window_start and :window_end are bound. Write a literal colon as \\: ."
-        )
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return SqlFile(path=path, text=text, sha256=digest, params=params)
+    try:
+        parsed = sa.make_url(url)
+    except sa_exc.ArgumentError:
+        raise ValueError(f"not a SQLAlchemy URL: {secrets.mask_url(url)!r} "
+                         "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)") from None
+    secrets.register_url(url)
+    return parsed.render_as_string(hide_password=True)
 
 
 def _not_utf8(sql: SqlFile, column: str) -> DataError:
@@ -142,21 +88,6 @@ def _resolve_sqlite(url: sa.URL, root: Path) -> sa.URL:
         if not db.is_absolute():
             return url.set(database=str(root / db))
     return url
-
-
-def render_literal(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any]) -> str:
-    """``stmt`` with its window bounds rendered as literals by the URL's dialect (see ``literal_sql``).
-
-    Raises:
-        AssertionError: a value is not a ``datetime`` (only window bounds are ever rendered).
-    """
-    from datetime import datetime
-
-    if not all(type(value) is datetime for value in values.values()):
-        raise AssertionError("only the parsed window's datetime bounds are rendered into SQL")
-    dialect = url.get_dialect()(paramstyle="qmark")  # type: ignore[call-arg]
-    compiled = stmt.bindparams(**values).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-    return str(compiled)
 
 
 class Database:
@@ -237,16 +168,8 @@ class Database:
 
         self._with_retries("to answer", action)
 
-    def _statement(self, sql: SqlFile, window: Window | None) -> tuple[sa.TextClause, dict[str, Any]]:
-        stmt = sa.text(sql.text)
-        binds = [sa.bindparam(p, type_=sa.DateTime()) for p in sql.params]
-        if binds:
-            stmt = stmt.bindparams(*binds)
-        values: dict[str, Any] = {}
-        if window is not None:
-            start, end = window.bounds_naive_utc()
-            values = {k: v for k, v in (("window_start", start), ("window_end", end)) if k in sql.params}
-        return stmt, values
+    def _statement(self, sql: SqlFile, window: Bounded | None) -> tuple[sa.TextClause, dict[str, Any]]:
+        return statement(sql, window)
 
     def literal_sql(self, sql: SqlFile, window: Window) -> str:
         """The query with the window bounds rendered as literals by the dialect's own compiler.
@@ -267,7 +190,7 @@ class Database:
             def bounds_naive_utc(self) -> tuple[datetime, datetime]:
                 return datetime(1970, 1, 1), datetime(1970, 1, 1)
 
-        stmt, values = self._statement(sql, _Probe())  # type: ignore[arg-type]
+        stmt, values = self._statement(sql, _Probe())
 
         def action() -> list[str]:
             with self.engine().connect() as conn:
@@ -316,11 +239,9 @@ class Database:
 
         The first frame is always yielded (empty when there are no rows).
         """
-        from lowops.io import arrow_db
-
-        if arrow_db.available(self):
+        if arrow_db.available(self.url):
             stmt, values = self._statement(sql, window)
-            batches = arrow_db.read_batches(self, sql, stmt, values, chunk_rows)
+            batches = arrow_db.read_batches(self.url, stmt, values, chunk_rows)
             try:
                 first = next(batches)
             except arrow_db.ArrowUnavailable:

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from lowops.errors import IntegrityError
+from lowops.io import layout
 from lowops.io.files import read_json, write_json
 
 SLOTS = ("blue", "green")
 
 
 def pointer_path(repo: Path, name: str) -> Path:
-    return repo / "deploy" / f"{name}.json"
+    return layout.deploy_pointer(repo, name)
 
 
 def read_pointer(repo: Path, name: str) -> dict[str, Any] | None:

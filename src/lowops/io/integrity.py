@@ -90,13 +90,12 @@ def sign(key: bytes, data: bytes) -> str:
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-def check_hmac(key: bytes, data: bytes, artifact: dict[str, Any], path: Path) -> None:
+def check_hmac(key: bytes, data: bytes, recorded: str | None, path: Path) -> None:
     """Refuse bytes whose recorded HMAC is missing or wrong.
 
     Raises:
         IntegrityError: no HMAC recorded, or it does not match.
     """
-    recorded = artifact.get("hmac_sha256")
     if not isinstance(recorded, str):
         raise IntegrityError(
             f"Refusing to load {path}: an HMAC key is configured but the version records no HMAC (it was "
@@ -143,13 +142,12 @@ def check_not_shared(paths: list[Path], what: str) -> None:
             )
 
 
-def check_libraries(meta: dict[str, Any], what: str, warn: Callable[[str], None]) -> None:
-    """Compare the library versions a model was built with against the running ones.
+def check_libraries(recorded: dict[str, str | None], what: str, warn: Callable[[str], None]) -> None:
+    """Compare the library versions a model was built with (``recorded``) against the running ones.
 
     Raises:
         IntegrityError: another major version of a checked library is installed.
     """
-    recorded = ((meta.get("lineage") or {}).get("packages") or {})
     for package in CHECKED_LIBRARIES:
         built = recorded.get(package)
         if not isinstance(built, str):
@@ -169,18 +167,17 @@ def check_libraries(meta: dict[str, Any], what: str, warn: Callable[[str], None]
              f"version); its predictions may differ: retrain it here (lowops train) or install {package} {built}.")
 
 
-def check_feature_names(model: Any, meta: dict[str, Any], what: str) -> None:
-    """The fitted model's input columns must be the schema contract's.
+def check_feature_names(model: Any, contract: list[str], what: str) -> None:
+    """The fitted model's input columns must be the schema contract's (``contract``: its column names).
 
     Raises:
         IntegrityError: they differ (model.json does not describe this model).
     """
     fitted = getattr(model, "feature_names_in_", None)
-    contract = (meta.get("schema") or {}).get("columns")
-    if fitted is None or not isinstance(contract, list):
+    if fitted is None:
         return
     in_model = {str(name) for name in fitted}
-    in_contract = {str(column.get("name")) for column in contract if isinstance(column, dict)}
+    in_contract = set(contract)
     if in_model != in_contract:
         only_model = ", ".join(repr(n) for n in sorted(in_model - in_contract)) or "none"
         only_contract = ", ".join(repr(n) for n in sorted(in_contract - in_model)) or "none"

@@ -19,8 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lowops.errors import LockHeldError, WriteError
-
-LOCK_NAME = ".lock"
+from lowops.io import layout
 
 
 def _alive(pid: object) -> bool:
@@ -69,9 +68,9 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
     repo = Path(repo)
     try:
         repo.mkdir(parents=True, exist_ok=True)
-        fd = os.open(repo / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        fd = os.open(layout.lock_file(repo), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
     except OSError as exc:
-        raise WriteError(f"Cannot create the lock file {repo / LOCK_NAME}: {exc.strerror}.") from exc
+        raise WriteError(f"Cannot create the lock file {layout.lock_file(repo)}: {exc.strerror}.") from exc
     held = False
     try:
         deadline = time.monotonic() + max(wait, 0.0)
@@ -82,7 +81,7 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise LockHeldError(
-                        f"Repository {repo} is locked by {_holder(repo / LOCK_NAME)}; "
+                        f"Repository {repo} is locked by {_holder(layout.lock_file(repo))}; "
                         "try again later (set LOWOPS_LOCK_WAIT=SECONDS to wait for it)."
                     ) from None
                 time.sleep(0.1)
@@ -106,7 +105,7 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
 
 def holder_if_locked(repo: Path) -> str | None:
     """Who holds the repository lock right now, or None (never waits, never keeps it)."""
-    path = Path(repo) / LOCK_NAME
+    path = layout.lock_file(Path(repo))
     if not path.exists():
         return None
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from lowops import faults
 from lowops.errors import IntegrityError
+from lowops.io import layout
 from lowops.io.files import DIR_MODE, TMP_PREFIX, _write_error, fsync_dir, read_json, sha256_file, write_json
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class SnapshotWriter:
     def __init__(self, repo: Path, window: str, kind: str, provenance: dict[str, Any]) -> None:
         assert kind in KINDS
         self.repo, self.window, self.kind, self.provenance = repo, window, kind, provenance
-        self.base = repo / "data" / window
+        self.base = layout.window_data(repo, window)
         self._stage: Path | None = None
         self._writer: Any = None
         self._schema: Any = None
@@ -107,7 +108,7 @@ class SnapshotWriter:
         self._schema = pa.Schema.from_pandas(frame, preserve_index=False)
         self._columns = [{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()]
         self._digest.update(repr([(f.name, str(f.type)) for f in self._schema]).encode())
-        self._writer = pq.ParquetWriter(self._stage / f"{self.kind}.parquet", self._schema, compression="zstd")
+        self._writer = pq.ParquetWriter(self._stage / layout.snapshot_file(self.kind), self._schema, compression="zstd")
 
     def write(self, frame: pd.DataFrame) -> Any:
         """Append one chunk (its columns and dtypes must match the first chunk's); return it as
@@ -160,9 +161,9 @@ class SnapshotWriter:
         final = self.base / version
         if final.exists():
             self.abort()
-            _point(self.base, self.kind, version)
+            _point(self.repo, self.window, self.kind, version)
             return Snapshot(self.window, version, final, read_manifest(final), created=False)
-        data_file = self._stage / f"{self.kind}.parquet"
+        data_file = self._stage / layout.snapshot_file(self.kind)
         manifest = {
             "version": version,
             "window": self.window,
@@ -178,7 +179,7 @@ class SnapshotWriter:
         }
         stage = self._stage
         try:
-            write_json(stage / "manifest.json", manifest)  # last: the version's completion mark
+            write_json(stage / layout.MANIFEST_FILE, manifest)  # last: the version's completion mark
             fsync_dir(stage)
             faults.checkpoint(f"stage:{version}")
             if final.exists():
@@ -192,18 +193,14 @@ class SnapshotWriter:
             self.abort()
             raise
         self._stage = None
-        _point(self.base, self.kind, version)
+        _point(self.repo, self.window, self.kind, version)
         return Snapshot(self.window, version, final, manifest, created=True)
 
 
-def pointer_path(base: Path, kind: str) -> Path:
-    return base / f"{kind}.latest.json"
-
-
-def _point(base: Path, kind: str, version: str) -> None:
+def _point(repo: Path, window: str, kind: str, version: str) -> None:
     # The latest extract wins even when it found its content already stored
     # (data fixed back to an earlier state), so the pointer is rewritten each time.
-    write_json(pointer_path(base, kind), {"version": version}, overwrite=True)
+    write_json(layout.data_pointer(repo, window, kind), {"version": version}, overwrite=True)
 
 
 class SchemaDrift(Exception):
@@ -225,9 +222,9 @@ def write_snapshot(repo: Path, window: str, kind: str, frame: pd.DataFrame, *,
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    manifest_path = path / "manifest.json"
+    manifest_path = path / layout.MANIFEST_FILE
     if not manifest_path.is_file():
-        raise IntegrityError(f"Data version {path} has no manifest.json; run `lowops verify`.")
+        raise IntegrityError(f"Data version {path} has no {layout.MANIFEST_FILE}; run `lowops verify`.")
     manifest = read_json(manifest_path)
     if not isinstance(manifest, dict) or "file" not in manifest or "sha256" not in manifest:
         raise IntegrityError(f"{manifest_path} is not a valid manifest; run `lowops verify`.")
@@ -236,7 +233,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 def versions(repo: Path, window: str, kind: str) -> list[Snapshot]:
     """Every complete data version of a window, oldest first."""
-    base = repo / "data" / window
+    base = layout.window_data(repo, window)
     if not base.is_dir():
         return []
     found = []
@@ -249,10 +246,15 @@ def versions(repo: Path, window: str, kind: str) -> list[Snapshot]:
     return sorted(found, key=lambda s: (s.manifest.get("extracted_at", ""), s.version))
 
 
+def find(repo: Path, window: str, kind: str, version: str) -> Snapshot | None:
+    """One named data version of a window, if it is stored."""
+    return next((s for s in versions(repo, window, kind) if s.version == version), None)
+
+
 def latest(repo: Path, window: str, kind: str) -> Snapshot | None:
     """The version the most recent extract of a window produced or found, if any."""
-    base = repo / "data" / window
-    pointer = pointer_path(base, kind)
+    base = layout.window_data(repo, window)
+    pointer = layout.data_pointer(repo, window, kind)
     if pointer.is_file():
         target = read_json(pointer)
         version = target.get("version") if isinstance(target, dict) else None

@@ -14,13 +14,14 @@ from typing import Any
 from lowops import secrets
 from lowops.io.files import append_line
 from lowops.io.logs import utc_now
-from lowops.io.registry import list_versions, model_dir
+from lowops.io import layout
+from lowops.io.registry import list_versions
 
 STATUSES = ("candidate", "staged", "pending", "approved", "promoted", "rejected", "superseded", "retired", "lost")
 
 
 def status_path(repo: Path, name: str, version: str) -> Path:
-    return model_dir(repo, name) / f"{version}.status"
+    return layout.status_file(repo, name, version)
 
 
 def history(repo: Path, name: str, version: str) -> list[dict[str, Any]]:

@@ -1,21 +1,29 @@
-"""Evaluate: once a window's labels exist, its predictions' KPIs go to ``logs/metrics.log``."""
+"""Evaluate: once a window's labels exist, its predictions' KPIs go to ``logs/metrics.log``.
+
+Labels that arrive windows late (``windows.label_delay``) are picked up by
+:func:`late_labels`: the stored predictions of an earlier window are evaluated
+under that window, beside the estimate monitoring made without them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 import numpy as np
 import pandas as pd
 
-from lowops.io import snapshots
-from lowops.io.logs import log_metric
+from lowops.context import Context
+from lowops.io import layout, predictions, snapshots
 from lowops.io.snapshots import Snapshot
-from lowops.stages import metrics as metric_fns
-from lowops.stages.context import Context
+from lowops.model import metrics as metric_fns
+from lowops.model.card import ModelCard
+from lowops.monitoring.model_drift import kpi_history
+from lowops.stages.extract import extract_labels
+from lowops.windows import Window
 
 
 def evaluate(ctx: Context, window: str, version: str, keys: np.ndarray, scores: np.ndarray,
-             labels: Snapshot, meta: dict[str, Any]) -> dict[str, float]:
+             labels: Snapshot, card: ModelCard) -> dict[str, float]:
     """Compute the KPIs of ``scores`` against the window's labels and log one line per metric.
 
     Returns:
@@ -29,13 +37,46 @@ def evaluate(ctx: Context, window: str, version: str, keys: np.ndarray, scores: 
     if merged.empty:
         ctx.log.event("evaluate", "no scored row has a label; nothing to evaluate", level="WARN")
         return {}
-    threshold = float(meta["metrics"].get("threshold", cfg.train.threshold))
-    values = metric_fns.compute(meta["task"], merged["y"].to_numpy(), merged["score"].to_numpy(), threshold)
+    values = metric_fns.compute(card.task, merged["y"].to_numpy(), merged["score"].to_numpy(), card.threshold)
     for name, value in values.items():
-        log_metric(ctx.repo, window=window, model=cfg.model.name, version=version, metric=name,
-                   value=value, rows=len(merged), run_id=ctx.run_id)
-    primary = cfg.train.primary_metric
-    ctx.log.event("evaluate", f"{cfg.model.name} {version} on {len(merged)} labelled rows: "
+        ctx.metrics.log(window, version, name, value, len(merged))
+    ctx.log.event("evaluate", f"{ctx.name} {version} on {len(merged)} labelled rows: "
                   + ", ".join(f"{k}={v:.4f}" for k, v in values.items())
-                  + f" (primary {primary})")
+                  + f" (primary {cfg.train.primary_metric})")
     return values
+
+
+def late_labels(ctx: Context, window: Window) -> list[tuple[Window, dict[str, float], str]]:
+    """Evaluate earlier windows whose labels arrived after they were scored.
+
+    Looks back ``drift.model_drift.backfill_windows`` windows for one that has
+    predictions but no realised primary KPI and whose labels are now due;
+    extracts its labels, evaluates its stored predictions (logging the KPIs
+    under that window) and returns what it found.
+
+    Returns:
+        ``(window, realised metrics, version)`` per window back-filled.
+    """
+    cfg = ctx.config
+    primary, key = cfg.train.primary_metric, cfg.entity_key
+    done = kpi_history(ctx.repo, ctx.name, primary)
+    found = []
+    for lag in range(cfg.drift.model_drift.backfill_windows, 0, -1):  # oldest first
+        earlier = window.prev(lag)
+        files = layout.predictions_files(ctx.repo, earlier.label)
+        if earlier.label in done or not files or not ctx.labels_due(earlier):
+            continue
+        labels = snapshots.latest(ctx.repo, earlier.label, "labels") or extract_labels(ctx, earlier)
+        if labels is None:
+            continue
+        scored = predictions.read_scores(files[-1], key)
+        if scored.empty:
+            continue
+        version = str(scored["version"].iloc[-1])
+        values = evaluate(ctx, earlier.label, version, scored[key].to_numpy(),
+                          scored["score"].to_numpy(dtype=float), labels, ctx.card(version))
+        if values:
+            ctx.log.event("monitor", f"late labels for {earlier.label} arrived: realised {primary}="
+                          f"{values.get(primary, math.nan):.4f} ({version})")
+            found.append((earlier, values, version))
+    return found

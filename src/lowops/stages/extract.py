@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lowops.context import Context
 from lowops.errors import DataError
 from lowops.io import snapshots
 from lowops.io.snapshots import Snapshot
-from lowops.stages import modeling
-from lowops.stages.context import Context
+from lowops.model.card import Contract
+from lowops.model.contract import ContractCheck
 from lowops.stages.merge import NotSorted, merge_sorted
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class Extracted:
     labels: Snapshot | None    # None: labels not due yet or not arrived
 
 
-def _provenance(ctx: Context, window: Window, sql: dict[str, object]) -> dict[str, object]:
+def _provenance(ctx: Context, window: Window, sql: dict[str, object]) -> dict[str, Any]:
     start, end = window.bounds_naive_utc()
     return {
         "sql": sql,
@@ -91,10 +92,10 @@ def _check_marts(ctx: Context, key: str, columns: dict[str, list[str]]) -> None:
             owners.setdefault(column, name)
 
 
-def _contract_check(ctx: Context, window: Window, contract: dict[str, Any] | None) -> modeling.ContractCheck | None:
+def _contract_check(ctx: Context, window: Window, contract: Contract | None) -> ContractCheck | None:
     if contract is None:
         return None
-    return modeling.ContractCheck(contract, f"window {window.label}", ctx.config.features.max_unknown_rate)
+    return ContractCheck(contract, f"window {window.label}", ctx.config.features.max_unknown_rate)
 
 
 class FeatureStream:
@@ -107,7 +108,7 @@ class FeatureStream:
     joined as streams: abort and use :func:`extract_features` (in memory).
     """
 
-    def __init__(self, ctx: Context, window: Window, contract: dict[str, Any] | None = None) -> None:
+    def __init__(self, ctx: Context, window: Window, contract: Contract | None = None) -> None:
         self.ctx, self.window = ctx, window
         marts = ctx.mart_sql()
         sql_meta = {name: {"path": str(sql.path.relative_to(ctx.project.root))
@@ -174,7 +175,7 @@ def _log_version(ctx: Context, window: Window, snap: Snapshot) -> None:
     ctx.log.event("extract", f"{window.label} features {snap.rows} rows: {snap.version} ({state})")
 
 
-def extract_features(ctx: Context, window: Window, *, contract: dict[str, Any] | None = None) -> Snapshot | None:
+def extract_features(ctx: Context, window: Window, *, contract: Contract | None = None) -> Snapshot | None:
     """Extract, join and snapshot a window's features; None when the window is empty.
 
     The marts stream through a sorted merge join into the snapshot, one chunk
@@ -203,8 +204,8 @@ def extract_features(ctx: Context, window: Window, *, contract: dict[str, Any] |
         raise
 
 
-def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, object],
-                       check: modeling.ContractCheck | None = None) -> Snapshot | None:
+def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, Any],
+                       check: ContractCheck | None = None) -> Snapshot | None:
     key = ctx.config.entity_key
     joined: pd.DataFrame | None = None
     frames = {}
@@ -250,7 +251,7 @@ def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
 
 
 def extract(ctx: Context, window: Window, *, labels: bool = True,
-            contract: dict[str, Any] | None = None) -> Extracted:
+            contract: Contract | None = None) -> Extracted:
     """Extract a window's features and, when due, its labels.
 
     Args:

@@ -1,0 +1,42 @@
+"""``lowops approve`` and ``lowops reject``: the manual governance gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lowops.commands._run import locked, recorded, stage
+from lowops.commands.promote import switched
+from lowops.context import Context
+from lowops.io import registry
+from lowops.lifecycle import promote as switching
+
+
+def approve(ctx: Context, version: str, *, by: str, reason: str) -> dict[str, Any]:
+    """Switch a pending version in (smoke-tested again).
+
+    Raises:
+        NotPendingError: the version is not pending.
+        SmokeTestFailed: it failed the smoke test; it is rejected and the live slot is untouched.
+    """
+    registry.check_version(ctx.repo, ctx.name, version)
+    with locked(ctx, f"lowops approve {version}"), recorded(ctx, "approve", None) as ledger:
+        with stage(ledger, "approve") as out:
+            result = switching.approve(ctx, version, by=by, reason=reason)
+            out.update(version=version, previous=result.previous)
+        ledger.finish("done")
+    return switched(ctx, result, ledger.run_id)
+
+
+def reject(ctx: Context, version: str, *, by: str, reason: str) -> dict[str, Any]:
+    """Close a pending version without switching.
+
+    Raises:
+        NotPendingError: the version is not pending.
+    """
+    registry.check_version(ctx.repo, ctx.name, version)
+    with locked(ctx, f"lowops reject {version}"), recorded(ctx, "reject", None) as ledger:
+        with stage(ledger, "reject") as out:
+            result = switching.reject(ctx, version, by=by, reason=reason)
+            out.update(result)
+        ledger.finish("done")
+    return {**result, "run_id": ledger.run_id}

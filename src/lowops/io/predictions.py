@@ -1,0 +1,116 @@
+"""The predictions CSV, ``outputs/<window>/predictions-<run>.csv``: its columns, and reading it back.
+
+One row per input row: the entity key, the features the model used, score,
+prediction, label (empty until known), model, version, slot, run id and the
+time scored. Text that a spreadsheet would run as a formula is quoted. The
+file is written through one atomic write (committed last, after every chunk);
+a resumed run and late labels read it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lowops.io.files import atomic_write
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(table: Any) -> Any:
+    """Prefix text cells that a spreadsheet would run as a formula (= + - @ tab CR) with a quote."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    starts = pa.array(_FORMULA_START, pa.string())
+    for index, field_ in enumerate(table.schema):
+        if not (pa.types.is_string(field_.type) or pa.types.is_large_string(field_.type)):
+            continue
+        column = table.column(index)
+        first = pc.utf8_slice_codeunits(column, 0, 1)
+        risky = pc.is_in(first, value_set=starts.cast(field_.type))
+        if pc.any(risky).as_py():
+            quoted = pc.binary_join_element_wise(pa.scalar("'", field_.type), column, pa.scalar("", field_.type))
+            table = table.set_column(index, field_, pc.if_else(risky, quoted, column))
+    return table
+
+
+def output_table(batch: Any, key: str, columns: list[str], task: str, score_values: np.ndarray,
+                 threshold: float, key_values: np.ndarray, label_map: pd.Series | None,
+                 constants: dict[str, str]) -> Any:
+    """One chunk of the predictions CSV as an Arrow table.
+
+    A row whose score is not finite (the model could not score it) gets an
+    empty score and prediction.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    n = batch.num_rows
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    table = table.select([key, *columns])
+    values = np.asarray(score_values, dtype=float)
+    rejected = ~np.isfinite(values)
+    table = table.append_column("score", pa.array(values, pa.float64(), mask=rejected))
+    prediction = ((values >= threshold).astype(np.int64) if task == "classification" else values)
+    table = table.append_column("prediction", pa.array(prediction, mask=rejected))
+    if label_map is not None and n:
+        labels = pd.Series(key_values).map(label_map)
+        table = table.append_column("label", pa.array(labels.to_numpy(dtype=float), from_pandas=True))
+    else:
+        table = table.append_column("label", pa.nulls(n, pa.float64()))
+    for name, value in constants.items():
+        table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n))
+    return neutralise(table)
+
+
+class PredictionsWriter:
+    """Chunks of one predictions file; the file appears when the block that opened it ends without error."""
+
+    def __init__(self, handle: Any) -> None:
+        import pyarrow.csv as pa_csv
+
+        self._handle = handle
+        self._options = pa_csv.WriteOptions(quoting_style="needed")
+        self._writer: Any = None
+        self._closed = False
+
+    @property
+    def started(self) -> bool:
+        return self._writer is not None
+
+    def write(self, table: Any) -> None:
+        import pyarrow.csv as pa_csv
+
+        if self._writer is None:
+            self._writer = pa_csv.CSVWriter(self._handle, table.schema, write_options=self._options)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        """Finish the CSV (the file itself is committed when the ``writing`` block ends)."""
+        if self._writer is not None and not self._closed:
+            self._writer.close()
+        self._closed = True
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[PredictionsWriter]:
+    """Write a predictions file atomically: visible only once the block completes."""
+    with atomic_write(path) as handle:
+        writer = PredictionsWriter(handle)
+        yield writer
+        writer.close()
+
+
+def read_scores(path: Path, key: str) -> pd.DataFrame:
+    """A predictions file's key, score and version columns (an unscored row's score is NaN)."""
+    import pandas as pd
+
+    return pd.read_csv(path, usecols=[key, "score", "version"])

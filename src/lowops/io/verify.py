@@ -1,0 +1,214 @@
+"""``lowops verify``: the repository's integrity, one finding per line.
+
+Checks every model version's digests (and HMAC, with a key configured),
+every data version's manifest and digest, that the deploy pointer names
+complete versions, that run ledgers parse and the predictions they record are
+the files written, the audit chain, that no symbolic link leads out of the
+repository, that no one but the owner may write the model registry, and lists
+the leftovers of interrupted writes (``.tmp-*``). With ``repair`` the
+leftovers are removed, never anything complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lowops.errors import IntegrityError, LowopsError
+from lowops.io import audit, deploy, integrity, layout, registry, snapshots
+from lowops.io.files import TMP_PREFIX, sha256_bytes, sha256_file
+from lowops.io.ledger import RunRecord, ledger_files, read_run
+from lowops.io.lock import holder_if_locked
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: Path
+    problem: str
+    removable: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+def _leftovers(repo: Path) -> list[Finding]:
+    found = []
+    for path in repo.rglob(TMP_PREFIX + "*"):
+        found.append(Finding(path, "leftover of an interrupted write (removable with --repair)", True))
+    return found
+
+
+def _links_out(repo: Path) -> list[Finding]:
+    """Symbolic links that lead out of the repository (a planted version, say): never followed."""
+    root = repo.resolve()
+    found = []
+    for folder, dirs, files in os.walk(repo):
+        for name in [*dirs, *files]:
+            path = Path(folder) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                found.append(Finding(path, f"symbolic link leading outside the repository (to {os.readlink(path)}); "
+                                           "lowops refuses to load it: remove it"))
+    return found
+
+
+def _shared_models(repo: Path) -> list[Finding]:
+    """Registry paths that the group or others may write: models there are refused when loaded."""
+    found: list[Finding] = []
+    models = layout.models_root(repo)
+    if not models.is_dir():
+        return found
+    for path in [models, *models.rglob("*")]:
+        mode = None if path.is_symlink() else integrity.others_may_write(path, follow=False)
+        if mode is not None:
+            found.append(Finding(path, f"writable by its group or others (mode {mode:04o}); lowops refuses "
+                                       f"to load models there: chmod go-w {path}"))
+    return found
+
+
+def _outputs(repo: Path, record: RunRecord) -> list[Finding]:
+    """The predictions a finished run recorded must be the files on disk."""
+    found = []
+    for stage in record.stages:
+        relative, digest = stage.outputs.get("predictions"), stage.outputs.get("sha256")
+        if not stage.done or not isinstance(relative, str) or not isinstance(digest, str):
+            continue
+        path = repo / relative
+        if not path.is_file():
+            found.append(Finding(path, f"recorded by run {record.run_id} but missing"))
+        elif sha256_file(path) != digest:
+            found.append(Finding(path, f"sha256 differs from the one run {record.run_id} recorded (altered)"))
+    return found
+
+
+def _versions(repo: Path, name: str) -> list[Finding]:
+    """Each version's files against SHA256SUMS, its card against its directory, its model bytes against the card."""
+    found = []
+    for version in registry.list_versions(repo, name):
+        folder = layout.version_dir(repo, name, version)
+        try:
+            for problem in registry.verify_version(repo, name, version):
+                found.append(Finding(Path(problem.split(": ")[0]), problem.split(": ", 1)[1]))
+            card = registry.read_card(repo, name, version)
+            if card.version not in (None, version):
+                found.append(Finding(folder, f"{layout.CARD_FILE} describes {card.version}, not {version} (versions "
+                                             "swapped or copied by hand)"))
+            model_file = folder / layout.MODEL_FILE
+            if model_file.is_file() and card.artifact is not None:
+                data = model_file.read_bytes()
+                if sha256_bytes(data) != card.artifact.sha256:
+                    found.append(Finding(model_file, f"sha256 differs from {layout.CARD_FILE} (altered)"))
+                key = registry.signing_key(repo)
+                if key is not None:
+                    integrity.check_hmac(key, data, card.artifact.hmac_sha256, model_file)
+        except LowopsError as exc:
+            if folder.is_symlink():
+                continue  # reported once, as a link leading out
+            found.append(Finding(folder, str(exc)))
+    return found
+
+
+def _pointer(repo: Path, name: str) -> list[Finding]:
+    """The deploy pointer names complete versions, and its live slot holds one."""
+    path = deploy.pointer_path(repo, name)
+    try:
+        state = deploy.read_pointer(repo, name)
+    except IntegrityError as exc:
+        return [Finding(path, str(exc))]
+    if not state:
+        return []
+    found = []
+    versions = set(registry.list_versions(repo, name))
+    for slot, content in state["slots"].items():
+        if content and content.get("version") not in versions:
+            found.append(Finding(path, f"slot {slot} names {content.get('version')}, which is not a "
+                                       "complete version (dangling pointer)"))
+    if not state["slots"].get(state["live"]):
+        found.append(Finding(path, f"live slot {state['live']} is empty"))
+    return found
+
+
+def _data(repo: Path) -> list[Finding]:
+    """Every data version against its manifest, and every latest-extract pointer."""
+    found = []
+    root = layout.data_root(repo)
+    windows = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for window in windows:
+        for kind in snapshots.KINDS:
+            try:
+                stored = snapshots.versions(repo, window, kind)
+            except IntegrityError as exc:
+                found.append(Finding(layout.window_data(repo, window), str(exc)))
+                continue
+            for snap in stored:
+                try:
+                    snapshots.verify_snapshot(snap)
+                except IntegrityError as exc:
+                    found.append(Finding(snap.file, str(exc)))
+            try:
+                snapshots.latest(repo, window, kind)
+            except IntegrityError as exc:
+                found.append(Finding(layout.data_pointer(repo, window, kind), str(exc)))
+    return found
+
+
+def _audit(repo: Path, repair: bool, removed: list[Path]) -> list[Finding]:
+    """The audit chain; with ``repair`` a head one line behind is brought up to date."""
+    problems = audit.check_chain(repo)
+    if problems == [audit.HEAD_BEHIND] and repair:
+        audit.repair_head(repo)
+        removed.append(audit.head_path(repo))
+        problems = []
+    return [Finding(audit.head_path(repo), problem, True) if problem == audit.HEAD_BEHIND
+            else Finding(audit.audit_path(repo), f"audit chain broken: {problem}") for problem in problems]
+
+
+def _ledgers(repo: Path) -> list[Finding]:
+    """Every run ledger parses, and the predictions each recorded are the files on disk."""
+    found = []
+    for path in ledger_files(repo):
+        try:
+            record = read_run(path)
+        except IntegrityError as exc:
+            found.append(Finding(path, str(exc)))
+            continue
+        found.extend(_outputs(repo, record))
+    return found
+
+
+def _remove(leftovers: list[Finding]) -> list[Path]:
+    removed = []
+    for item in leftovers:
+        if item.path.is_dir():
+            shutil.rmtree(item.path, ignore_errors=True)
+        else:
+            item.path.unlink(missing_ok=True)
+        removed.append(item.path)
+    return removed
+
+
+def verify(repo: Path, *, repair: bool = False) -> tuple[list[Finding], list[Path]]:
+    """Check the repository; return the findings and what repair removed.
+
+    The caller sets the project's HMAC key first (``registry.use_key``), and holds the
+    repository lock when ``repair`` is set.
+    """
+    findings: list[Finding] = []
+    if not repo.exists():
+        return findings, []
+    # While a writer works, its temp files are work in progress, not leftovers.
+    busy = holder_if_locked(repo) if not repair else None
+    leftovers = [] if busy else _leftovers(repo)
+    findings.extend(_links_out(repo))
+    findings.extend(_shared_models(repo))
+    removed = _remove(leftovers) if repair else []
+    if not repair:
+        findings.extend(leftovers)
+    for name in registry.model_names(repo):
+        findings.extend(_versions(repo, name))
+        findings.extend(_pointer(repo, name))
+    findings.extend(_data(repo))
+    findings.extend(_audit(repo, repair, removed))
+    findings.extend(_ledgers(repo))
+    return findings, removed

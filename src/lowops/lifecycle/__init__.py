@@ -1,0 +1,1 @@
+"""What follows a verdict: triggers, retraining, the comparison, slots, promotion, smoke tests, notifications."""

@@ -1,0 +1,276 @@
+"""Champion against challengers: several generations of a model on the same hold-out rows.
+
+The new version, the live one and the versions live at T-1 and T-2 score the
+same labelled rows. The primary metric decides, but the live version keeps
+its place unless a challenger beats it by ``compare.min_improvement`` *and*
+the paired bootstrap confidence interval of the difference (the same
+resampled rows for both models) excludes zero. Guardrail metrics may not get
+worse beyond their tolerance, and a challenger slower per 1,000 rows or
+larger than the incumbent beyond ``compare.resource_margin`` is blocked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lowops.context import Context
+from lowops.errors import DataError
+from lowops.io import snapshots
+from lowops.model import metrics as metric_fns
+from lowops.model.predict import predict_frame
+
+_BATCH = 50
+
+
+@dataclass
+class Candidate:
+    """One version on the hold-out: its roles, KPIs and resource use."""
+
+    version: str
+    roles: list[str]
+    metrics: dict[str, float] = field(default_factory=dict)
+    ms_per_1000: float = 0.0
+    bytes: int = 0
+    threshold: float = 0.5
+    scores: np.ndarray | None = None
+    delta: float | None = None
+    ci: tuple[float, float] | None = None
+    verdict: str = ""
+
+
+@dataclass
+class Decision:
+    """What the comparison concluded, and why."""
+
+    window: str
+    holdout: str
+    rows: int
+    primary: str
+    incumbent: str
+    winner: str
+    reason: str
+    candidates: list[Candidate]
+
+    @property
+    def change(self) -> bool:
+        return self.winner != self.incumbent
+
+
+def holdout_rows(ctx: Context, window: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The labelled rows of a window: its feature snapshot joined with its labels.
+
+    Raises:
+        DataError: the window has no features or no labels stored.
+    """
+    key, target = ctx.config.entity_key, ctx.config.labels.target
+    feats = snapshots.latest(ctx.repo, window, "features")
+    labels = snapshots.latest(ctx.repo, window, "labels")
+    if feats is None or labels is None:
+        raise DataError(f"The hold-out window {window} has no {'features' if feats is None else 'labels'} "
+                        "snapshot; run `lowops extract --window " + window + "` first.")
+    frame = snapshots.load(feats).merge(snapshots.load(labels), on=key, how="inner")
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    return frame, frame[target].to_numpy()
+
+
+def _weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC under each row of ``weights`` (resample counts), ties counted half; one sort in all."""
+    order = np.argsort(score, kind="mergesort")
+    s, yy = score[order], y[order].astype(bool)
+    w = weights[:, order].astype(float)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    pos = np.add.reduceat(np.where(yy, w, 0.0), starts, axis=1)
+    neg = np.add.reduceat(np.where(yy, 0.0, w), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    num = (pos * (below + 0.5 * neg)).sum(axis=1)
+    den = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _weighted_metric(metric: str, task: str, y: np.ndarray, score: np.ndarray, threshold: float,
+                     weights: np.ndarray) -> np.ndarray:
+    if metric == "roc_auc":
+        return _weighted_auc(y, score, weights)
+    from sklearn import metrics as m
+
+    out = []
+    for w in weights:
+        if task == "classification":
+            yi = y.astype(int)
+            p = np.clip(score, 1e-15, 1 - 1e-15)
+            pred = (p >= threshold).astype(int)
+            value = {
+                "pr_auc": lambda: m.average_precision_score(yi, p, sample_weight=w),
+                "f1": lambda: m.f1_score(yi, pred, sample_weight=w, zero_division=0),
+                "accuracy": lambda: m.accuracy_score(yi, pred, sample_weight=w),
+                "precision": lambda: m.precision_score(yi, pred, sample_weight=w, zero_division=0),
+                "recall": lambda: m.recall_score(yi, pred, sample_weight=w, zero_division=0),
+                "log_loss": lambda: m.log_loss(yi, p, sample_weight=w, labels=[0, 1]),
+            }[metric]()
+        else:
+            nonzero = y != 0
+            value = {
+                "rmse": lambda: np.sqrt(m.mean_squared_error(y, score, sample_weight=w)),
+                "mae": lambda: m.mean_absolute_error(y, score, sample_weight=w),
+                "r2": lambda: m.r2_score(y, score, sample_weight=w),
+                "mape": lambda: np.average(np.abs((y[nonzero] - score[nonzero]) / y[nonzero]),
+                                           weights=w[nonzero]),
+            }[metric]()
+        out.append(float(value))
+    return np.asarray(out)
+
+
+def bootstrap_delta(metric: str, task: str, y: np.ndarray, challenger: np.ndarray, incumbent: np.ndarray,
+                    *, threshold: float, resamples: int, confidence: float, seed: int) -> tuple[float, float, float]:
+    """The gain of ``challenger`` over ``incumbent`` and its paired bootstrap confidence interval.
+
+    Both models are scored on the same resampled rows in every replicate, so the
+    interval is that of the difference itself. Gains are oriented so that
+    positive always means the challenger is better (lower-is-better metrics flip).
+
+    Returns:
+        ``(gain, low, high)``.
+    """
+    sign = -1.0 if metric in metric_fns.LOWER_IS_BETTER else 1.0
+    full = np.ones((1, len(y)))
+    gain = sign * float(_weighted_metric(metric, task, y, challenger, threshold, full)[0]
+                        - _weighted_metric(metric, task, y, incumbent, threshold, full)[0])
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    diffs = []
+    for start in range(0, resamples, _BATCH):
+        batch = min(_BATCH, resamples - start)
+        idx = rng.integers(0, n, size=(batch, n)) + (np.arange(batch) * n)[:, None]
+        weights = np.bincount(idx.ravel(), minlength=batch * n).reshape(batch, n)
+        diffs.append(sign * (_weighted_metric(metric, task, y, challenger, threshold, weights)
+                             - _weighted_metric(metric, task, y, incumbent, threshold, weights)))
+    values = np.concatenate(diffs)
+    values = values[np.isfinite(values)]
+    alpha = (1 - confidence) / 2
+    low, high = (np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan))
+    return gain, float(low), float(high)
+
+
+# Latency is timed on at most this many of the hold-out rows, in this many rounds.
+_TIMING_ROWS = 5000
+_TIMING_ROUNDS = 5
+
+
+def evaluate_versions(ctx: Context, roles: dict[str, list[str]], frame: pd.DataFrame,
+                      y: np.ndarray) -> list[Candidate]:
+    """Score every version on the same rows; KPIs, latency per 1,000 rows and model bytes.
+
+    Latency is the best of several rounds that take the versions in turn, on one
+    thread: a load that comes and goes then slows every version alike or none,
+    and no OpenMP thread waits for a core another process holds. What remains is
+    each model's own cost per row, comparable from one run to the next.
+    """
+    from threadpoolctl import threadpool_limits
+
+    loaded = {version: ctx.load_model(version) for version in roles}
+    scores = {version: predict_frame(model, card, frame, f"hold-out rows for {version}")
+              for version, (model, card) in loaded.items()}
+    sample = frame.iloc[:_TIMING_ROWS]
+    best = dict.fromkeys(roles, float("inf"))
+    with threadpool_limits(limits=1):
+        for _ in range(_TIMING_ROUNDS):
+            for version, (model, card) in loaded.items():
+                started = time.perf_counter()
+                predict_frame(model, card, sample, f"hold-out rows for {version}")
+                best[version] = min(best[version], time.perf_counter() - started)
+    found = []
+    for version, names in roles.items():
+        card = loaded[version][1]
+        assert card.artifact is not None
+        found.append(Candidate(version=version, roles=names,
+                               metrics=metric_fns.compute(card.task, y, scores[version], card.threshold),
+                               ms_per_1000=best[version] * 1000 / max(len(sample), 1) * 1000,
+                               bytes=card.artifact.bytes, threshold=card.threshold, scores=scores[version]))
+    return found
+
+
+def decide(ctx: Context, window: str, holdout: str, incumbent: str, candidates: list[Candidate],
+           y: np.ndarray) -> Decision:
+    """Apply the rules of ``compare`` to the evaluated candidates."""
+    cfg = ctx.config.compare
+    primary = ctx.config.train.primary_metric
+    task = ctx.config.model.task
+    sign = -1.0 if primary in metric_fns.LOWER_IS_BETTER else 1.0
+    by_version = {c.version: c for c in candidates}
+    inc = by_version[incumbent]
+    inc.verdict = "incumbent"
+    passing = []
+    for cand in candidates:
+        if cand.version == incumbent:
+            continue
+        assert cand.scores is not None and inc.scores is not None
+        cand.delta, low, high = bootstrap_delta(primary, task, y, cand.scores, inc.scores,
+                                                threshold=inc.threshold,
+                                                resamples=cfg.bootstrap, confidence=cfg.confidence,
+                                                seed=cfg.seed)
+        cand.ci = (low, high)
+        blocked = []
+        if cand.delta < cfg.min_improvement:
+            blocked.append(f"gain {cand.delta:+.4f} below min_improvement {cfg.min_improvement:g}")
+        if not low > 0:
+            blocked.append(f"{cfg.confidence:.0%} CI [{low:+.4f}, {high:+.4f}] does not exclude zero")
+        for metric, tolerance in cfg.guardrails.items():
+            g_sign = -1.0 if metric in metric_fns.LOWER_IS_BETTER else 1.0
+            worse = g_sign * (inc.metrics.get(metric, np.nan) - cand.metrics.get(metric, np.nan))
+            if worse > tolerance:
+                blocked.append(f"guardrail {metric} worse by {worse:.4f} (tolerance {tolerance:g})")
+        limit = 1 + cfg.resource_margin
+        if cand.ms_per_1000 > inc.ms_per_1000 * limit + cfg.latency_slack_ms:
+            blocked.append(f"{cand.ms_per_1000:.1f} ms per 1000 rows > {limit:g} x {inc.ms_per_1000:.1f} "
+                           f"+ {cfg.latency_slack_ms:g}")
+        if cand.bytes > inc.bytes * limit:
+            blocked.append(f"{cand.bytes} bytes > {limit:g} x {inc.bytes}")
+        cand.verdict = "passes" if not blocked else "blocked: " + "; ".join(blocked)
+        if not blocked:
+            passing.append(cand)
+    level = f"{cfg.confidence:.0%}"
+    if passing:
+        best = max(passing, key=lambda c: sign * c.metrics[primary])
+        assert best.ci is not None and best.delta is not None
+        reason = (f"{best.version} ({', '.join(best.roles)}) beats the live {incumbent} on {primary} by "
+                  f"{best.delta:+.4f} ({level} CI [{best.ci[0]:+.4f}, {best.ci[1]:+.4f}] excludes zero; "
+                  f"min_improvement {cfg.min_improvement:g}); guardrails and resources within limits")
+        winner = best.version
+    else:
+        others = [c for c in candidates if c.version != incumbent]
+        reason = (f"the live {incumbent} keeps its place: " + " | ".join(f"{c.version}: {c.verdict}" for c in others)
+                  if others else f"the live {incumbent} has no challenger")
+        winner = incumbent
+    return Decision(window=window, holdout=holdout, rows=len(y), primary=primary, incumbent=incumbent,
+                    winner=winner, reason=reason, candidates=candidates)
+
+
+def render(decision: Decision, *, triggers: list[str], outcome: str, extra: list[str] | None = None) -> str:
+    """The decision as the text of ``monitoring/<window>/decision.txt``."""
+    names = sorted({k for c in decision.candidates for k in c.metrics})
+    names.remove(decision.primary)
+    names.insert(0, decision.primary)
+    head = f"{'version':<8} {'roles':<18} " + " ".join(f"{n:>9}" for n in names) + \
+        f" {'ms/1000':>8} {'bytes':>9} {'gain':>8} {'ci_low':>8} {'ci_high':>8}  verdict"
+    lines = [
+        f"decision at window {decision.window}: hold-out {decision.holdout}, {decision.rows} labelled rows, "
+        f"primary metric {decision.primary}",
+        "triggers:",
+        *[f"  {t}" for t in triggers],
+        "comparison (gain and CI: the challenger minus the live version, positive is better):",
+        "  " + head,
+    ]
+    for c in decision.candidates:
+        gain = f"{c.delta:+8.4f}" if c.delta is not None else f"{'-':>8}"
+        low = f"{c.ci[0]:+8.4f}" if c.ci else f"{'-':>8}"
+        high = f"{c.ci[1]:+8.4f}" if c.ci else f"{'-':>8}"
+        lines.append(f"  {c.version:<8} {','.join(c.roles):<18} "
+                     + " ".join(f"{c.metrics.get(n, float('nan')):9.4f}" for n in names)
+                     + f" {c.ms_per_1000:8.1f} {c.bytes:9d} {gain} {low} {high}  {c.verdict}")
+    lines += [f"winner: {decision.winner}", f"reason: {decision.reason}", f"outcome: {outcome}", *(extra or [])]
+    return "\n".join(lines) + "\n"

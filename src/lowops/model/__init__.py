@@ -1,0 +1,1 @@
+"""Pure machine learning on frames: building, fitting, predicting, metrics, plots, the model card."""

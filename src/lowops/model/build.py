@@ -1,0 +1,114 @@
+"""Turning config and data into a scikit-learn pipeline: the estimator allow-list, its parameters, preprocessing."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pandas as pd
+
+from lowops.errors import ConfigError
+
+
+def split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Numeric and categorical feature columns, decided by dtype."""
+    numeric, categorical = [], []
+    for column, dtype in frame.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            numeric.append(str(column))
+        else:
+            categorical.append(str(column))
+    return numeric, categorical
+
+
+def estimator_class(path: str, allowed: tuple[str, ...], config_file: object) -> type:
+    """Import an estimator class named in config, only from the allowed packages.
+
+    Raises:
+        ConfigError: not allowed, not importable, or not an estimator.
+    """
+    if not any(path == prefix or path.startswith(prefix.rstrip(".") + ".") for prefix in allowed):
+        raise ConfigError(
+            f"{config_file}: the 'model.estimator.class' parameter must come from "
+            f"{', '.join(allowed)} (model.allowed_modules). Got {path!r} instead."
+        )
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"{config_file}: the 'model.estimator.class' parameter must be an importable class. "
+            f"Got {path!r} instead ({exc})."
+        ) from None
+    if not isinstance(cls, type) or not hasattr(cls, "fit") or not hasattr(cls, "get_params"):
+        raise ConfigError(
+            f"{config_file}: 'model.estimator.class' {path!r} is not a scikit-learn style estimator "
+            "(it needs fit and get_params)."
+        )
+    return cls
+
+
+# Estimators that still take ``n_jobs`` but ignore it (and warn at fit when it is set).
+_N_JOBS_IGNORED = {"LogisticRegression"}
+
+
+def build_estimator(cls: type, params: dict[str, Any], random_state: int, n_jobs: int,
+                    config_file: object) -> Any:
+    """Instantiate the estimator; bad parameter names become a ConfigError."""
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        valid = sorted(cls().get_params()) if _default_constructible(cls) else []
+        raise ConfigError(
+            f"{config_file}: 'model.estimator.params' does not fit {cls.__name__}: {exc}. "
+            f"Valid parameters: {', '.join(valid)}."
+        ) from None
+    names = estimator.get_params()
+    extra = {}
+    if "random_state" in names and "random_state" not in params:
+        extra["random_state"] = random_state
+    if "n_jobs" in names and "n_jobs" not in params and cls.__name__ not in _N_JOBS_IGNORED:
+        extra["n_jobs"] = n_jobs
+    return estimator.set_params(**extra) if extra else estimator
+
+
+def _default_constructible(cls: type) -> bool:
+    try:
+        cls()
+    except Exception:  # noqa: BLE001 - only deciding whether to list parameters
+        return False
+    return True
+
+
+def build_pipeline(estimator: Any, numeric: list[str], categorical: list[str]) -> Any:
+    """Preprocessing from the schema (impute + scale, impute + one-hot) before the estimator."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    transformers = []
+    if numeric:
+        transformers.append(("num", Pipeline([
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler()),
+        ]), numeric))
+    if categorical:
+        transformers.append(("cat", Pipeline([
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            # Unknown categories encode as all zeros; score counts them per run.
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]), categorical))
+    pre = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("preprocess", pre), ("estimator", estimator)])
+
+
+def prepare_categoricals(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    """Categorical columns as plain object arrays with None for missing (what the imputer wants)."""
+    if not categorical:
+        return frame
+    frame = frame.copy()
+    for column in categorical:
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), None)
+    return frame

@@ -1,0 +1,150 @@
+"""The reference a window is compared with: feature sketches, score distribution, calibration.
+
+At training time every model version stores ``reference.json`` beside it
+(one sketch per feature of its schema contract, the sketch of its hold-out
+scores and the isotonic calibration map for CBPE) and
+``reference_sample.parquet`` (a few thousand training rows with the target,
+for the Sweetviz report). A drift check against the training data therefore
+reads only the current window. With ``drift.reference: previous`` or
+``baseline`` the same sketches are built from that window's snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lowops.io.files import read_json
+from lowops.io.layout import REFERENCE_FILE, SAMPLE_FILE
+from lowops.monitoring.cbpe import Calibration, fit_calibration
+from lowops.monitoring.stats import (
+    CategoricalSketch,
+    NumericSketch,
+    categorical_sketch,
+    numeric_sketch,
+    sketch_from_dict,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lowops.config_schema import DriftConfig
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What drift is measured against."""
+
+    features: dict[str, NumericSketch | CategoricalSketch]
+    score: NumericSketch | None = None
+    calibration: Calibration | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "source": self.source,
+                "features": {name: sketch.to_dict() for name, sketch in self.features.items()},
+                "score": self.score.to_dict() if self.score is not None else None,
+                "calibration": self.calibration.to_dict() if self.calibration is not None else None}
+
+    def to_json_bytes(self) -> bytes:
+        # Compact: a sketch is thousands of numbers nobody reads by eye.
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reference:
+        score = data.get("score")
+        calibration = data.get("calibration")
+        return cls({name: sketch_from_dict(s) for name, s in data["features"].items()},
+                   NumericSketch.from_dict(score) if score else None,
+                   Calibration.from_dict(calibration) if calibration else None,
+                   dict(data.get("source") or {}))
+
+
+def build_reference(frame: pd.DataFrame, numeric: list[str], categorical: list[str], settings: DriftConfig, *,
+                    scores: Any = None, labels: Any = None, source: dict[str, Any] | None = None) -> Reference:
+    """Sketch every feature of ``frame``, and the scores (with a calibration map when labels are given).
+
+    Args:
+        frame: the reference rows.
+        numeric: the numeric feature columns.
+        categorical: the categorical feature columns.
+        settings: the ``drift`` config section (sketch size, PSI bins, category cap).
+        scores: the model's scores on reference rows (the hold-out at training time).
+        labels: the 0/1 labels of those rows, to fit the CBPE calibration map.
+        source: where the reference comes from, recorded in the file.
+
+    Returns:
+        The reference.
+    """
+    sketches: dict[str, NumericSketch | CategoricalSketch] = {}
+    for name in numeric:
+        sketches[name] = numeric_sketch(frame[name], size=settings.sketch_size, bins=settings.psi_bins)
+    for name in categorical:
+        sketches[name] = categorical_sketch(frame[name], max_categories=settings.max_categories)
+    score_sketch = None
+    if scores is not None:
+        score_sketch = numeric_sketch(np.asarray(scores, dtype=float), size=settings.sketch_size,
+                                      bins=settings.psi_bins)
+    calibration = fit_calibration(scores, labels) if scores is not None and labels is not None else None
+    return Reference(sketches, score_sketch, calibration, dict(source or {}, rows=int(len(frame))))
+
+
+def reference_files(frame: pd.DataFrame, numeric: list[str], categorical: list[str], target: str,
+                    settings: DriftConfig, *, scores: Any, labels: Any, source: dict[str, Any],
+                    seed: int) -> dict[str, bytes]:
+    """The files a model version stores for monitoring (``extra_files`` of the registry).
+
+    Args:
+        frame: the training range's rows (features and target).
+        numeric: numeric feature columns.
+        categorical: categorical feature columns.
+        target: the target column, kept in the Sweetviz sample.
+        settings: the ``drift`` config section.
+        scores: the model's hold-out scores.
+        labels: the hold-out labels.
+        source: where the rows come from (windows), recorded in ``reference.json``.
+        seed: sampling seed for the Sweetviz sample.
+
+    Returns:
+        ``{"reference.json": ..., "reference_sample.parquet": ...}``.
+    """
+    reference = build_reference(frame, numeric, categorical, settings, scores=scores, labels=labels, source=source)
+    columns = [*numeric, *categorical] + ([target] if target in frame.columns else [])
+    rows = settings.sweetviz.reference_rows
+    sample = frame[columns].sample(n=rows, random_state=seed) if len(frame) > rows else frame[columns]
+    return {REFERENCE_FILE: reference.to_json_bytes(),
+            SAMPLE_FILE: _parquet_bytes(sample.reset_index(drop=True))}
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """Parquet bytes in memory (the registry writes them atomically with the version)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def load_reference(version_dir: Path) -> Reference | None:
+    """The reference stored beside a model version, or None for versions trained without one."""
+    path = version_dir / REFERENCE_FILE
+    if not path.is_file():
+        return None
+    return Reference.from_dict(read_json(path))
+
+
+def load_sample(version_dir: Path) -> pd.DataFrame | None:
+    """The training sample stored beside a model version for Sweetviz, if any."""
+    import pandas as pd
+
+    path = version_dir / SAMPLE_FILE
+    return pd.read_parquet(path) if path.is_file() else None

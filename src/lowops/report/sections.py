@@ -1,0 +1,392 @@
+"""The report's sections, each from the data :mod:`lowops.report.data` collected.
+
+Every section renders something whatever the repository holds: with nothing
+to show it says so, and what would fill it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from lowops.report.data import decide_outputs
+from lowops.report.html import badge, empty, esc, image, num, section, signed, stamp, swatch, table, when
+
+
+def _yes(flag: Any, yes: str = "YES", no: str = "no") -> str:
+    if flag is None:
+        return badge("–")
+    return badge(yes, "bad") if flag else badge(no, "ok")
+
+
+def decision_text(outputs: dict[str, Any] | None, files: list[dict[str, Any]]) -> str:
+    """What the pipeline decided at a window, in a line: the slots' outcome, then the comparison's."""
+    said = []
+    slot_outcome = ((outputs or {}).get("slots") or {}).get("outcome")
+    if slot_outcome:
+        said.append(f"slots: {slot_outcome}")
+    if files and files[-1].get("outcome"):
+        said.append(str(files[-1]["outcome"]))
+    elif outputs is not None:
+        if outputs.get("outcome"):
+            said.append(str(outputs["outcome"]))
+        elif outputs.get("decision"):
+            said.append(str(outputs["decision"]))
+        elif not outputs.get("triggers"):
+            said.append("no retraining trigger fired")
+    return "; ".join(said)
+
+
+def summary(data: dict[str, Any], windows: list[str]) -> str:
+    kpis, primary = data["kpis"], data["primary"]
+    cards = []
+    live = data["live"]
+    cards.append(_card("Live model", esc(live["version"] if live else "none"),
+                       f"slot {esc(live['slot'])} since {stamp(live['since'])}" if live else "nothing trained yet",
+                       raw=True))
+    served = kpis["served"]
+    labelled = [w for w in windows if w in served]
+    if labelled:
+        last = labelled[-1]
+        detail = f"window {last}, {served[last][0]}"
+        if len(labelled) > 1:
+            delta = served[last][1] - served[labelled[-2]][1]
+            detail += f"; {signed(delta)} vs {labelled[-2]}"
+        cards.append(_card(f"Latest {primary}", num(served[last][1]), detail))
+    elif kpis["estimated"]:
+        last = max(kpis["estimated"])
+        cards.append(_card(f"Latest {primary}", "≈ " + num(kpis["estimated"][last][1]),
+                           f"window {last}, estimated: no labels yet"))
+    else:
+        cards.append(_card(f"Latest {primary}", "–", "no labelled window yet"))
+    verdict = next((m["verdict"] for m in reversed(data["monitoring"]) if m["verdict"]), None)
+    if verdict:
+        drifted = verdict.get("drifted") or []
+        cards.append(_card(f"Monitoring {verdict.get('window')}",
+                           f"{_yes(verdict.get('drift_that_matters'), 'drift matters', 'no drift that matters')}"
+                           f"<br>{_yes(verdict.get('model_drift'), 'model drift', 'no model drift')}",
+                           "drifted: " + esc(", ".join(drifted) if drifted else "none"), raw=True))
+    else:
+        cards.append(_card("Monitoring", "–", "no monitoring yet"))
+    pending = data["pending"]
+    cards.append(_card("Pending approval", str(len(pending)),
+                       ", ".join(p["version"] for p in pending) if pending else "nothing waits"))
+    runs = data["runs"]
+    if runs:
+        last_run = runs[-1]
+        status = last_run.get("status")
+        cards.append(_card("Last run", f"{badge(str(status), 'ok' if status in ('done', 'empty') else 'bad')}",
+                           f"{esc(last_run.get('run_id'))} {esc(last_run.get('command'))} "
+                           f"{esc(last_run.get('window') or '')} at {stamp(last_run.get('started_at'))}", raw=True))
+    body = f'<div class="cards">{"".join(cards)}</div>' + _attention(data, verdict)
+    return section("summary", "At a glance", body)
+
+
+def _card(label: str, value: str, detail: str, raw: bool = False) -> str:
+    """A summary card; with ``raw`` the value and detail are HTML already (escaped by the caller)."""
+    shown, said = (value, detail) if raw else (esc(value), esc(detail))
+    return (f'<div class="card"><div class="label">{esc(label)}</div><div class="value">{shown}</div>'
+            f'<div class="detail">{said}</div></div>')
+
+
+def _attention(data: dict[str, Any], verdict: dict[str, Any] | None) -> str:
+    items = []
+    failed = [r for r in data["runs"][-10:] if r.get("status") not in ("done", "empty", "running")]
+    for run in failed[-3:]:
+        items.append(f"run {esc(run.get('run_id'))} ({esc(run.get('command'))} {esc(run.get('window') or '')}) "
+                     f"ended <b>{esc(run.get('status'))}</b>: {esc(run.get('message') or 'see logs/lowops.log')}")
+    for item in data["pending"]:
+        items.append(f"{esc(item['version'])} waits for approval since {stamp(item.get('at'))}: "
+                     f"<code>lowops approve {esc(item['version'])} --by NAME --reason TEXT</code> or "
+                     f"<code>lowops reject …</code>")
+    notes = []
+    if verdict and verdict.get("model_drift"):
+        window = str(verdict.get("window"))
+        switched = [h for h in data["history"] if str(h.get("window") or "") >= window and h.get("from")]
+        line = f"model drift at {esc(window)} ({esc((verdict.get('evidence') or [''])[-1])})"
+        if switched:
+            notes.append(f"{line}; since then {esc(switched[-1].get('to'))} went live "
+                         f"({esc(switched[-1].get('action') or 'switch')} at {esc(switched[-1].get('window'))})")
+        else:
+            items.append(line)
+    if data["audit_problems"]:
+        items.append(f"audit.log chain broken: {esc(data['audit_problems'][0])} — run <code>lowops verify</code>")
+    noted = "".join(f"<li>{n}</li>" for n in notes)
+    if not items:
+        return (f'<div class="attention calm">Nothing needs attention.'
+                f'{"<br>Handled:<ul>" + noted + "</ul>" if noted else ""}</div>')
+    return ('<div class="attention"><b>Needs attention</b><ul>' + "".join(f"<li>{i}</li>" for i in items)
+            + noted + "</ul></div>")
+
+
+def timeline(data: dict[str, Any], windows: list[str]) -> str:
+    kpis = data["kpis"]
+    monitoring = {m["window"]: m for m in data["monitoring"]}
+    decided = decide_outputs(data["runs"])
+    every = sorted(set(windows) | set(monitoring) | set(decided) | set(data["served_runs"]))
+    if not every:
+        return section("timeline", "Window by window", empty("No data yet: no window has been run "
+                                                             "(lowops run or lowops backfill)."))
+    rows, classes = [], []
+    for window in reversed(every):
+        served = kpis["served"].get(window)
+        estimated = kpis["estimated"].get(window)
+        static = kpis["static"].get(window)
+        version = served[0] if served else data["served_runs"].get(window) or (estimated[0] if estimated else "")
+        kpi = num(served[1]) if served else (f"≈ {num(estimated[1])} <span class=\"small\">est.</span>"
+                                             if estimated else "–")
+        verdict = (monitoring.get(window) or {}).get("verdict") or {}
+        drifted = verdict.get("drifted") or []
+        decision = decision_text(decided.get(window), (monitoring.get(window) or {}).get("decisions") or [])
+        rows.append([esc(window), esc(version), kpi, num(static[1]) if static else "–",
+                     _yes(verdict.get("drift_that_matters")) if verdict else "–",
+                     _yes(verdict.get("model_drift")) if verdict else "–",
+                     esc(", ".join(drifted)) if verdict else "–", esc(decision)])
+        classes.append("bad" if verdict.get("model_drift") else "")
+    body = table(["window", "scored by", f"{data['primary']}", "no retraining", "drift that matters",
+                  "model drift", "drifted features", "decision"], rows, numeric=(2, 3), row_classes=classes)
+    return section("timeline", "Window by window", body, "Newest first. KPIs are realised once labels exist; "
+                   "“est.” is the model's own estimate (CBPE) while they are late.")
+
+
+def kpi(data: dict[str, Any], png: bytes | None) -> str:
+    primary = data["primary"]
+    if png is None:
+        return section("kpi", f"{primary} by window and model version",
+                       empty("No data yet: no window has a KPI (labels or an estimate) in logs/metrics.log."))
+    caption = ("Filled dots: the version that served the window (realised KPI). Hollow dots: the same version "
+               "scoring a window it did not serve (the no-retraining path, or the comparison hold-out). "
+               "Dashed vertical lines: a switch of the live version, effective from the next window. "
+               "Dotted grey: estimated KPI where labels are not in yet.")
+    return section("kpi", f"{primary} by window and model version",
+                   image(png, f"{primary} by window and model version") + f'<p class="caption">{esc(caption)}</p>')
+
+
+def paths(data: dict[str, Any], png: bytes | None, lower_is_better: bool) -> str:
+    kpis, primary = data["kpis"], data["primary"]
+    title = "With retraining against without"
+    windows = sorted(set(kpis["served"]) & set(kpis["static"]))
+    if png is None or not windows:
+        return section("paths", title, empty(
+            "No data yet: the no-retraining path (static." + primary + " lines, the first version scoring every "
+            "labelled window) needs labelled windows."))
+    sign = -1.0 if lower_is_better else 1.0
+    gains = {w: sign * (kpis["served"][w][1] - kpis["static"][w][1]) for w in windows}
+    static_version = kpis["static"][windows[-1]][0]
+    differing = [w for w in windows if kpis["served"][w][0] != kpis["static"][w][0]]
+    if differing:
+        mean = sum(gains[w] for w in differing) / len(differing)
+        verdict = "better" if mean > 0 else "worse" if mean < 0 else "the same"
+        span = (f"in {esc(differing[0])}" if len(differing) == 1 else
+                f"on average over the {len(differing)} windows {esc(differing[0])} … {esc(differing[-1])} "
+                f"(better in {sum(gains[w] > 0 for w in differing)} of them)")
+        text = (f"Since retraining first changed the live version, the retrained path is <b>{verdict}</b> by "
+                f"{esc(num(abs(mean)))} {esc(primary)} {span}.")
+    else:
+        text = f"{esc(static_version)} has served every labelled window so far: both paths are the same."
+    rows = []
+    for w in reversed(windows):
+        gain = gains[w]
+        css = "pos" if gain > 0 else "neg" if gain < 0 else ""
+        rows.append([esc(w), esc(kpis["served"][w][0]), num(kpis["served"][w][1]), num(kpis["static"][w][1]),
+                     f'<span class="{css}">{esc(signed(gain))}</span>'])
+    body = (f"<p>{text}</p>" + image(png, "retrained path against the no-retraining path") +
+            "<details><summary>Window by window</summary>" +
+            table(["window", "live version", "with retraining", f"no retraining ({static_version})",
+                   "gain from retraining"], rows, numeric=(2, 3, 4)) + "</details>")
+    return section("paths", title, body, f"{esc(primary)} of the live version against the very first version "
+                   f"({esc(static_version)}) scoring the same windows: the pipeline with retraining switched off.")
+
+
+def drift(data: dict[str, Any], png: bytes | None) -> str:
+    if png is None:
+        why = ("drift monitoring is switched off (drift.enabled: false)" if not data["drift_enabled"]
+               else "no window has been monitored (monitoring/<window>/data_drift.csv)")
+        return section("drift", "Data drift by feature and window", empty(f"No data yet: {why}."))
+    latest = next((m["verdict"] for m in reversed(data["monitoring"]) if m["verdict"]), None) or {}
+    reference = latest.get("reference") or {}
+    ref_text = (f" The latest window's reference: {reference.get('kind')} "
+                f"({', '.join(reference.get('windows') or [])}).") if reference else ""
+    caption = ("Rows: features, with their share of the live model's importance; the most drifted on top. "
+               "Colour: the decision statistic over its threshold (median shift or PSI by default; p-values on "
+               "a log scale); cell text: the statistic. Outlined, bold: drifted. Each window is compared with "
+               "the reference of the version live at the time." + ref_text)
+    return section("drift", "Data drift by feature and window",
+                   image(png, "data drift heat map") + f'<p class="caption">{esc(caption)}</p>')
+
+
+def impact(data: dict[str, Any], png: bytes | None, latest: dict[str, Any] | None) -> str:
+    if png is None or latest is None:
+        return section("impact", "Impact in the latest window", empty(
+            "No data yet: no window has an impact ranking (monitoring/<window>/impact.csv)."))
+    verdict = latest.get("verdict") or {}
+    evidence = verdict.get("evidence") or []
+    matters = verdict.get("drift_that_matters")
+    head = (f"<p>Window <b>{esc(latest['window'])}</b>: "
+            f"{_yes(matters, 'drift that matters', 'no drift that matters') if verdict else ''}</p>")
+    listed = "".join(f"<li>{esc(e)}</li>" for e in evidence)
+    body = head + image(png, f"impact in {latest['window']}") + (f"<ul class=\"small\">{listed}</ul>" if listed else "")
+    return section("impact", f"Impact in the latest window ({latest['window']})", body,
+                   "Two measures: the drift score times the feature's importance in the live model, and how much "
+                   "the scores move when only that feature is put back on its reference distribution.")
+
+
+def _periods(periods: list[dict[str, Any]]) -> str:
+    out = []
+    for p in periods:
+        start = f"after {p['window']}" if p["window"] else when(p["from"])
+        end = f"{p['until_window']}" if p["until_window"] else (when(p["until"]) if p["until"] else "now")
+        out.append(f'<span class="nw">{esc(start)} → {esc(end)}</span> <span class="small" '
+                   f'title="{esc(when(p["from"]))}">({esc(p["action"])})</span>')
+    return "<br>".join(out) or "never"
+
+
+def versions(data: dict[str, Any], colors: dict[str, str]) -> str:
+    rows_in = data["versions"]
+    if not rows_in:
+        return section("versions", "Model versions", empty("No data yet: no model version is registered."))
+    primary, rows, classes = data["primary"], [], []
+    for v in reversed(rows_in):
+        state = (badge(f"live ({v['slot']})", "ok") if v["live"] else
+                 badge(f"idle ({v['slot']})", "info") if v["slot"] else "")
+        if v["status"] and not (v["live"] and v["status"] == "promoted"):
+            kind = {"rejected": "bad", "pending": "warn", "lost": "muted", "retired": "muted"}.get(v["status"], "info")
+            state += " " + badge(v["status"], kind)
+        holdout = v["holdout"]
+        others = " · ".join(f"{k} {num(holdout[k], 3)}" for k in sorted(holdout) if k != primary)
+        trained = ", ".join(w for w in v["train_windows"] if w != v["holdout_window"]) or "–"
+        served = v["served"]
+        served_text = (f"{served[0]} … {served[-1]} ({len(served)})" if len(served) > 2 else ", ".join(served)) or "–"
+        cv = f"{num(v['cv_mean'])} ± {num(v['cv_std'], 3)}" if v["cv_mean"] is not None else "–"
+        rows.append([swatch(colors.get(v["version"], "#777")) + f"<b>{esc(v['version'])}</b><br>"
+                     f'<span class="small nw" title="registered {esc(when(v["created"]))}">'
+                     f'{esc(str(v["created"] or "")[:10])}</span>', state or "–",
+                     f"{esc(trained)}<br><span class=\"small\">hold-out {esc(v['holdout_window'] or '–')}</span>",
+                     f"<b>{num(holdout.get(primary))}</b>", f'<span class="small">{esc(others)}</span>', cv,
+                     _periods(v["periods"]), f'<span class="nw">{esc(served_text)}</span>', f'<span class="small" title="{esc(v["reason"])}">{esc(v["why"])}</span>'])
+        classes.append("good" if v["live"] else "bad" if v["status"] == "rejected" else "")
+    body = table(["version", "status", "trained on", f"hold-out {primary}", "other hold-out metrics", "CV",
+                  "live", "windows served", "why trained"], rows, numeric=(3, 5),
+                 row_classes=classes)
+    return section("versions", "Model versions", body, "Newest first. Data windows from each version's lineage "
+                   "(models/&lt;name&gt;/&lt;version&gt;/model.json); live periods from the deploy history "
+                   "(a switch after window W serves from the next window on).")
+
+
+def decisions(data: dict[str, Any]) -> str:
+    parts = [_pending(data)]
+    files = [(m["window"], d) for m in data["monitoring"] for d in m["decisions"]]
+    parts.append("<h3>Comparisons (T, T-1, T-2 on a common hold-out)</h3>")
+    if files:
+        for window, d in reversed(files):
+            triggers = "".join(f"<li>{esc(t)}</li>" for t in d["triggers"])
+            parts.append(
+                f"<details><summary><b>{esc(window)}</b> — winner {esc(d.get('winner', '?'))}: "
+                f"{esc(d.get('outcome', ''))}</summary><p>{esc(d.get('reason', ''))}</p>"
+                + (f"<p class=\"small\">Triggers:</p><ul class=\"small\">{triggers}</ul>" if triggers else "")
+                + f"<pre>{esc(d['text'])}</pre><p class=\"small\">{esc(d['file'])}</p></details>")
+    else:
+        parts.append(empty("No data yet: no retraining has been compared (monitoring/<window>/decision.txt)."))
+    parts.append("<h3>Switches of the live version</h3>")
+    history = data["history"]
+    if history:
+        rows = [[stamp(h.get("at")), esc(h.get("window") or "–"), esc(h.get("action") or "first"),
+                 f'<span class="nw">{esc(h.get("from") or "–")} → {esc(h.get("to"))}</span>',
+                 esc(h.get("slot") or ""), esc(h.get("by") or ""),
+                 f'<span class="small">{esc(h.get("reason") or "")}</span>'] for h in reversed(history)]
+        parts.append(table(["when", "window", "action", "from → to", "slot", "by", "reason"], rows))
+    else:
+        parts.append(empty("No data yet: nothing has been deployed."))
+    parts.append(_audit(data))
+    return section("decisions", "Decisions", "".join(parts),
+                   "What the pipeline decided and why: comparisons, switches, approvals, the audit trail.")
+
+
+def _pending(data: dict[str, Any]) -> str:
+    pending = data["pending"]
+    if not pending:
+        waits = f"Nothing waits for approval (governance.promote: {data['governance']})."
+        return f"<h3>Pending approvals</h3>{empty(waits)}"
+    rows = [[f"<b>{esc(p['version'])}</b>", stamp(p.get("at")), esc(p.get("window") or "–"),
+             f'<span class="small">{esc(p.get("reason") or "")}</span>',
+             f"<code>lowops approve {esc(p['version'])} --by NAME --reason TEXT</code>"] for p in pending]
+    return "<h3>Pending approvals</h3>" + table(["version", "since", "window", "why", "to approve"], rows)
+
+
+def _audit(data: dict[str, Any]) -> str:
+    entries, problems = data["audit"], data["audit_problems"]
+    records = f"{len(entries)} record{'s' if len(entries) != 1 else ''}"
+    chain = (badge("chain broken: " + problems[0], "bad") if problems else
+             badge(f"hash chain intact ({records})", "ok") if entries else "")
+    head = f"<h3>Audit trail (audit.log) {chain}</h3>"
+    if not entries:
+        return head + empty("No data yet: no approval, rejection, promotion or rollback recorded.")
+    rows = [[esc(e.get("seq")), stamp(e.get("at")), esc(e.get("action")), esc(e.get("version") or "–"),
+             esc(e.get("from") or "–"), esc(e.get("window") or "–"), esc(e.get("by")),
+             f'<span class="small">{esc(e.get("reason"))}</span>'] for e in reversed(entries[-50:])]
+    return head + table(["#", "when", "action", "version", "from", "window", "by", "reason"], rows, numeric=(0,))
+
+
+def slots(data: dict[str, Any], png: bytes | None, windows: list[str]) -> str:
+    title = "Blue and green slots side by side"
+    per_window = data["kpis"]["slots"]
+    if png is None or not per_window:
+        why = (f"deploy.mode is {data['mode']}; shadow or split scoring fills this section" if data["mode"] == "single"
+               else "no labelled window has been scored by both slots yet")
+        return section("slots", title, empty(f"No data yet: {why}."))
+    rows = []
+    for w in reversed(windows):
+        cells = per_window.get(w, {})
+        row = [esc(w)]
+        for slot in ("blue", "green"):
+            c = cells.get(slot)
+            row += [esc(c["version"]) if c else "–", num(c["value"]) if c else "–", esc(c["rows"]) if c else "–"]
+        rows.append(row)
+    body = image(png, "primary KPI per slot") + table(
+        ["window", "blue version", f"blue {data['primary']}", "blue rows", "green version",
+         f"green {data['primary']}", "green rows"], rows, numeric=(2, 3, 5, 6))
+    return section("slots", title, body, f"deploy.mode: {esc(data['mode'])}. "
+                   f"slot.&lt;blue|green&gt;.{esc(data['primary'])} in logs/metrics.log, on the rows each slot scored.")
+
+
+def sweetviz(data: dict[str, Any], output: Path) -> str:
+    found = [(m["window"], m["sweetviz"]) for m in data["monitoring"] if m["sweetviz"] is not None]
+    if not found:
+        why = ("drift.sweetviz.enabled is false" if not data["sweetviz_enabled"] else
+               "monitoring writes monitoring/<window>/sweetviz_compare.html once a window is checked")
+        return section("sweetviz", "Sweetviz reports", empty(f"No data yet: no Sweetviz report ({why})."))
+    links = []
+    for window, path in reversed(found):
+        relative = os.path.relpath(path, output.parent).replace(os.sep, "/")
+        links.append(f'<li><a href="{esc(quote(relative))}">{esc(window)}</a> '
+                     f'<span class="small">{esc(relative)}</span></li>')
+    return section("sweetviz", "Sweetviz reports", f"<ul>{''.join(links)}</ul>",
+                   "Reference against each window, feature by feature (opens the report beside this page).")
+
+
+def runs(data: dict[str, Any], limit: int = 15) -> str:
+    records = data["runs"]
+    if not records:
+        return section("runs", "Recent runs", empty("No data yet: no run ledger in runs/."))
+    rows, classes = [], []
+    for r in reversed(records[-limit:]):
+        status = str(r.get("status"))
+        kind = "ok" if status in ("done", "empty") else "info" if status == "running" else "bad"
+        rows.append([esc(r.get("run_id")), esc(r.get("command")), esc(r.get("window") or "–"), badge(status, kind),
+                     stamp(r.get("started_at")), stamp(r.get("ended_at")),
+                     f'<span class="small">{esc(r.get("message") or "")}</span>'])
+        classes.append("bad" if kind == "bad" else "")
+    return section("runs", "Recent runs", table(["run", "command", "window", "status", "started", "ended", "message"],
+                                                rows, row_classes=classes),
+                   f"The last {min(limit, len(records))} of {len(records)} run ledgers (runs/&lt;run&gt;.json).")
+
+
+def problems(data: dict[str, Any]) -> str:
+    if not data["problems"]:
+        return ""
+    items = "".join(f"<li>{esc(p)}</li>" for p in data["problems"][:20])
+    return (f'<section id="problems" class="problems"><b>Some files could not be read</b> (the sections below '
+            f"leave them out; <code>lowops verify</code> checks the repository):<ul>{items}</ul></section>")
+

@@ -1,0 +1,1 @@
+"""The loop's own stages: extract, train, score, evaluate, monitor."""
