@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,7 +39,7 @@ class Engine:
     name = "local"
     distributed = False
 
-    def map_partitions(self, fn: Callable[..., R], partitions: Iterator[P], *shared: Any) -> Iterator[tuple[P, R]]:
+    def map_partitions(self, fn: Callable[..., R], partitions: Iterator[P], *shared: Any) -> Generator[tuple[P, R]]:
         """``fn(partition, *shared)`` for each partition, yielded in order with the partition.
 
         Partition k+1 is read in a thread while ``fn`` runs on partition k (reading
@@ -87,7 +87,7 @@ class DaskEngine(Engine):
             return self.client.scatter(value, hash=False)
         return value
 
-    def map_partitions(self, fn: Callable[..., R], partitions: Iterator[P], *shared: Any) -> Iterator[tuple[P, R]]:
+    def map_partitions(self, fn: Callable[..., R], partitions: Iterator[P], *shared: Any) -> Generator[tuple[P, R]]:
         """As :meth:`Engine.map_partitions`, with up to ``inflight`` partitions computed at once."""
         with self._cluster_errors():
             shipped = [self.client.scatter(value, broadcast=True, hash=False) for value in shared]

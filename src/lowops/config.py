@@ -13,6 +13,7 @@ import json
 import os
 import re
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
@@ -90,7 +91,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 
 _UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping  # type: ignore[arg-type]
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
 )
 
 
@@ -132,7 +133,7 @@ def _register_url_secrets(value: Any) -> None:
         secrets.register_url(value)
 
 
-def _describe_error(error: dict[str, Any], file: Path, known: dict[str, Any]) -> str:
+def _describe_error(error: Mapping[str, Any], file: Path, known: dict[str, Any]) -> str:
     loc = ".".join(str(part) for part in error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -175,7 +176,7 @@ def _literal_password(raw: dict[str, Any]) -> bool:
     if not isinstance(url, str):
         return False
     match = re.match(r"^[^:/]+://[^:/@]*:([^@]+)@", url)
-    return bool(match) and "${" not in match.group(1)
+    return match is not None and "${" not in match.group(1)
 
 
 def find_project_root(start: Path) -> Path:

@@ -206,8 +206,10 @@ class DriftConfig(_Section):
 
 # --- continuous training: triggers, comparison, smoke test, deploy, governance, notify ---
 
-NOTIFY_EVENTS = ("drift", "model_drift", "retrained", "promoted", "pending_approval", "rejected",
-                 "smoke_failed", "rolled_back", "pipeline_failed")
+NotifyEvent = Literal["drift", "model_drift", "retrained", "promoted", "pending_approval", "rejected",
+                      "smoke_failed", "rolled_back", "pipeline_failed"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("drift", "model_drift", "retrained", "promoted", "pending_approval",
+                                          "rejected", "smoke_failed", "rolled_back", "pipeline_failed")
 
 
 class TriggersConfig(_Section):
@@ -288,8 +290,7 @@ class CommandChannel(_Section):
 
 
 class NotifyConfig(_Section):
-    events: tuple[Literal["drift", "model_drift", "retrained", "promoted", "pending_approval", "rejected",
-                      "smoke_failed", "rolled_back", "pipeline_failed"], ...] = NOTIFY_EVENTS
+    events: tuple[NotifyEvent, ...] = NOTIFY_EVENTS
     retries: int = Field(default=3, ge=1, le=20)
     backoff_seconds: float = Field(default=1.0, ge=0, le=300)
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -17,7 +17,6 @@ from lowops.io.logs import EventLog, MetricsLog
 from lowops.model.card import ModelCard
 from lowops.windows import Window, last_complete, parse_window
 
-
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 

@@ -16,6 +16,7 @@ into a database.
 from __future__ import annotations
 
 from datetime import datetime
+
 import numpy as np
 import pandas as pd
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lowops.errors import ConfigError, WindowError
@@ -85,7 +85,7 @@ _EXPECTED = (
 )
 
 _MAX_QUOTED = 60
-_UTC = timezone.utc
+_UTC = UTC
 
 
 # --------------------------------------------------------------------------- #

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import signal
-import sys
 from typing import Any
 
 import click
@@ -38,6 +37,13 @@ LAZY_SUBCOMMANDS = {
     "reject": "lowops.cli.approve:reject",
     "report": "lowops.cli.report:report",
 }
+
+
+def _exit(message: str, exit_code: int) -> click.ClickException:
+    """The one-line ``Error: ...`` click prints, with the exit code the error carries."""
+    error = click.ClickException(message)
+    error.exit_code = exit_code  # type: ignore[misc]  # click's is a class default; ours differ per error
+    return error
 
 
 class LazyGroup(click.Group):
@@ -67,9 +73,7 @@ class LazyGroup(click.Group):
         except LowopsError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            error = click.ClickException(secrets.redact(exc.message))
-            error.exit_code = exc.exit_code
-            raise error from None
+            raise _exit(secrets.redact(exc.message), exc.exit_code) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
@@ -84,12 +88,8 @@ class LazyGroup(click.Group):
             if tb is not None:
                 where = f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
             message = secrets.redact(f"{type(exc).__name__}: {exc}")
-            error = click.ClickException(
-                f"unexpected internal error ({message}){where}. This is a bug in lowops: "
-                "rerun with --debug for the traceback and report it."
-            )
-            error.exit_code = 1
-            raise error from None
+            raise _exit(f"unexpected internal error ({message}){where}. This is a bug in lowops: "
+                        "rerun with --debug for the traceback and report it.", 1) from None
 
 
 @click.group(cls=LazyGroup, lazy_subcommands=LAZY_SUBCOMMANDS,
@@ -146,4 +146,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import json_option, open_project, print_json, project_options
+from lowops.cli.common import F, json_option, open_project, print_json, project_options
 
 
-def _by_reason(func):  # type: ignore[no-untyped-def]
+def _by_reason(func: F) -> F:
     func = click.option("--reason", required=True, metavar="TEXT", help="Why (goes in the audit log).")(func)
     return click.option("--by", required=True, metavar="NAME", help="Who decides (goes in the audit log).")(func)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from lowops.cli.common import json_option, open_project, print_json, project_options, window_option
@@ -40,7 +42,7 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: 
     stage_ctx = open_project(ctx)
     verdict = check_window(stage_ctx, stage_ctx.window(window))
     details = verdict.details
-    data = {"window": verdict.window, "drift_that_matters": verdict.drift_that_matters,
+    data: dict[str, Any] = {"window": verdict.window, "drift_that_matters": verdict.drift_that_matters,
             "model_drift": verdict.model_drift, "evidence": list(verdict.evidence),
             **{k: details.get(k) for k in ("status", "version", "reference", "model_drift_basis",
                                            "prediction_drift", "drifted", "ranking", "kpi", "files",
@@ -58,7 +60,7 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: 
         ctx.exit(DRIFT_EXIT_CODE)
 
 
-def _print(data: dict) -> None:  # type: ignore[type-arg]
+def _print(data: dict[str, Any]) -> None:
     kpi = data.get("kpi") or {}
     click.echo(f"{data['window']} against {data['version']} "
                f"({(data.get('reference') or {}).get('kind', 'training')} reference):")

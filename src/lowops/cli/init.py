@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,7 +57,7 @@ def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: b
         directory = Path(project) if project else Path(".")
     if demo_only:
         rows = build_demo_store(directory.resolve(), customers=customers, url=demo_url)
-        result = {"project": str(directory.resolve()), "files": [], "demo_rows": rows}
+        result: dict[str, Any] = {"project": str(directory.resolve()), "files": [], "demo_rows": rows}
     else:
         result = init_project(directory, demo=not no_demo, customers=customers, demo_url=demo_url)
     if as_json:

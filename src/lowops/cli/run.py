@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from lowops.cli.common import json_option, open_project, print_json, project_options, window_option
 
 
-def _report(outcome, as_json: bool) -> dict:  # type: ignore[no-untyped-def]
+def _report(outcome: Any, as_json: bool) -> dict[str, Any]:
     data = {"window": outcome.window, "status": outcome.status, "run_id": outcome.run_id, **outcome.outputs}
     if not as_json:
         if outcome.status == "skipped":

@@ -16,8 +16,9 @@ from lowops import faults
 from lowops.config import Project
 from lowops.context import Context
 from lowops.errors import LowopsError
-from lowops.io.ledger import Ledger, RunRecord
+from lowops.io.ledger import Ledger
 from lowops.io.lock import repository_lock
+from lowops.io.runs import RunRecord
 from lowops.lifecycle.notify import notify_failure
 
 

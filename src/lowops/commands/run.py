@@ -15,7 +15,8 @@ from lowops.commands._run import check_sql, locked, recorded, stage
 from lowops.context import Context
 from lowops.io import deploy, registry
 from lowops.io.files import sha256_file
-from lowops.io.ledger import Ledger, RunRecord, read_runs
+from lowops.io.ledger import Ledger
+from lowops.io.runs import RunRecord, read_runs
 from lowops.lifecycle.retrain import decide
 from lowops.model.card import ModelCard
 from lowops.stages.evaluate import evaluate

@@ -7,8 +7,8 @@ from typing import Any
 from lowops.config import Project
 from lowops.io import deploy
 from lowops.io import version_status as vstatus
-from lowops.io.ledger import read_runs
 from lowops.io.logs import read_metrics
+from lowops.io.runs import read_runs
 from lowops.monitoring.outputs import latest_verdict
 
 _RUN_FIELDS = ("run_id", "command", "window", "status", "started_at", "ended_at", "message")

@@ -64,13 +64,13 @@ def _compile(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any]) -> tuple[
 
 def _connect(url: sa.URL) -> Any:
     if url.get_backend_name() == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
 
         # mode=ro: an extract can never write to the store.
-        return adbc.connect(f"file:{url.database}?mode=ro")
-    import adbc_driver_postgresql.dbapi as adbc
+        return adbc_sqlite.connect(f"file:{url.database}?mode=ro")
+    import adbc_driver_postgresql.dbapi as adbc_postgresql
 
-    return adbc.connect(postgres_uri(url))
+    return adbc_postgresql.connect(postgres_uri(url))
 
 
 def postgres_uri(url: sa.URL) -> str:

@@ -18,9 +18,9 @@ from typing import Any
 from lowops import secrets
 from lowops.errors import IntegrityError
 from lowops.io import layout
+from lowops.io.files import append_line, read_json, write_json
 from lowops.io.layout import AUDIT_HEAD_FILE as HEAD_FILE
 from lowops.io.layout import AUDIT_LOG_FILE as AUDIT_FILE
-from lowops.io.files import append_line, read_json, write_json
 from lowops.io.logs import utc_now
 
 GENESIS = "0" * 64

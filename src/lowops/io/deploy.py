@@ -7,7 +7,7 @@ blue slot; later switches place a version in the idle slot and flip ``live``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def live_version(repo: Path, name: str) -> str | None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def switch(repo: Path, name: str, version: str, *, by: str, reason: str, window: str | None) -> dict[str, Any]:

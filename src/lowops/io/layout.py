@@ -51,7 +51,8 @@ MODEL_DRIFT_FILE = "model_drift.txt"
 VERDICT_FILE = "verdict.json"
 SWEETVIZ_FILE = "sweetviz_compare.html"
 MONITORING_FILES = (DATA_DRIFT_FILE, IMPACT_FILE, MODEL_DRIFT_FILE, VERDICT_FILE)
-DECISION_FILE = re.compile(r"^decision(-r\d+)?\.txt$")
+DECISION_FILE = "decision.txt"
+_DECISION = re.compile(r"^decision(-r\d+)?\.txt$")
 
 _VERSION = re.compile(r"^v([0-9]{4,6})\Z")
 _RUN_FILE = re.compile(r"^r(\d{6,})\.json$")
@@ -173,13 +174,13 @@ def monitoring_windows(repo: Path) -> list[Path]:
 def decision_file(repo: Path, window: str, run_id: str) -> Path:
     """Where a comparison at ``window`` writes its decision: ``decision.txt``, or, when a
     decision was written there already, ``decision-<run>.txt`` beside it (nothing is overwritten)."""
-    first = monitoring_dir(repo, window) / "decision.txt"
+    first = monitoring_dir(repo, window) / DECISION_FILE
     return first if not first.exists() else first.with_name(f"decision-{run_id}.txt")
 
 
 def decision_files(folder: Path) -> list[Path]:
     """The decision files of one ``monitoring/<window>/``, in the order they were written."""
-    return sorted((p for p in folder.iterdir() if DECISION_FILE.match(p.name)), key=lambda p: (len(p.name), p.name))
+    return sorted((p for p in folder.iterdir() if _DECISION.match(p.name)), key=lambda p: (len(p.name), p.name))
 
 
 # --------------------------------------------------------------------------- runs, logs, audit, report

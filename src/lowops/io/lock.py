@@ -15,8 +15,9 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lowops.errors import LockHeldError, WriteError
 from lowops.io import layout
@@ -38,7 +39,7 @@ def _holder(path: Path) -> str:
     # The holder writes its details just after taking the lock: a loser that looks
     # in that instant finds the file empty, half-written, or still naming a previous
     # holder that is gone (killed before it could clear it), so look again.
-    info: dict = {}
+    info: dict[str, Any] = {}
     for _ in range(20):
         try:
             info = json.loads(path.read_text(encoding="utf-8") or "{}")
@@ -88,7 +89,7 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
         info = {
             "pid": os.getpid(),
             "command": command or " ".join(["lowops", *sys.argv[1:]]),
-            "since": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import socket
 import ssl
 import subprocess
 import urllib.error
@@ -81,7 +80,7 @@ def post_webhook(*, url: str, payload: dict[str, Any], timeout: float) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         raise ChannelError(f"webhook {_origin(url)}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, socket.timeout) as exc:
+    except (TimeoutError, urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ChannelError(f"webhook {_origin(url)}: {secrets.redact(str(reason))}") from None
 

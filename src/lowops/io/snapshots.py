@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ class Snapshot:
 
     @property
     def file(self) -> Path:
-        return self.path / self.manifest["file"]
+        return self.path / str(self.manifest["file"])
 
     @property
     def rows(self) -> int:
@@ -174,7 +174,7 @@ class SnapshotWriter:
             "bytes": data_file.stat().st_size,
             "rows": int(self.rows),
             "schema": self._columns,
-            "extracted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "extracted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             **self.provenance,
         }
         stage = self._stage
@@ -287,4 +287,5 @@ def load(snapshot: Snapshot, columns: list[str] | None = None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     verify_snapshot(snapshot)
-    return pq.read_table(snapshot.file, columns=columns).to_pandas()
+    frame: pd.DataFrame = pq.read_table(snapshot.file, columns=columns).to_pandas()
+    return frame

@@ -19,8 +19,8 @@ from pathlib import Path
 from lowops.errors import IntegrityError, LowopsError
 from lowops.io import audit, deploy, integrity, layout, registry, snapshots
 from lowops.io.files import TMP_PREFIX, sha256_bytes, sha256_file
-from lowops.io.ledger import RunRecord, ledger_files, read_run
 from lowops.io.lock import holder_if_locked
+from lowops.io.runs import RunRecord, ledger_files, read_run
 
 
 @dataclass(frozen=True)

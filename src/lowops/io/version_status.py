@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from lowops import secrets
+from lowops.io import layout
 from lowops.io.files import append_line
 from lowops.io.logs import utc_now
-from lowops.io import layout
 from lowops.io.registry import list_versions
 
 STATUSES = ("candidate", "staged", "pending", "approved", "promoted", "rejected", "superseded", "retired", "lost")

@@ -12,15 +12,14 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from lowops.context import Context
 from lowops.errors import IntegrityError, NothingToRollBackError, NotPendingError, SmokeTestFailed, UsageError
 from lowops.io import audit, deploy, registry
 from lowops.io import version_status as vstatus
-from lowops.io.ledger import read_runs
+from lowops.io.runs import read_runs
 from lowops.lifecycle.notify import notify
 from lowops.lifecycle.smoke import SmokeReport, smoke_test
 from lowops.windows import Window

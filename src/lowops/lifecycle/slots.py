@@ -75,28 +75,6 @@ def split_share(keys: np.ndarray, salt: str) -> np.ndarray:
                      for k in keys])
 
 
-def _unpaired(metric: str, task: str, y_a: np.ndarray, s_a: np.ndarray, y_b: np.ndarray, s_b: np.ndarray,
-              *, threshold: float, resamples: int, confidence: float, seed: int) -> tuple[float, float, float]:
-    """Gain of group a over group b (different rows) and its bootstrap CI, resampling each group."""
-    sign = -1.0 if metric in metric_fns.LOWER_IS_BETTER else 1.0
-    one = lambda y, s, w: compare._weighted_metric(metric, task, y, s, threshold, w)  # noqa: E731
-    gain = sign * float(one(y_a, s_a, np.ones((1, len(y_a))))[0] - one(y_b, s_b, np.ones((1, len(y_b))))[0])
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for start in range(0, resamples, 50):
-        batch = min(50, resamples - start)
-        weights = []
-        for n in (len(y_a), len(y_b)):
-            idx = rng.integers(0, n, size=(batch, n)) + (np.arange(batch) * n)[:, None]
-            weights.append(np.bincount(idx.ravel(), minlength=batch * n).reshape(batch, n))
-        diffs.append(sign * (one(y_a, s_a, weights[0]) - one(y_b, s_b, weights[1])))
-    values = np.concatenate(diffs)
-    values = values[np.isfinite(values)]
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan)
-    return gain, float(low), float(high)
-
-
 @dataclass
 class _Serving:
     """One window scored by both slots."""
@@ -166,7 +144,7 @@ def _gain(ctx: Context, s: _Serving, card: ModelCard, keep: np.ndarray, all_y: n
                                        s.live_scores[keep], threshold=card.threshold, resamples=cmp.bootstrap,
                                        confidence=cmp.confidence, seed=cmp.seed)
     ch_rows, live_rows = groups[s.idle][0], groups[s.live_slot][0]
-    return _unpaired(primary, card.task, all_y[ch_rows], s.challenger_scores[ch_rows], all_y[live_rows],
+    return compare.unpaired_delta(primary, card.task, all_y[ch_rows], s.challenger_scores[ch_rows], all_y[live_rows],
                      s.live_scores[live_rows], threshold=card.threshold, resamples=cmp.bootstrap,
                      confidence=cmp.confidence, seed=cmp.seed)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from lowops.context import Context
 from lowops.io import deploy, layout, registry
-from lowops.io.ledger import read_runs
 from lowops.io.logs import read_metrics
+from lowops.io.runs import read_runs
 from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
 from lowops.monitoring.verdict import DriftVerdict

@@ -130,7 +130,7 @@ _BLOCK_ROWS = 16_384
 
 def _fast(plan: dict[str, Any], batch: Any, task: str) -> np.ndarray:
     n = batch.num_rows
-    filled = []
+    filled: list[tuple[slice, np.ndarray | None, list[tuple[np.ndarray, np.ndarray]] | None]] = []
     for kind, transformer, columns, out in plan["blocks"]:
         if kind == "numeric":
             filled.append((out, transformer.transform(_numeric_block(batch, columns)), None))
@@ -146,6 +146,7 @@ def _fast(plan: dict[str, Any], batch: Any, task: str) -> np.ndarray:
                 matrix[:, out] = dense[low:high]
                 continue
             start = out.start
+            assert parts is not None
             for table, indices in parts:
                 stop = start + table.shape[1]
                 # Indices come from the dictionary just built: none is out of range ("clip" skips buffering).

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 
-def _figure():  # type: ignore[no-untyped-def]
+def _figure() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # headless under cron: never a display

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from lowops.config_schema import DriftConfig
     from lowops.compute import Engine
+    from lowops.config_schema import DriftConfig
     from lowops.monitoring.reference import Reference
 
 # The statistic each method reads, and whether small values (p-values) mean drift.
@@ -150,8 +150,8 @@ def frames_drift(reference: pd.DataFrame, current: pd.DataFrame, settings: Drift
     numeric, everything else categorical. Each column is sketched and
     compared in the same task.
     """
-    from lowops.monitoring.stats import categorical_sketch, numeric_sketch
     from lowops.model.build import split_columns
+    from lowops.monitoring.stats import categorical_sketch, numeric_sketch
 
     numeric, categorical = split_columns(reference)
 

@@ -26,8 +26,8 @@ from lowops.io.files import write_text
 from lowops.io.logs import utc_now
 from lowops.model.metrics import LOWER_IS_BETTER
 from lowops.report import data as report_data
+from lowops.report import history, sections
 from lowops.report import plots as report_plots
-from lowops.report import sections
 from lowops.report.html import esc, page, when
 
 _EMPTY = re.compile(r'<p class="empty">')
@@ -99,11 +99,11 @@ def build(data: dict[str, Any], output: Path) -> tuple[str, dict[str, int], dict
         "paths": sections.paths(data, charts["paths"], lower),
         "drift": sections.drift(data, charts["drift"]),
         "impact": sections.impact(data, charts["impact"], latest_impact),
-        "decisions": sections.decisions(data),
-        "versions": sections.versions(data, colors),
-        "slots": sections.slots(data, charts["slots"], sorted(kpis["slots"])),
+        "decisions": history.decisions(data),
+        "versions": history.versions(data, colors),
+        "slots": history.slots(data, charts["slots"], sorted(kpis["slots"])),
         "sweetviz": sections.sweetviz(data, output),
-        "runs": sections.runs(data),
+        "runs": history.runs(data),
     }
     nav = [("summary", "At a glance"), ("timeline", "Windows"), ("kpi", "KPI"), ("paths", "Retraining"),
            ("drift", "Drift"), ("impact", "Impact"), ("decisions", "Decisions"), ("versions", "Versions"),

@@ -21,8 +21,8 @@ from lowops.errors import LowopsError
 from lowops.io import audit, deploy, layout, registry
 from lowops.io import version_status as vstatus
 from lowops.io.files import read_json
-from lowops.io.ledger import read_runs
 from lowops.io.logs import read_metrics
+from lowops.io.runs import read_runs
 from lowops.model.card import ModelCard
 
 _SLOT = re.compile(r"^slot\.(blue|green)\.(.+)$")

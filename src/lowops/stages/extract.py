@@ -6,7 +6,7 @@ arrive windows after the features.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,7 @@ class Extracted:
     labels: Snapshot | None    # None: labels not due yet or not arrived
 
 
-def _provenance(ctx: Context, window: Window, sql: dict[str, object]) -> dict[str, Any]:
+def _provenance(ctx: Context, window: Window, sql: Mapping[str, object]) -> dict[str, Any]:
     start, end = window.bounds_naive_utc()
     return {
         "sql": sql,

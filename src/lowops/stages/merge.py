@@ -10,6 +10,7 @@ back to an in-memory join.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -25,7 +26,7 @@ class _Cursor:
         self.name, self.frames, self.key = name, frames, key
         self.buffer: pd.DataFrame | None = None
         self.done = False
-        self.last = None
+        self.last: Any = None  # the last key pulled
 
     def _pull(self) -> None:
         try:
@@ -106,9 +107,9 @@ def _frames(cursor: _Cursor) -> Iterator[pd.DataFrame]:
                 frame, cursor.buffer = cursor.buffer, None
                 yield frame
             return
-        frame, cursor.buffer = cursor.buffer, None
-        if frame is not None:
-            yield frame
+        pulled, cursor.buffer = cursor.buffer, None
+        if pulled is not None:
+            yield pulled
 
 
 def _dedupe(frame: pd.DataFrame, key: str, name: str, report: Callable[[str, int], None]) -> pd.DataFrame:

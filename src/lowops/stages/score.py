@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,7 +210,7 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
     label_map = _label_map(ctx, labels)
     path = layout.predictions_file(ctx.repo, window, ctx.run_id)
     constants = {"model": ctx.name, "version": version, "slot": slot, "run_id": ctx.run_id,
-                 "scored_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                 "scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     tally = _Tally()
     with predictions.writing(path) as out, contextlib.closing(
             ctx.engine.map_partitions(score_partition, batches, scorer(model, card.schema, card.task))) as scored:

@@ -110,6 +110,7 @@ def _rows(ctx: Context, end: Window, full: bool) -> _Rows:
     feature_cols = [c for c in data.columns if c not in excluded]
     numeric, categorical = build.split_columns(data[feature_cols])
     data = build.prepare_categoricals(data, categorical)
+    y_all: np.ndarray
     if cfg.model.task == "classification":
         classes = sorted(pd.unique(data[target]))
         if len(classes) != 2 or set(map(float, classes)) != {0.0, 1.0}:

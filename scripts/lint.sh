@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The checks CI runs beside the tests: the layering contracts (import-linter, contracts in
+# pyproject.toml) and the type checks (mypy, strict, on src/lowops).
+#   bash scripts/lint.sh
+set -euo pipefail
+ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+bash "$ROOT/scripts/setup.sh" test
+VENV="${LOWOPS_VENV:-$ROOT/.venv}"
+cd "$ROOT"
+"$VENV/bin/lint-imports"
+"$VENV/bin/python" -m mypy
