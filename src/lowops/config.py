@@ -71,8 +71,43 @@ class Project:
             ) from None
 
 
+# A config file is a few hundred nodes; these bound what a hostile or broken one can cost
+# (an alias "bomb" expands exponentially, a 20,000-deep file exhausts the stack).
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 100_000
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one), deep nesting, and
+    documents whose aliases expand past :data:`MAX_YAML_NODES` nodes."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # node id -> nodes it stands for once aliases are expanded
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise ConfigError(f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: nested more than "
+                                  f"{MAX_YAML_DEPTH} levels deep; a lowops config is a few levels of keys.")
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is not None and id(node) not in self._sizes:
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            elif isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            size = 1 + sum(self._sizes.get(id(child), 1) for child in children)
+            if size > MAX_YAML_NODES:
+                raise ConfigError(f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: its aliases (*name) "
+                                  f"expand to more than {MAX_YAML_NODES:,} values; write the values out instead.")
+            self._sizes[id(node)] = size
+        return node
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

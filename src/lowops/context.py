@@ -13,6 +13,7 @@ from lowops.config import Project
 from lowops.config_schema import Config
 from lowops.io import integrity, registry
 from lowops.io.db import Database, SqlFile, read_sql_file
+from lowops.io.files import confine
 from lowops.io.logs import EventLog, MetricsLog
 from lowops.model.card import ModelCard
 from lowops.windows import Window, last_complete, parse_window
@@ -57,6 +58,7 @@ class Context:
 
     @classmethod
     def open(cls, project: Project, echo: bool = False) -> Context:
+        confine(project.repo)
         cfg = project.config.database
         db = Database(cfg.url, project.root, retries=cfg.retries, backoff=cfg.retry_backoff)
         use_model_key(project)

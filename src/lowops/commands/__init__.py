@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lowops.config import Project, load_project
 from lowops.context import Context
+from lowops.io.files import confine
 
 
 def load(project_dir: Path | None = None, config_file: Path | None = None) -> Project:
@@ -20,7 +21,9 @@ def load(project_dir: Path | None = None, config_file: Path | None = None) -> Pr
     Raises:
         ConfigError: the file is missing, not YAML, or not a valid configuration.
     """
-    return load_project(project_dir, config_file)
+    project = load_project(project_dir, config_file)
+    confine(project.repo)
+    return project
 
 
 def open_context(project: Project) -> Context:

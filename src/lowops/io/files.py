@@ -5,6 +5,11 @@ place, and the directory is fsynced so the rename itself survives a power cut.
 Readers therefore see the old file or the new file, never a mix. Temp files
 carry the ``.tmp-`` prefix so ``lowops verify`` can recognise the leftovers of
 an interrupted write.
+
+Below a repository root named with :func:`confine`, no write goes through a
+symbolic link: a link anywhere on the way (``repo/outputs`` pointing elsewhere,
+``repo/.lock`` pointing at someone's file) is refused with an integrity error
+before anything is created, truncated or written.
 """
 
 from __future__ import annotations
@@ -27,6 +32,62 @@ TMP_PREFIX = ".tmp-"
 # Readable by the owner's group, writable by the owner only (umask 027).
 FILE_MODE = 0o640
 DIR_MODE = 0o750
+
+# The repository roots writes are confined to: as named (absolute) -> resolved.
+_CONFINED: dict[Path, Path] = {}
+
+
+def confine(root: Path) -> None:
+    """From now on, refuse any write below ``root`` that a symbolic link would lead elsewhere.
+
+    The root itself may be a link (a repository moved to a bigger disk); nothing inside it may.
+    """
+    given = Path(os.path.abspath(root))
+    _CONFINED[given] = given.resolve()
+
+
+def _below_root(path: Path) -> tuple[Path, Path] | None:
+    for given, resolved in _CONFINED.items():
+        for base in (given, resolved):
+            if path == base or path.is_relative_to(base):
+                return base, path.relative_to(base)
+    return None
+
+
+def check_no_link(path: Path) -> None:
+    """Refuse ``path`` when it, or a directory between it and its repository root, is a symbolic link.
+
+    Paths outside every confined root are not checked (a report written elsewhere, say).
+
+    Raises:
+        IntegrityError: a link was found; the message names it and where it leads.
+    """
+    path = Path(os.path.abspath(path))
+    found = _below_root(path)
+    if found is None:
+        return
+    current, rest = found
+    for part in rest.parts:
+        current = current / part
+        if current.is_symlink():
+            raise IntegrityError(
+                f"Refusing to write {path}: {current} is a symbolic link (to {os.readlink(current)}), and lowops "
+                "never writes through a link inside the repository. Remove the link (`lowops verify` lists "
+                "them) and run again.")
+
+
+def make_dir(path: Path) -> None:
+    """``mkdir -p`` inside the repository, refusing links on the way.
+
+    Raises:
+        IntegrityError: a link on the way.
+        WriteError: the disk refused.
+    """
+    check_no_link(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
 
 
 def fsync_dir(path: Path) -> None:
@@ -72,6 +133,7 @@ def atomic_write(
         IntegrityError: ``path`` exists and ``overwrite`` is false.
     """
     path = Path(path)
+    check_no_link(path)
     # Directories this write creates go again if it fails: a failed write leaves nothing.
     created = [] if path.parent.is_dir() else [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     try:
@@ -149,23 +211,54 @@ def read_json(path: Path) -> Any:
         raise IntegrityError(f"{path} is not valid JSON ({exc}); run `lowops verify`.") from exc
 
 
+def open_no_link(path: Path, flags: int, mode: int = FILE_MODE) -> int:
+    """``os.open`` that never follows a link, below the repository root or at the file itself.
+
+    Raises:
+        IntegrityError: ``path`` or a directory on the way is a link.
+        OSError: as ``os.open``.
+    """
+    check_no_link(path)
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # planted between the check and the open
+            check_no_link(path)
+            raise IntegrityError(f"Refusing to write {path}: it is a symbolic link; remove it and run again.") from None
+        raise
+
+
 def append_line(path: Path, line: str) -> None:
     """Append one whole line to a log file with a single write() and fsync.
 
     Logs are append-only; one ``write`` of a line shorter than PIPE_BUF on an
-    O_APPEND descriptor is never interleaved with another writer's line.
+    O_APPEND descriptor is never interleaved with another writer's line. A short
+    write (a disk that fills up mid-line) is cut back, so no torn line remains
+    for the next line to be glued to.
+
+    Raises:
+        IntegrityError: the file or a directory on the way is a link.
+        WriteError: the disk refused, or took only part of the line.
     """
     data = (line.rstrip("\n") + "\n").encode("utf-8")
+    make_dir(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fd = open_no_link(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     except OSError as exc:
         raise _write_error(path, exc) from exc
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes of the line were written")
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise _write_error(path, exc) from exc
+    finally:
+        os.close(fd)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -193,6 +286,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
         WriteError: the disk refused the write.
     """
     final = Path(final)
+    check_no_link(final)
     if final.exists():
         raise IntegrityError(f"Refusing to overwrite {final}: versions are immutable.")
     try:

@@ -21,6 +21,7 @@ from typing import Any
 
 from lowops.errors import LockHeldError, WriteError
 from lowops.io import layout
+from lowops.io.files import make_dir, open_no_link
 
 
 def _alive(pid: object) -> bool:
@@ -65,13 +66,16 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
 
     Raises:
         LockHeldError: another process still holds the lock after ``wait`` seconds.
+        IntegrityError: ``.lock`` is a symbolic link (it is never opened through one).
+        WriteError: the lock file cannot be created or written (disk full, permissions).
     """
     repo = Path(repo)
+    path = layout.lock_file(repo)
+    make_dir(repo)
     try:
-        repo.mkdir(parents=True, exist_ok=True)
-        fd = os.open(layout.lock_file(repo), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        fd = open_no_link(path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
-        raise WriteError(f"Cannot create the lock file {layout.lock_file(repo)}: {exc.strerror}.") from exc
+        raise WriteError(f"Cannot create the lock file {path}: {exc.strerror}.") from exc
     held = False
     try:
         deadline = time.monotonic() + max(wait, 0.0)
@@ -91,9 +95,13 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
             "command": command or " ".join(["lowops", *sys.argv[1:]]),
             "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
         held = True
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+        except OSError as exc:
+            raise WriteError(f"Cannot write the lock file {path}: {exc.strerror} [errno {exc.errno}]; free some "
+                             "disk space and run again.") from exc
         yield
     finally:
         # Clear our details, then close the descriptor, which releases the lock. A holder
@@ -107,9 +115,9 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
 def holder_if_locked(repo: Path) -> str | None:
     """Who holds the repository lock right now, or None (never waits, never keeps it)."""
     path = layout.lock_file(Path(repo))
-    if not path.exists():
+    if not path.exists() or path.is_symlink():
         return None
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

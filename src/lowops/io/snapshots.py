@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Any
 from lowops import faults
 from lowops.errors import IntegrityError
 from lowops.io import layout
-from lowops.io.files import DIR_MODE, TMP_PREFIX, _write_error, fsync_dir, read_json, sha256_file, write_json
+from lowops.io.files import (
+    DIR_MODE,
+    TMP_PREFIX,
+    _write_error,
+    fsync_dir,
+    make_dir,
+    read_json,
+    sha256_file,
+    write_json,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,8 +108,8 @@ class SnapshotWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        make_dir(self.base)
         try:
-            self.base.mkdir(parents=True, exist_ok=True)
             self._stage = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + self.kind + ".", dir=self.base))
             os.chmod(self._stage, DIR_MODE)
         except OSError as exc:

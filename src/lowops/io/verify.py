@@ -11,6 +11,7 @@ leftovers are removed, never anything complete.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -177,15 +178,50 @@ def _ledgers(repo: Path) -> list[Finding]:
     return found
 
 
-def _remove(leftovers: list[Finding]) -> list[Path]:
-    removed = []
+def _appended(repo: Path) -> list[Path]:
+    """The files lowops only ever appends to, one line at a time."""
+    found = [layout.event_log(repo), layout.metrics_log(repo), layout.audit_log(repo)]
+    found += sorted(layout.models_root(repo).glob("*/*.status")) if layout.models_root(repo).is_dir() else []
+    return [p for p in found if p.is_file() and not p.is_symlink()]
+
+
+def _torn_lines(repo: Path) -> list[Finding]:
+    """An append file whose last line has no newline: an append cut short (the next one would be glued to it)."""
+    found = []
+    for path in _appended(repo):
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                continue
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                found.append(Finding(path, "its last line is cut (no newline at the end): an append was "
+                                           "interrupted (removable with --repair)", True))
+    return found
+
+
+def _cut_torn_line(path: Path) -> None:
+    data = path.read_bytes()
+    with open(path, "r+b") as handle:
+        handle.truncate(data.rfind(b"\n") + 1)
+        os.fsync(handle.fileno())
+
+
+def _remove(leftovers: list[Finding]) -> tuple[list[Path], list[Finding]]:
+    """Remove each leftover; what could not be removed stays a finding."""
+    removed, kept = [], []
     for item in leftovers:
-        if item.path.is_dir():
-            shutil.rmtree(item.path, ignore_errors=True)
+        if item.path.is_symlink() or not item.path.is_dir():
+            with contextlib.suppress(OSError):
+                item.path.unlink()
         else:
-            item.path.unlink(missing_ok=True)
-        removed.append(item.path)
-    return removed
+            shutil.rmtree(item.path, ignore_errors=True)
+        if item.path.exists() or item.path.is_symlink():
+            kept.append(Finding(item.path, "leftover of an interrupted write that --repair could not remove; "
+                                           "remove it by hand"))
+        else:
+            removed.append(item.path)
+    return removed, kept
 
 
 def verify(repo: Path, *, repair: bool = False) -> tuple[list[Finding], list[Path]]:
@@ -200,11 +236,16 @@ def verify(repo: Path, *, repair: bool = False) -> tuple[list[Finding], list[Pat
     # While a writer works, its temp files are work in progress, not leftovers.
     busy = holder_if_locked(repo) if not repair else None
     leftovers = [] if busy else _leftovers(repo)
+    torn = [] if busy else _torn_lines(repo)
+    removed: list[Path] = []
+    if repair:
+        removed, kept = _remove(leftovers)
+        for item in torn:
+            _cut_torn_line(item.path)
+            removed.append(item.path)
     findings.extend(_links_out(repo))
     findings.extend(_shared_models(repo))
-    removed = _remove(leftovers) if repair else []
-    if not repair:
-        findings.extend(leftovers)
+    findings.extend(kept if repair else [*leftovers, *torn])
     for name in registry.model_names(repo):
         findings.extend(_versions(repo, name))
         findings.extend(_pointer(repo, name))

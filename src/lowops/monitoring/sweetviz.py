@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lowops.io.files import write_bytes
+from lowops.io.files import make_dir, write_bytes
 from lowops.io.layout import SWEETVIZ_FILE
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def compare_report(reference: pd.DataFrame, current: pd.DataFrame, path: Path, *
     if target is not None and (target not in reference.columns or target not in current.columns):
         target = None
     ref, cur = _prepare(reference[columns]), _prepare(current[columns])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     # rc_context: Sweetviz restyles matplotlib globally (Roboto fonts); later plots in the
     # same process (a retrained model's ROC curve) must not inherit that, nor its warnings.
     with quiet(), matplotlib.rc_context(), \
