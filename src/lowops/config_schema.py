@@ -25,6 +25,8 @@ class DatabaseConfig(_Section):
     url: str
     retries: int = Field(default=3, ge=1, le=20)
     retry_backoff: float = Field(default=1.0, ge=0, le=300)
+    connect_timeout: float = Field(default=10.0, gt=0, le=3600)
+    statement_timeout: float = Field(default=1800.0, gt=0, le=86400)
 
 
 class WindowsConfig(_Section):

@@ -60,7 +60,8 @@ class Context:
     def open(cls, project: Project, echo: bool = False) -> Context:
         confine(project.repo)
         cfg = project.config.database
-        db = Database(cfg.url, project.root, retries=cfg.retries, backoff=cfg.retry_backoff)
+        db = Database(cfg.url, project.root, retries=cfg.retries, backoff=cfg.retry_backoff,
+                      connect_timeout=cfg.connect_timeout, statement_timeout=cfg.statement_timeout)
         use_model_key(project)
         cap_threads(project.config.compute.n_jobs)
         return cls(project=project, db=db, log=EventLog(project.repo, echo=echo))
@@ -132,13 +133,13 @@ class Context:
         marts = self.project.config.features.marts
         for name, rel in marts.items():
             if name not in self._sql:
-                self._sql[name] = read_sql_file(self.project.path(rel), f"features.marts.{name}")
+                self._sql[name] = read_sql_file(self.project.path(rel), f"features.marts.{name}", self.db.dialect)
         return {name: self._sql[name] for name in marts}
 
     def label_sql(self) -> SqlFile:
         if "__labels__" not in self._sql:
             self._sql["__labels__"] = read_sql_file(
-                self.project.path(self.project.config.labels.sql), "labels.sql")
+                self.project.path(self.project.config.labels.sql), "labels.sql", self.db.dialect)
         return self._sql["__labels__"]
 
     def with_run(self, run_id: str, window: str | None) -> Context:

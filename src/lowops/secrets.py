@@ -13,6 +13,9 @@ from urllib.parse import unquote
 
 _SECRETS: set[str] = set()
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<tail>@)")
+# A credential in a URL's query string (libpq takes ?password=…, some drivers ?token=…).
+_QUERY_SECRET = re.compile(r"(?P<head>[?&][A-Za-z_]*(?:password|passwd|pwd|pass|secret|token|api_?key)=)"
+                           r"(?P<pw>[^&\s#'\"]+)", re.I)
 MASK = "***"
 
 
@@ -24,15 +27,18 @@ def register(secret: str | None) -> None:
 
 
 def register_url(url: str) -> None:
-    """Remember the password of a database URL."""
+    """Remember the password of a database URL: before the host, and in the query string."""
     match = _URL_PASSWORD.search(url)
     if match:
         register(match.group("pw"))
+    for found in _QUERY_SECRET.finditer(url):
+        register(found.group("pw"))
 
 
 def redact(text: str) -> str:
     """Replace every known secret, and any password inside a URL, by ``***``."""
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + m.group("tail"), text)
+    text = _QUERY_SECRET.sub(lambda m: m.group("head") + MASK, text)
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text

@@ -19,11 +19,14 @@ sessions are made read-only first.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from lowops.errors import DatabaseError
+from lowops.io import drivers
 from lowops.io.sql import render_literal
 
 if TYPE_CHECKING:
@@ -62,15 +65,25 @@ def _compile(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any]) -> tuple[
     return compiled.string, params
 
 
-def _connect(url: sa.URL) -> Any:
+def _connect(url: sa.URL, connect_timeout: float, statement_timeout: float) -> Any:
     if url.get_backend_name() == "sqlite":
         import adbc_driver_sqlite.dbapi as adbc_sqlite
 
-        # mode=ro: an extract can never write to the store.
-        return adbc_sqlite.connect(f"file:{url.database}?mode=ro")
+        # mode=ro: an extract can never write to the store (whatever characters its path holds).
+        return adbc_sqlite.connect(drivers.sqlite_uri(str(url.database)))
     import adbc_driver_postgresql.dbapi as adbc_postgresql
 
-    return adbc_postgresql.connect(postgres_uri(url))
+    bounded = url.update_query_dict({"connect_timeout": str(drivers.connect_args("postgresql", connect_timeout,
+                                                                              statement_timeout)["connect_timeout"])})
+    conn = adbc_postgresql.connect(postgres_uri(bounded))
+    cursor = conn.cursor()
+    try:
+        for statement in drivers.session_statements("postgresql", statement_timeout):
+            cursor.execute(statement)
+    finally:
+        cursor.close()
+    conn.commit()  # the session's defaults apply from the next transaction on: the query's
+    return conn
 
 
 def postgres_uri(url: sa.URL) -> str:
@@ -95,35 +108,69 @@ def connectorx_uri(url: sa.URL) -> str:
     return url.set(drivername="mysql", query=query).render_as_string(hide_password=False)
 
 
-def _connectorx_reader(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any], chunk_rows: int) -> Any:
+def _session(statement_timeout: float, mariadb: bool | None) -> list[str]:
+    """ConnectorX runs these before the query; a statement the server does not know would fail the read,
+    so the server-side timeout is set only once the server is known (the pulls are bounded anyway)."""
+    statements = drivers.session_statements("mysql", statement_timeout, mariadb=mariadb)
+    return statements if mariadb is not None else statements[:1]
+
+
+def _connectorx_reader(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any], chunk_rows: int,
+                       statement_timeout: float, mariadb: bool | None) -> Any:
     import connectorx as cx
 
     text = render_literal(url, stmt, values)
     try:
         return cx.read_sql(connectorx_uri(url), text, return_type="arrow_stream", batch_size=chunk_rows,
-                           pre_execution_query=["SET SESSION TRANSACTION READ ONLY"])
+                           pre_execution_query=_session(statement_timeout, mariadb))
     except BaseException as exc:  # noqa: BLE001 - Rust panics arrive as BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
             raise
         raise ArrowUnavailable(str(exc)) from None
 
 
-def read_batches(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any],
-                 chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    """Stream the query's rows as Arrow batches of at most ``chunk_rows``.
+def read_batches(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any], chunk_rows: int, *,
+                 connect_timeout: float = 10.0, statement_timeout: float = 1800.0,
+                 mariadb: bool | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream the query's rows as Arrow batches of at most ``chunk_rows``, each awaited at most ``statement_timeout``.
 
     Raises:
         ArrowUnavailable: no driver, or the driver failed before the first batch.
+        DatabaseError: a batch did not come within ``statement_timeout`` seconds.
     """
+    return Bounded(_guarded(_batches(url, stmt, values, chunk_rows, connect_timeout, statement_timeout, mariadb)),
+                   statement_timeout)
+
+
+def _guarded(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """A driver's failure before the first batch is :class:`ArrowUnavailable`: SQLAlchemy runs the query
+    instead, and its error says whose fault it is (the SQL file's, the data's, the server's). A failure
+    after it arrives as a RuntimeError the caller reports (a ConnectorX panic is not even an Exception)."""
+    yielded = False
+    try:
+        for batch in batches:
+            yield batch
+            yielded = True
+    except (ArrowUnavailable, GeneratorExit, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - Rust panics arrive as BaseException
+        if not yielded:
+            raise ArrowUnavailable(str(exc)) from None
+        raise RuntimeError(str(exc)) from None
+
+
+def _batches(url: sa.URL, stmt: sa.TextClause, values: dict[str, Any], chunk_rows: int,
+             connect_timeout: float, statement_timeout: float, mariadb: bool | None) -> Iterator[pa.RecordBatch]:
     dialect = url.get_backend_name()
     if not available(url):
         raise ArrowUnavailable(dialect)
     if dialect in _CONNECTORX:
-        yield from _rechunk(_connectorx_reader(url, stmt, values, chunk_rows), chunk_rows)
+        yield from _rechunk(_connectorx_reader(url, stmt, values, chunk_rows, statement_timeout, mariadb),
+                            chunk_rows)
         return
     text, params = _compile(url, stmt, values)
     try:
-        conn = _connect(url)
+        conn = _connect(url, connect_timeout, statement_timeout)
     except Exception as exc:  # noqa: BLE001 - any driver failure: fall back to SQLAlchemy
         raise ArrowUnavailable(str(exc)) from None
     cursor = None
@@ -172,3 +219,49 @@ def _rechunk(reader: Any, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         table = pa.Table.from_batches(pending, schema=schema).combine_chunks()
         batches = table.to_batches()
         yield batches[0] if batches else pa.RecordBatch.from_pylist([], schema=schema)
+
+
+class Bounded:
+    """An iterator whose every item is awaited at most ``timeout`` seconds.
+
+    Not every Arrow driver can be told a statement timeout (ADBC's SQLite driver
+    cannot be cancelled at all), so each pull runs in a daemon thread: a driver
+    that never answers costs ``timeout`` seconds and exit 69, never the lock forever.
+    The stuck thread ends with the process.
+    """
+
+    def __init__(self, iterator: Iterator[Any], timeout: float) -> None:
+        self.iterator, self.timeout = iterator, timeout
+        self.stuck = False
+
+    def __iter__(self) -> Bounded:
+        return self
+
+    def __next__(self) -> Any:
+        box: dict[str, Any] = {}
+
+        def pull() -> None:
+            try:
+                box["value"] = next(self.iterator)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as it is
+                box["error"] = exc
+
+        thread = threading.Thread(target=pull, name="lowops-arrow-read", daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            self.stuck = True
+            raise DatabaseError(f"The database returned no rows within database.statement_timeout "
+                                f"({self.timeout:g} s); check the server, or raise the timeout.")
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def close(self) -> None:
+        """Close the underlying reader (its cursor and connection), unless a pull is stuck in it."""
+        close = getattr(self.iterator, "close", None)
+        if close is not None and not self.stuck:
+            close()
+
+    def __del__(self) -> None:
+        self.close()

@@ -2,8 +2,10 @@
 
 SQL lives in files; Python binds values. Window bounds reach the database as
 bound parameters typed ``DateTime`` (never formatted into the text), every
-extract runs in a read-only transaction where the dialect offers one, and
-connection failures are retried with backoff before exit 69.
+session is read-only with a connect and a statement timeout (:mod:`lowops.io.drivers`),
+and a database that does not answer is retried with backoff before exit 69;
+an error in the SQL itself is the SQL file's (78), bad values are the data's
+(65) (:mod:`lowops.io.db_errors`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from lowops import secrets
-from lowops.errors import ConfigError, DatabaseError, DataError
-from lowops.io import arrow_db
+from lowops.errors import ConfigError, DatabaseError, LowopsError
+from lowops.io import arrow_db, db_errors, drivers
 from lowops.io.sql import Bounded, SqlFile, read_sql_file, render_literal, statement
 
 if TYPE_CHECKING:
@@ -45,42 +47,6 @@ def masked(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def _not_utf8(sql: SqlFile, column: str) -> DataError:
-    return DataError(f"The query {sql.path} returned text that is not valid UTF-8 in column '{column}'; fix the "
-                     "source rows, or convert or drop the column in the SQL.")
-
-
-# The SQLite driver types each column from its first rows; a later value of another type stops it.
-_TYPE_CHANGE = re.compile(r"Type mismatch in column (\d+): expected (\w+) but got (\S+)")
-
-
-def _type_change(exc: Exception, names: list[str], window: Window) -> DataError | None:
-    """A column whose values change type after the first rows the driver read: bad data (65), named."""
-    found = _TYPE_CHANGE.search(str(exc))
-    if found is None or int(found.group(1)) >= len(names):
-        return None
-    name, expected, got = names[int(found.group(1))], found.group(2), found.group(3).split("/")[0]
-    return DataError(f"window {window.label}: column '{name}' holds {got.lower()} values after rows of "
-                     f"{expected.lower()} (a number column with text in it?); fix the source or the feature SQL.")
-
-
-def _valid_text(batch: Any, sql: SqlFile) -> Any:
-    """A batch whose text columns hold valid UTF-8 (a driver may pass a store's raw bytes through).
-
-    Raises:
-        DataError: a text column holds bytes that are not UTF-8.
-    """
-    import pyarrow as pa
-
-    for index, field in enumerate(batch.schema):
-        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-            try:
-                batch.column(index).validate(full=True)
-            except pa.ArrowInvalid:
-                raise _not_utf8(sql, field.name) from None
-    return batch
-
-
 def _resolve_sqlite(url: sa.URL, root: Path) -> sa.URL:
     # A relative SQLite path is relative to the project, not to wherever cron starts.
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
@@ -91,9 +57,19 @@ def _resolve_sqlite(url: sa.URL, root: Path) -> sa.URL:
 
 
 class Database:
-    """An engine with retries, masking and read-only extracts."""
+    """An engine with retries, masking, timeouts and read-only sessions.
 
-    def __init__(self, url: str, root: Path, retries: int = 3, backoff: float = 1.0) -> None:
+    Args:
+        url: the SQLAlchemy URL (a relative SQLite path is the project's).
+        root: the project directory.
+        retries: attempts when the database does not answer, then 69.
+        backoff: seconds before the second attempt, doubled after each.
+        connect_timeout: seconds a connection may take to be established.
+        statement_timeout: seconds a statement may run (and a fetch may wait).
+    """
+
+    def __init__(self, url: str, root: Path, retries: int = 3, backoff: float = 1.0, *,
+                 connect_timeout: float = 10.0, statement_timeout: float = 1800.0) -> None:
         try:
             parsed = sa.make_url(url)
         except sa_exc.ArgumentError:
@@ -102,12 +78,17 @@ class Database:
                 f"sqlite:///demo/store.sqlite. Got {secrets.mask_url(url)!r} instead."
             ) from None
         self.url = _resolve_sqlite(parsed, root)
-        self.masked_url = self.url.render_as_string(hide_password=True)
         if self.url.password:
             secrets.register(str(self.url.password))
+        secrets.register_url(self.url.render_as_string(hide_password=False))  # and ?password=… in the query
+        self.masked_url = secrets.redact(self.url.render_as_string(hide_password=True))
         self.retries = retries
         self.backoff = backoff
+        self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
         self._engine: sa.Engine | None = None
+        self._answered = False
+        self._mariadb: bool | None = None
 
     @property
     def dialect(self) -> str:
@@ -115,23 +96,26 @@ class Database:
 
     def engine(self) -> sa.Engine:
         if self._engine is None:
+            url = self.url
             if self.dialect == "sqlite" and self.url.database and self.url.database != ":memory:":
                 if not Path(self.url.database).is_file():
                     raise DatabaseError(
                         f"Database {self.masked_url} does not exist; check 'database.url' "
                         "(for the demo store run `lowops init` or scripts/demo.sh)."
                     )
-                # mode=ro: an extract can never write to the store.
-                url = self.url.set(database=f"file:{self.url.database}", query={"mode": "ro", "uri": "true"})
-            else:
-                url = self.url
+                # mode=ro: an extract can never write to the store; the path is percent-encoded in the URI.
+                uri, _, _ = drivers.sqlite_uri(self.url.database).partition("?")
+                url = self.url.set(database=uri, query={"mode": "ro", "uri": "true"})
             try:
-                self._engine = sa.create_engine(url, hide_parameters=True, pool_pre_ping=True)
+                self._engine = sa.create_engine(
+                    url, hide_parameters=True, pool_pre_ping=True,
+                    connect_args=drivers.connect_args(self.dialect, self.connect_timeout, self.statement_timeout))
             except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
                 raise ConfigError(
                     f"Cannot use database {self.masked_url}: {secrets.redact(str(exc))}. "
                     "Install the driver (e.g. pip install 'lowops[postgres]' or 'lowops[mysql]')."
                 ) from None
+            drivers.prepare_engine(self._engine, self.dialect, self.statement_timeout)
         return self._engine
 
     def dispose(self) -> None:
@@ -139,34 +123,40 @@ class Database:
             self._engine.dispose()
             self._engine = None
 
-    def _fail(self, exc: Exception, what: str) -> DatabaseError:
-        orig = getattr(exc, "orig", None) or exc
-        detail = secrets.redact(str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__)
-        return DatabaseError(f"Database {self.masked_url} failed {what}: {detail}")
+    def _fail(self, exc: BaseException, what: str, sql: SqlFile | None = None) -> LowopsError:
+        return db_errors.classify(exc, self.masked_url, what, sql.path if sql is not None else None,
+                                  self.statement_timeout)
 
-    def _with_retries(self, what: str, action: Any, *, retries: int | None = None) -> Any:
+    def _with_retries(self, what: str, action: Any, *, retries: int | None = None,
+                      sql: SqlFile | None = None) -> Any:
+        """``action()``, retried with backoff while the database does not answer; other failures at once."""
         delay = self.backoff
         attempts = self.retries if retries is None else retries
         for attempt in range(1, attempts + 1):
             try:
                 return action()
-            except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-                if attempt == attempts:
-                    raise self._fail(exc, what) from None
+            except sa_exc.SQLAlchemyError as exc:
+                retry = (isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
+                         and db_errors.kind(exc) == db_errors.CONNECTION)
+                if not retry or attempt == attempts:
+                    raise self._fail(exc, what, sql) from None
                 time.sleep(delay)
                 delay *= 2
-            except sa_exc.SQLAlchemyError as exc:
-                raise self._fail(exc, what) from None
         raise AssertionError("unreachable")
 
     def ping(self) -> None:
-        """Check that the database answers (retried)."""
+        """Check that the database answers (retried; each attempt bounded by ``connect_timeout``)."""
 
-        def action() -> None:
+        def action() -> Any:
             with self.engine().connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
+                if self.dialect in ("mysql", "mariadb"):  # which server: their timeout variables differ
+                    return conn.execute(sa.text("SELECT VERSION()")).scalar()
+                return conn.execute(sa.text("SELECT 1")).scalar()
 
-        self._with_retries("to answer", action)
+        answer = self._with_retries("to answer", action)
+        self._answered = True
+        if self.dialect in ("mysql", "mariadb"):
+            self._mariadb = "mariadb" in str(answer).lower()
 
     def _statement(self, sql: SqlFile, window: Bounded | None) -> tuple[sa.TextClause, dict[str, Any]]:
         return statement(sql, window)
@@ -201,7 +191,7 @@ class Database:
                 return columns
 
         # The connection was checked already: a failure here is the query's own (no retries).
-        return list(self._with_retries(f"the query in {sql.path}", action, retries=1))
+        return list(self._with_retries(f"the query in {sql.path}", action, retries=1, sql=sql))
 
     def read_frames(self, sql: SqlFile, window: Window, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """Stream the query's rows for ``window`` as DataFrames of at most ``chunk_rows``.
@@ -229,35 +219,43 @@ class Database:
             # sqlite3: "Could not decode to UTF-8 column 'region' with text ..." is bad data, not a dead database.
             decode = re.search(r"Could not decode to UTF-8 column '([^']*)'", str(getattr(exc, "orig", exc)))
             if decode:
-                raise _not_utf8(sql, decode.group(1)) from None
-            raise self._fail(exc, f"the query in {sql.path}") from None
+                raise db_errors.not_utf8(sql, decode.group(1)) from None
+            raise self._fail(exc, f"the query in {sql.path}", sql) from None
         finally:
             conn.close()
 
     def stream(self, sql: SqlFile, window: Window, chunk_rows: int) -> Iterator[pd.DataFrame]:
-        """Like :meth:`read_frames`, through an Arrow-native ADBC driver when one is installed.
+        """Like :meth:`read_frames`, through an Arrow-native driver when one is installed.
 
-        The first frame is always yielded (empty when there are no rows).
+        The first frame is always yielded (empty when there are no rows). A server is
+        asked first whether it answers (bounded, retried), since not every Arrow driver
+        bounds its own connect; every batch is then awaited at most ``statement_timeout``.
         """
         if arrow_db.available(self.url):
+            if self.dialect != "sqlite" and not self._answered:
+                self.ping()
             stmt, values = self._statement(sql, window)
-            batches = arrow_db.read_batches(self.url, stmt, values, chunk_rows)
+            batches = arrow_db.read_batches(self.url, stmt, values, chunk_rows,
+                                            connect_timeout=self.connect_timeout,
+                                            statement_timeout=self.statement_timeout, mariadb=self._mariadb)
             try:
                 first = next(batches)
             except arrow_db.ArrowUnavailable:
-                first = None  # the driver could not run it: SQLAlchemy can
+                first = None  # the driver could not run it: SQLAlchemy can (and says why if it cannot)
+            except LowopsError:
+                raise
             except Exception as exc:  # noqa: BLE001 - a driver error, reported as the database's
-                raise self._fail(exc, f"the query in {sql.path}") from None
+                raise self._fail(exc, f"the query in {sql.path}", sql) from None
             if first is not None:
-                yield _valid_text(first, sql).to_pandas()
+                yield db_errors.valid_text(first, sql).to_pandas()
                 try:
                     for batch in batches:
-                        yield _valid_text(batch, sql).to_pandas()
-                except DataError:
+                        yield db_errors.valid_text(batch, sql).to_pandas()
+                except LowopsError:
                     raise
                 except Exception as exc:  # noqa: BLE001
-                    raise _type_change(exc, first.schema.names, window) or self._fail(
-                        exc, f"the query in {sql.path}") from None
+                    raise db_errors.type_change(exc, first.schema.names, window) or self._fail(
+                        exc, f"the query in {sql.path}", sql) from None
                 return
         yield from self.read_frames(sql, window, chunk_rows)
 

@@ -65,7 +65,7 @@ def golden_sample(ctx: Context, card: ModelCard, window: Window | None) -> pd.Da
         return snapshots.load(found).head(cfg.sample_rows).reset_index(drop=True)
     if window is None:
         window = ctx.window(card.lineage.holdout_window)
-    sql = read_sql_file(ctx.project.path(cfg.golden_sql), "smoke.golden_sql")
+    sql = read_sql_file(ctx.project.path(cfg.golden_sql), "smoke.golden_sql", ctx.db.dialect)
     frame = ctx.db.read_frame(sql, window, ctx.config.compute.chunk_rows)
     return frame.head(cfg.sample_rows).reset_index(drop=True)
 
