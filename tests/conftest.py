@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from lowops.cli import cli as lowops_cli
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository: its config/, sql/ and pipelines/ are the templates
 CUSTOMERS = 2000
 BACKFILL = ("2025-01", "2025-12")
 WINDOWS_2025 = [f"2025-{month:02d}" for month in range(1, 13)]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT
 from ct_support import base_project, clone, context, metric_lines, set_config
 from lowops.cli import cli
 from lowops.lifecycle import triggers
@@ -210,6 +211,6 @@ def test_help_has_an_example(command: str) -> None:
 def test_retrain_pipeline_script_is_valid_bash() -> None:
     import subprocess
 
-    script = Path(__file__).resolve().parents[1] / "pipelines" / "retrain.sh"
+    script = ROOT / "pipelines" / "retrain.sh"
     assert subprocess.run(["bash", "-n", str(script)], timeout=30).returncode == 0
     assert "pipelines/retrain.sh" in (script.parents[1] / "crontab.example").read_text()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, invoke
+from conftest import ROOT, copy_project, invoke
 
 SECTIONS = ("summary", "timeline", "kpi", "paths", "drift", "impact", "decisions", "versions", "slots",
             "sweetviz", "runs")
@@ -268,7 +268,7 @@ def test_a_secret_that_happens_to_occur_in_image_data_breaks_no_image(
 
 
 def test_the_daily_pipeline_refreshes_the_report() -> None:
-    daily = (Path(__file__).parent.parent / "pipelines" / "daily.sh").read_text(encoding="utf-8")
+    daily = (ROOT / "pipelines" / "daily.sh").read_text(encoding="utf-8")
     lines = [line.strip() for line in daily.splitlines()]
     assert lines.index("lowops report") == lines.index('lowops run "$@"') + 1
 
