@@ -53,6 +53,27 @@ def base_project(factory: Any) -> Path:
     return _BASE["base"]
 
 
+def drifted_project(factory: Any) -> Path:
+    """The base project after ``lowops run --window 2025-09`` (after the demo world's shift): model drift
+    retrained v0002, which won the comparison and went live blue/green (built once per session)."""
+    if "drifted" not in _BASE:
+        project = clone(base_project(factory), factory.mktemp("drifted"))
+        run_ok(project, "run", "--window", "2025-09")
+        _BASE["drifted"] = project
+    return _BASE["drifted"]
+
+
+def run_ok(project: Path, *args: str) -> str:
+    """``lowops -C project ARGS...`` in-process, which must exit 0; what it printed."""
+    from click.testing import CliRunner
+
+    from lowops.cli import cli
+
+    result = CliRunner().invoke(cli, ["-C", str(project), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def clone(base: Path, dest: Path) -> Path:
     target = dest / "project"
     shutil.copytree(base, target)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from lowops.cli import LAZY_SUBCOMMANDS
 from lowops.cli import cli as root
@@ -399,3 +400,11 @@ def test_run_while_another_process_holds_the_lock(project: Path) -> None:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", ["retrain", "promote", "rollback", "smoke", "approve", "reject"])
+def test_help_has_an_example(command: str) -> None:
+    result = CliRunner().invoke(root, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and f"lowops {command}" in result.output
+    assert "-C, --project DIR" in result.output and "--json" in result.output

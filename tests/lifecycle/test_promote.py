@@ -1,4 +1,5 @@
-"""Blue/green by hand: promote (smoke-gated), rollback with no data access, --force with a reason."""
+"""Blue/green by hand: promote (smoke-gated), rollback with no data access, --force with a reason; the manual
+governance gate (a winner pending until approved or rejected)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ct_support import base_project, clone, set_config
+from ct_support import base_project, clone, run_ok, set_config
 from lowops.cli import cli
 
 LOWOPS = str(Path(sys.executable).with_name("lowops"))
@@ -134,3 +135,44 @@ def test_installed_script_rolls_back_and_verifies(with_v2: Path, tmp_path: Path)
     done = subprocess.run([LOWOPS, "-C", str(project), "verify"], capture_output=True, text=True, env=env, timeout=100)
     assert done.returncode == 77
     assert "audit chain broken: line 2: content does not match its hash (edited)" in done.stdout
+
+
+# --------------------------------------------------------------------------- governance
+
+
+def test_manual_governance_leaves_the_winner_pending_until_approved(tmp_path_factory: pytest.TempPathFactory,
+                                                                    tmp_path: Path) -> None:
+    project = clone(base_project(tmp_path_factory), tmp_path)
+    inbox = tmp_path / "inbox.txt"
+    set_config(project, {"governance": {"promote": "manual"},
+                         "notify": {"command": {"argv": ["sh", "-c", f'echo "== $LOWOPS_EVENT" >> {inbox}']}}})
+    run_ok(project, "run", "--window", "2025-09")
+    repo = project / "repo"
+    state = json.loads((repo / "deploy" / "churn.json").read_text())
+    assert state["live"] == "blue" and state["slots"]["blue"]["version"] == "v0001"
+    assert "outcome: v0002 pending approval (governance.promote: manual); v0001 stays live" in \
+        (repo / "monitoring" / "2025-09" / "decision.txt").read_text()
+    assert inbox.read_text().split()[-4:] == ["==", "retrained", "==", "pending_approval"]
+    status = json.loads(run_ok(project, "status", "--json"))
+    assert [p["version"] for p in status["pending"]] == ["v0002"] and status["governance"] == "manual"
+    assert "pending approval:\n  v0002 since " in run_ok(project, "status")
+    wrong = CliRunner().invoke(cli, ["-C", str(project), "approve", "v0001", "--by", "al", "--reason", "x"])
+    assert wrong.exit_code == 2
+    assert wrong.output == "Error: churn v0001 is not pending approval (status: retired); pending: v0002.\n" or \
+        wrong.output == "Error: churn v0001 is not pending approval (status: registered); pending: v0002.\n"
+    out = run_ok(project, "approve", "v0002", "--by", "alice", "--reason", "decision.txt checked")
+    assert out == "churn v0002 approved by alice and live in slot green (was v0001)\n"
+    actions = [json.loads(line)["action"] for line in (repo / "audit.log").read_text().splitlines()]
+    assert actions == ["pending", "approve", "promote"]
+    assert run_ok(project, "verify").endswith(": ok\n")
+
+
+def test_reject_closes_a_pending_version(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    project = clone(base_project(tmp_path_factory), tmp_path)
+    set_config(project, {"governance": {"promote": "manual"}})
+    run_ok(project, "retrain", "--window", "2025-09", "--by", "tester")
+    out = run_ok(project, "reject", "v0002", "--by", "bob", "--reason", "outage week in the data")
+    assert out == "churn v0002 rejected by bob; v0001 stays live\n"
+    assert json.loads(run_ok(project, "status", "--json"))["pending"] == []
+    text = (project / "repo" / "monitoring" / "2025-09" / "decision.txt").read_text()
+    assert "triggers:\n  manual: lowops retrain --window 2025-09 by tester\n" in text
