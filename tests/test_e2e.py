@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CUSTOMERS, ROOT, copy_project, lighten
+from conftest import CUSTOMERS, LIGHT, ROOT, copy_project, set_config
 
 from lowops.windows import last_complete, parse_window, window_range
 
@@ -47,7 +47,7 @@ def test_installed_script_init_validate_backfill_list(lowops_bin: Path, tmp_path
     assert (f"demo store {target / 'demo' / 'store.sqlite'}: customer_profile {15 * CUSTOMERS}, "
             f"usage_monthly {15 * CUSTOMERS}, billing_monthly {15 * CUSTOMERS}, churn_labels {15 * CUSTOMERS} rows"
             ) in done.stdout
-    lighten(target)
+    set_config(target, LIGHT)
 
     done = lowops(lowops_bin, "-C", str(target), "validate", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

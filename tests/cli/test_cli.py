@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from lowops.cli import LAZY_SUBCOMMANDS
 from lowops.cli import cli as root
-from conftest import copy_project, invoke
+from conftest import copy_project, invoke, set_config
 
 
 def command_paths() -> list[tuple[str, ...]]:
@@ -313,12 +313,7 @@ def test_validate_query_without_entity_key(project: Path) -> None:
 
 
 def test_validate_query_with_unknown_table(project: Path) -> None:
-    import yaml
-
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["database"]["retry_backoff"] = 0  # the failure is retried: do not sleep between attempts
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    set_config(project, {"database": {"retry_backoff": 0}})  # the failure is retried: do not sleep between attempts
     path = project / "sql" / "billing.sql"
     path.write_text("SELECT customer_id FROM billing_monthy WHERE month >= :window_start")
     result = invoke(project, "validate")

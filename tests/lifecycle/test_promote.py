@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ct_support import base_project, clone, run_ok, set_config
+from conftest import copy_project, set_config
+from ct_support import base_project, run_ok
 from lowops.cli import cli
 
 LOWOPS = str(Path(sys.executable).with_name("lowops"))
@@ -21,7 +22,7 @@ LOWOPS = str(Path(sys.executable).with_name("lowops"))
 @pytest.fixture(scope="module")
 def with_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v0001 live, v0002 trained on 2025-01 … 2025-03 and registered (not live)."""
-    project = clone(base_project(tmp_path_factory), tmp_path_factory.mktemp("promote"))
+    project = copy_project(base_project(tmp_path_factory), tmp_path_factory.mktemp("promote") / "project")
     result = CliRunner().invoke(cli, ["-C", str(project), "train", "--window", "2025-03"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return project
@@ -32,7 +33,7 @@ def pointer(project: Path) -> dict:
 
 
 def test_promote_then_rollback_without_data_access(with_v2: Path, tmp_path: Path) -> None:
-    project = clone(with_v2, tmp_path)
+    project = copy_project(with_v2, tmp_path / "project")
     runner = CliRunner()
     result = runner.invoke(cli, ["-C", str(project), "promote", "v0002", "--by", "alice", "--reason", "better"],
                            catch_exceptions=False)
@@ -78,7 +79,7 @@ def test_promote_usage_errors(with_v2: Path) -> None:
 
 
 def test_smoke_failure_leaves_live_untouched_rejects_and_notifies(with_v2: Path, tmp_path: Path) -> None:
-    project = clone(with_v2, tmp_path)
+    project = copy_project(with_v2, tmp_path / "project")
     inbox = tmp_path / "inbox.txt"
     set_config(project, {"notify": {"command": {"argv": ["sh", "-c", f"cat >> {inbox}"]}}})
     golden = project / "sql" / "golden.sql"
@@ -103,7 +104,7 @@ def test_smoke_failure_leaves_live_untouched_rejects_and_notifies(with_v2: Path,
 
 
 def test_force_switches_past_a_failed_smoke_test_and_audits_the_reason(with_v2: Path, tmp_path: Path) -> None:
-    project = clone(with_v2, tmp_path)
+    project = copy_project(with_v2, tmp_path / "project")
     golden = project / "sql" / "golden.sql"
     golden.write_text(golden.read_text().replace("    u.data_gb,\n", ""))
     result = CliRunner().invoke(cli, ["-C", str(project), "promote", "v0002", "--force", "--by", "carol",
@@ -116,7 +117,7 @@ def test_force_switches_past_a_failed_smoke_test_and_audits_the_reason(with_v2: 
 
 @pytest.mark.timeout(120)
 def test_installed_script_rolls_back_and_verifies(with_v2: Path, tmp_path: Path) -> None:
-    project = clone(with_v2, tmp_path)
+    project = copy_project(with_v2, tmp_path / "project")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([LOWOPS, "-C", str(project), "promote", "v0002", "--reason", "e2e", "--json"],
                           capture_output=True, text=True, env=env, timeout=100)
@@ -142,7 +143,7 @@ def test_installed_script_rolls_back_and_verifies(with_v2: Path, tmp_path: Path)
 
 def test_manual_governance_leaves_the_winner_pending_until_approved(tmp_path_factory: pytest.TempPathFactory,
                                                                     tmp_path: Path) -> None:
-    project = clone(base_project(tmp_path_factory), tmp_path)
+    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
     inbox = tmp_path / "inbox.txt"
     set_config(project, {"governance": {"promote": "manual"},
                          "notify": {"command": {"argv": ["sh", "-c", f'echo "== $LOWOPS_EVENT" >> {inbox}']}}})
@@ -168,7 +169,7 @@ def test_manual_governance_leaves_the_winner_pending_until_approved(tmp_path_fac
 
 
 def test_reject_closes_a_pending_version(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
-    project = clone(base_project(tmp_path_factory), tmp_path)
+    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
     set_config(project, {"governance": {"promote": "manual"}})
     run_ok(project, "retrain", "--window", "2025-09", "--by", "tester")
     out = run_ok(project, "reject", "v0002", "--by", "bob", "--reason", "outage week in the data")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ct_support import clone, drifted_project, metric_lines, run_ok
+from conftest import copy_project
+from ct_support import drifted_project, metric_lines, run_ok
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_comparison_and_static_path_go_to_metrics_log(drifted: Path) -> None:
 
 
 def test_next_window_is_scored_by_the_new_version_and_beats_the_static_path(drifted: Path, tmp_path: Path) -> None:
-    project = clone(drifted, tmp_path)
+    project = copy_project(drifted, tmp_path / "project")
     run_ok(project, "run", "--window", "2025-10")
     [live] = [line for line in metric_lines(project, "roc_auc") if line[1] == "2025-10"]
     [static] = [line for line in metric_lines(project, "static.roc_auc") if line[1] == "2025-10"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ct_support import clone, drifted_project, run_ok, set_config
+from conftest import copy_project, set_config
+from ct_support import drifted_project, run_ok
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def drifted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_split_mode_scores_a_deterministic_share_with_the_idle_slot(drifted: Path, tmp_path: Path) -> None:
-    project = clone(drifted, tmp_path)
+    project = copy_project(drifted, tmp_path / "project")
     set_config(project, {"deploy": {"mode": "split", "split_share": 0.25}})
     run_ok(project, "run", "--window", "2025-10")
     import pandas as pd
