@@ -25,7 +25,6 @@ from conftest import LIGHT, copy_project, invoke, make_project, open_context
 
 CUSTOMERS = 500
 BACKFILL = ("2025-01", "2025-03")
-WINDOWS = ["2025-01", "2025-02", "2025-03"]
 # A linear model without CV trains in a fraction of a second even on a busy machine.
 FAST = {
     "model": {"estimator": {"class": "sklearn.linear_model.LogisticRegression",
@@ -97,6 +96,13 @@ def changes(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str
         if folder in added:
             added.remove(folder)
     return {k: v for k, v in (("added", added), ("removed", removed), ("changed", changed)) if v}
+
+
+def lock_free(repo: Path) -> bool:
+    """No process holds the repository lock."""
+    from lowops.io.lock import holder_if_locked
+
+    return holder_if_locked(repo) is None
 
 
 def failed_ledgers(repo: Path, names: Sequence[str]) -> list[dict[str, Any]]:
@@ -171,11 +177,6 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_lowops(project: Path, *args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(lowops_cmd(project, *args), capture_output=True, text=True, timeout=timeout,
-                          env=child_env(**env), check=False)
-
-
 # --------------------------------------------------------------------------- forked lowops processes
 #
 # A lowops child started from a fork server that has already imported lowops, pandas,
@@ -184,7 +185,7 @@ def run_lowops(project: Path, *args: str, timeout: float = 240, **env: str) -> s
 # installed script itself start it with subprocess instead.
 
 _PRELOAD = ["lowops.cli", "lowops.commands.run", "lowops.stages.train", "lowops.stages.score",
-            "lowops.stages.evaluate", "lowops.lifecycle.retrain", "lowops.stages.monitor", "lowops.commands._governance",
+            "lowops.stages.evaluate", "lowops.lifecycle.retrain", "lowops.stages.monitor",
             "pandas", "pyarrow.parquet", "pyarrow.csv", "sklearn.linear_model", "sklearn.pipeline",
             "sklearn.compose", "sklearn.inspection", "matplotlib.pyplot", "joblib", "sqlalchemy"]
 _SERVER: list[Any] = []

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import copy_project, invoke, set_config
 
-from reliability_support import Forked, assert_same_outcome, barrier, fast_ran, outcome
+from reliability_support import Forked, assert_same_outcome, barrier, fast_ran, lock_free, outcome
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +24,6 @@ def single(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path_factory.mktemp("single") / "churn")
     assert invoke(project, "run", "--window", "2025-04").exit_code == 0
     return outcome(project)
-
-
-def lock_free(repo: Path) -> bool:
-    from lowops.io.lock import holder_if_locked
-
-    return holder_if_locked(repo) is None
 
 
 @pytest.mark.timeout(300)

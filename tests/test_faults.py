@@ -34,6 +34,7 @@ from reliability_support import (
     fast_ran,
     fast_template,
     forked,
+    lock_free,
     lowops_cmd,
     outcome,
     snapshot,
@@ -77,12 +78,6 @@ def recover(project: Path, *args: str) -> None:
     assert again.exit_code == 0, again.output
     final = invoke(project, "verify")
     assert final.exit_code == 0, final.output
-
-
-def lock_free(repo: Path) -> bool:
-    from lowops.io.lock import holder_if_locked
-
-    return holder_if_locked(repo) is None
 
 
 # =========================================================================== kill -9 at checkpoints
