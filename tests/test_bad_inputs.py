@@ -24,7 +24,6 @@ import pytest
 from conftest import copy_project, invoke, set_config
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
 from reliability_support import (
     april_ids,
     assert_unchanged,

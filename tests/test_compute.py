@@ -23,11 +23,11 @@ import pandas as pd
 import pytest
 from conftest import copy_project, invoke, set_config
 
+from lowops.compute import DaskEngine, Engine, open_engine
 from lowops.config_schema import ComputeConfig, DriftConfig
 from lowops.monitoring.drift import data_drift
-from lowops.monitoring.stats import categorical_sketch, numeric_sketch
-from lowops.compute import DaskEngine, Engine, open_engine
 from lowops.monitoring.reference import Reference
+from lowops.monitoring.stats import categorical_sketch, numeric_sketch
 
 WINDOW = "2025-01"
 SEARCH = {"kind": "grid", "params": {"learning_rate": [0.05, 0.2]}}

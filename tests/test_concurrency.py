@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from conftest import copy_project, invoke, set_config
-
 from reliability_support import Forked, assert_same_outcome, barrier, fast_ran, lock_free, outcome
 
 

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 from conftest import copy_project, invoke, set_config
-
 from reliability_support import (
     BACKFILL,
     Forked,

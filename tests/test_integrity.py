@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_project, invoke, set_config
-
 from reliability_support import assert_unchanged, fast_ran, snapshot
 
 

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 from click.testing import Result
 from conftest import copy_project, invoke, set_config
-
 from reliability_support import child_env, fast_ran, lowops_cmd
 
 CANARY = "CANARY-9f3"

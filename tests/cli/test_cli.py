@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import copy_project, invoke, set_config
 
 from lowops.cli import LAZY_SUBCOMMANDS
 from lowops.cli import cli as root
-from conftest import copy_project, invoke, set_config
 
 
 def command_paths() -> list[tuple[str, ...]]:

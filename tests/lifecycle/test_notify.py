@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-
 from conftest import copy_project, open_context, set_config
 from ct_support import base_project
+
 from lowops.lifecycle.notify import notify
 
 CANARY = "CANARY-9f3"

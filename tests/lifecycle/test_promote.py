@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import copy_project, set_config
 from ct_support import base_project, run_ok
+
 from lowops.cli import cli
 
 LOWOPS = str(Path(sys.executable).with_name("lowops"))

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_project
 from ct_support import drifted_project, metric_lines, run_ok
 

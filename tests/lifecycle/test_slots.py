@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_project, set_config
 from ct_support import drifted_project, run_ok
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import copy_project, open_context, set_config
 from ct_support import base_project
+
 from lowops.cli import cli
 from lowops.errors import DataError
 from lowops.io import registry

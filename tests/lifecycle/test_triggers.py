@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_project, open_context, set_config
 from ct_support import base_project, drifted_project, run_ok
+
 from lowops.lifecycle import triggers
 from lowops.monitoring.verdict import DriftVerdict
 

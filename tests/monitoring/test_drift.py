@@ -9,8 +9,8 @@ import pandas as pd
 
 from lowops.config_schema import DriftConfig
 from lowops.monitoring.drift import data_drift, decide, frames_drift
-from lowops.monitoring.stats import categorical_drift, categorical_sketch, numeric_drift, numeric_sketch
 from lowops.monitoring.reference import Reference
+from lowops.monitoring.stats import categorical_drift, categorical_sketch, numeric_drift, numeric_sketch
 
 
 def test_decision_methods_and_missing_share() -> None:

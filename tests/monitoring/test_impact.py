@@ -17,8 +17,8 @@ from lowops.monitoring.impact import (
     normalised_importance,
     rank_impact,
 )
-from lowops.monitoring.stats import categorical_sketch, numeric_drift, numeric_sketch
 from lowops.monitoring.reference import build_reference
+from lowops.monitoring.stats import categorical_sketch, numeric_drift, numeric_sketch
 
 
 def _drift(feature: str, drifted: bool, score: float) -> FeatureDrift:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from conftest import LIGHT, copy_project, invoke, make_project, set_config
-
 from reliability_support import (
     FAST,
     april_ids,
