@@ -1,28 +1,48 @@
-"""Shared fixtures: one small demo project per session, copied for tests that change it.
+"""Shared fixtures and the one way the suite builds and configures demo projects.
 
-Building the demo store and running the loop over twelve windows are the slow
-parts of the suite, so each happens once per session (``demo_template`` and
-``ran_project``). A test that writes to a project works on a fresh copy
-(``project``, or ``copy_project(ran_project)``); tests that only read use the
-session fixtures directly.
+``make_project`` runs ``lowops init`` (the demo store with ``customers`` per window)
+and applies config overlays through ``set_config``, the one editor of a project's
+``config/lowops.yaml``. Building a store and running the loop over twelve windows
+are the slow parts of the suite, so each suite builds its projects once per session
+(``demo_template`` and ``ran_project`` here, ``ct_support`` and
+``reliability_support`` for theirs) and tests work on copies (``copy_project``).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from lowops.cli import cli as lowops_cli
 
+if TYPE_CHECKING:
+    from lowops.context import Context
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository: its config/, sql/ and pipelines/ are the templates
 CUSTOMERS = 2000
 BACKFILL = ("2025-01", "2025-12")
 WINDOWS_2025 = [f"2025-{month:02d}" for month in range(1, 13)]
+DEMO_TABLES = ("customer_profile", "usage_monthly", "billing_monthly", "churn_labels")
+
+# The foundation suite's overlay: a quick estimator and a deterministic loop. This suite covers
+# the foundation loop (extract, train the first version, score, evaluate, log) and what it writes.
+# Training dominates its runtime, so the demo estimator boosts fewer rounds; and monitoring and
+# continuous training, which have their own suites, are off so that v0001 stays live over 2025
+# whatever the demo world's shift does to the KPIs.
+LIGHT: dict[str, Any] = {
+    "model": {"estimator": {"params": {"max_iter": 40}}},
+    "drift": {"enabled": False},
+    "triggers": {"model_drift": False, "data_drift": False, "every_windows": 0, "config_change": False},
+}
 
 Invoke = Callable[..., Result]
 
@@ -39,31 +59,58 @@ def invoke(project: Path | None, *args: str, catch_exceptions: bool = True,
     return CliRunner().invoke(lowops_cli, argv, catch_exceptions=catch_exceptions, env=env, prog_name="lowops")
 
 
-def lighten(project: Path) -> None:
-    """Make the demo project quick and its loop deterministic, by editing its config as a user would.
+def set_config(project: Path, updates: Mapping[str, Any]) -> Path:
+    """Deep-merge ``updates`` into the project's config/lowops.yaml, as a user editing it would; its path.
 
-    This suite covers the foundation loop (extract, train the first version, score,
-    evaluate, log) and what it writes. Training dominates its runtime, so the demo
-    estimator boosts fewer rounds; and monitoring and continuous training, which have
-    their own suites, are switched off so that v0001 stays live over 2025 whatever
-    the demo world's shift does to the KPIs.
+    Mappings merge key by key and anything else replaces what was there, with one exception:
+    an ``estimator`` that names a ``class`` replaces the old estimator whole, so the previous
+    class's ``params`` do not carry over (an estimator without ``class`` merges like any mapping).
+    Keys keep their place in the file; new ones go at the end of their mapping.
     """
-    import yaml
+    path = project / "config" / "lowops.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
 
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    data["model"]["estimator"]["params"]["max_iter"] = 40
-    if "drift" in data:
-        data["drift"]["enabled"] = False
-    if "triggers" in data:
-        data["triggers"].update(model_drift=False, data_drift=False, every_windows=0, config_change=False)
-    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    def merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
+        for key, value in extra.items():
+            whole = key == "estimator" and isinstance(value, Mapping) and "class" in value
+            if isinstance(value, Mapping) and isinstance(into.get(key), dict) and not whole:
+                merge(into[key], value)
+            else:
+                into[key] = copy.deepcopy(value)
+
+    merge(data, updates)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def make_project(dest: Path, *overlays: Mapping[str, Any], customers: int) -> Path:
+    """A new demo project at ``dest``: ``lowops init`` with ``customers`` per window, then each overlay in turn.
+
+    Every project of the suite is built here; callers that need one more than once cache it
+    for the session and hand out copies (``copy_project``).
+    """
+    from lowops.commands.init import init_project
+
+    result = init_project(dest, customers=customers)
+    assert result["demo_rows"] == {name: 15 * customers for name in DEMO_TABLES}
+    assert not (dest / "repo").exists()
+    for overlay in overlays:
+        set_config(dest, overlay)
+    return dest
 
 
 def copy_project(source: Path, dest: Path) -> Path:
-    """A full copy of a project (config, SQL, pipelines, demo store and repository)."""
+    """A full copy of a project (config, SQL, pipelines, demo store and repository) at ``dest``."""
     shutil.copytree(source, dest, symlinks=True)
     return dest
+
+
+def open_context(project: Path) -> Context:
+    """The :class:`lowops.context.Context` a command would open on ``project``."""
+    from lowops.config import load_project
+    from lowops.context import Context
+
+    return Context.open(load_project(project))
 
 
 def tree(root: Path, ignore: Sequence[str] = ()) -> list[str]:
@@ -82,19 +129,11 @@ def lowops_bin() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An initialised small demo project (config, SQL, pipelines, demo store), no repo/ yet.
+    """An initialised small demo project (config, SQL, pipelines, demo store), LIGHT, no repo/ yet.
 
     Never written to by tests: copy it (the ``project`` fixture) to change anything.
     """
-    from lowops.commands.init import init_project
-
-    target = tmp_path_factory.mktemp("template") / "churn"
-    result = init_project(target, customers=CUSTOMERS)
-    assert result["demo_rows"] == {name: 15 * CUSTOMERS for name in
-                                   ("customer_profile", "usage_monthly", "billing_monthly", "churn_labels")}
-    assert not (target / "repo").exists()
-    lighten(target)
-    return target
+    return make_project(tmp_path_factory.mktemp("template") / "churn", LIGHT, customers=CUSTOMERS)
 
 
 @pytest.fixture

@@ -1,13 +1,18 @@
-"""Shared set-up for the continuous-training tests: one small demo project, cloned per test."""
+"""Shared set-up for the continuous-training tests: one small demo project, copied per test.
+
+The base project (2,000 customers, FAST) trained v0001 at 2025-01; the drifted one is a copy
+of it on which 2025-09, after the demo world's shift, retrained and switched. Both are built
+once per session through conftest's ``make_project``; tests read them or ``copy_project`` them.
+"""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
+from conftest import copy_project, make_project, open_context
 
+CUSTOMERS = 2000
 _BASE: dict[str, Path] = {}
 
 # A linear model and no CV keep each training to a fraction of a second, even on a busy machine.
@@ -19,51 +24,38 @@ FAST = {
 }
 
 
-def set_config(project: Path, updates: dict[str, Any]) -> None:
-    """Deep-merge ``updates`` into the project's config/lowops.yaml."""
-    path = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(path.read_text())
-
-    def merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
-        for key, value in extra.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict) and key != "estimator":
-                merge(into[key], value)
-            else:
-                into[key] = value
-
-    merge(data, updates)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
 def base_project(factory: Any) -> Path:
     """A 2,000-customer demo project whose 2025-01 run trained v0001 (built once per session)."""
     if "base" not in _BASE:
-        from lowops.config import load_project
         from lowops.commands import run as pipeline
-        from lowops.context import Context
-        from lowops.commands.init import init_project
 
-        root = factory.mktemp("ct-base") / "project"
-        init_project(root, customers=2000)
-        set_config(root, FAST)
-        ctx = Context.open(load_project(root))
+        root = make_project(factory.mktemp("ct-base") / "project", FAST, customers=CUSTOMERS)
+        ctx = open_context(root)
         pipeline.run(ctx, ctx.window("2025-01"))
         ctx.db.dispose()
         _BASE["base"] = root
     return _BASE["base"]
 
 
-def clone(base: Path, dest: Path) -> Path:
-    target = dest / "project"
-    shutil.copytree(base, target)
-    return target
+def drifted_project(factory: Any) -> Path:
+    """The base project after ``lowops run --window 2025-09`` (after the demo world's shift): model drift
+    retrained v0002, which won the comparison and went live blue/green (built once per session)."""
+    if "drifted" not in _BASE:
+        project = copy_project(base_project(factory), factory.mktemp("drifted") / "project")
+        run_ok(project, "run", "--window", "2025-09")
+        _BASE["drifted"] = project
+    return _BASE["drifted"]
 
 
-def context(project: Path) -> Any:
-    from lowops.config import load_project
-    from lowops.context import Context
+def run_ok(project: Path, *args: str) -> str:
+    """``lowops -C project ARGS...`` in-process, which must exit 0; what it printed."""
+    from click.testing import CliRunner
 
-    return Context.open(load_project(project))
+    from lowops.cli import cli
+
+    result = CliRunner().invoke(cli, ["-C", str(project), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def metric_lines(project: Path, prefix: str) -> list[list[str]]:

@@ -2,7 +2,8 @@
 
 One small, fast demo project (500 customers, a linear model, no CV, monitoring and
 retraining off) is built once per session, and one copy of it on which
-``lowops backfill --from 2025-01 --to 2025-03`` ran; tests clone them. Snapshots of a
+``lowops backfill --from 2025-01 --to 2025-03`` ran (both through conftest's
+``make_project``); tests copy them (``copy_project``). Snapshots of a
 repository (every file and directory with its digest) tell whether a command
 changed anything.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,13 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import Result
-from conftest import invoke, lighten
-
-from ct_support import set_config
+from conftest import LIGHT, copy_project, invoke, make_project, open_context
 
 CUSTOMERS = 500
 BACKFILL = ("2025-01", "2025-03")
-WINDOWS = ["2025-01", "2025-02", "2025-03"]
 # A linear model without CV trains in a fraction of a second even on a busy machine.
 FAST = {
     "model": {"estimator": {"class": "sklearn.linear_model.LogisticRegression",
@@ -45,30 +42,19 @@ _CACHE: dict[str, Path] = {}
 def fast_template(factory: Any) -> Path:
     """An initialised small demo project with no repository yet (built once per session)."""
     if "template" not in _CACHE:
-        from lowops.commands.init import init_project
-
-        root = factory.mktemp("rel-template") / "churn"
-        init_project(root, customers=CUSTOMERS)
-        lighten(root)
-        set_config(root, FAST)
-        _CACHE["template"] = root
+        _CACHE["template"] = make_project(factory.mktemp("rel-template") / "churn", LIGHT, FAST,
+                                          customers=CUSTOMERS)
     return _CACHE["template"]
 
 
 def fast_ran(factory: Any) -> Path:
     """The fast project after ``lowops backfill --from 2025-01 --to 2025-03`` (once per session)."""
     if "ran" not in _CACHE:
-        root = clone(fast_template(factory), factory.mktemp("rel-ran"))
+        root = copy_project(fast_template(factory), factory.mktemp("rel-ran") / "churn")
         result = invoke(root, "backfill", "--from", BACKFILL[0], "--to", BACKFILL[1])
         assert result.exit_code == 0, result.output
         _CACHE["ran"] = root
     return _CACHE["ran"]
-
-
-def clone(source: Path, dest_dir: Path, name: str = "churn") -> Path:
-    target = dest_dir / name
-    shutil.copytree(source, target, symlinks=True)
-    return target
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -110,6 +96,13 @@ def changes(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str
         if folder in added:
             added.remove(folder)
     return {k: v for k, v in (("added", added), ("removed", removed), ("changed", changed)) if v}
+
+
+def lock_free(repo: Path) -> bool:
+    """No process holds the repository lock."""
+    from lowops.io.lock import holder_if_locked
+
+    return holder_if_locked(repo) is None
 
 
 def failed_ledgers(repo: Path, names: Sequence[str]) -> list[dict[str, Any]]:
@@ -184,11 +177,6 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_lowops(project: Path, *args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(lowops_cmd(project, *args), capture_output=True, text=True, timeout=timeout,
-                          env=child_env(**env), check=False)
-
-
 # --------------------------------------------------------------------------- forked lowops processes
 #
 # A lowops child started from a fork server that has already imported lowops, pandas,
@@ -197,7 +185,7 @@ def run_lowops(project: Path, *args: str, timeout: float = 240, **env: str) -> s
 # installed script itself start it with subprocess instead.
 
 _PRELOAD = ["lowops.cli", "lowops.commands.run", "lowops.stages.train", "lowops.stages.score",
-            "lowops.stages.evaluate", "lowops.lifecycle.retrain", "lowops.stages.monitor", "lowops.commands._governance",
+            "lowops.stages.evaluate", "lowops.lifecycle.retrain", "lowops.stages.monitor",
             "pandas", "pyarrow.parquet", "pyarrow.csv", "sklearn.linear_model", "sklearn.pipeline",
             "sklearn.compose", "sklearn.inspection", "matplotlib.pyplot", "joblib", "sqlalchemy"]
 _SERVER: list[Any] = []
@@ -359,13 +347,6 @@ def assert_same_outcome(got: dict[str, Any], want: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- concurrent actors (forked)
 
 
-def _context_of(project: str) -> Any:
-    from lowops.config import load_project
-    from lowops.context import Context
-
-    return Context.open(load_project(Path(project)))
-
-
 def score_loop(project: str, stop: str, report: str, min_loads: int = 1) -> None:
     """Load the live model and score a few rows, again and again, until ``stop`` exists (no lock)."""
     import numpy as np
@@ -374,7 +355,7 @@ def score_loop(project: str, stop: str, report: str, min_loads: int = 1) -> None
     from lowops.io import snapshots
     from lowops.model.predict import model_input
 
-    ctx = _context_of(project)
+    ctx = open_context(Path(project))
     rows = pq.read_table(snapshots.latest(ctx.repo, "2025-03", "features").file).slice(0, 20).to_batches()[0]
     loads, failures, seen = 0, [], {}
     while not Path(stop).exists() or loads < min_loads:
@@ -393,7 +374,7 @@ def rollback_loop(project: str, flips: int, stop: str) -> None:
     """``lowops rollback`` ``flips`` times in a row (each takes the lock, switches, audits), then ``stop``."""
     from lowops.commands.promote import rollback
 
-    ctx = _context_of(project)
+    ctx = open_context(Path(project))
     try:
         for flip in range(flips):
             rollback(ctx, by="chaos", reason=f"flip {flip}")

@@ -21,16 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import invoke
+from conftest import copy_project, invoke, set_config
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
 from reliability_support import (
     april_ids,
     assert_unchanged,
     changes,
-    clone,
     fast_ran,
     last_log_lines,
     no_traceback,
@@ -45,13 +42,13 @@ FEW = settings(max_examples=40, deadline=None, suppress_health_check=list(Health
 @pytest.fixture
 def ran(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
     """A private copy of the fast project after the 2025-01 … 2025-03 backfill (v0001 live)."""
-    return clone(fast_ran(tmp_path_factory), tmp_path)
+    return copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One copy for the hypothesis tests, whose every example must leave it unchanged."""
-    return clone(fast_ran(tmp_path_factory), tmp_path_factory.mktemp("bad-shared"))
+    return copy_project(fast_ran(tmp_path_factory), tmp_path_factory.mktemp("bad-shared") / "churn")
 
 
 def cfg(project: Path) -> Path:
@@ -63,20 +60,6 @@ def edit_config(project: Path, old: str, new: str) -> Path:
     text = path.read_text()
     assert old in text, old
     path.write_text(text.replace(old, new, 1))
-    return path
-
-
-def set_keys(project: Path, updates: dict[str, object]) -> Path:
-    """Set dotted keys in the project's config (``{"model.name": "x"}``)."""
-    path = cfg(project)
-    data = yaml.safe_load(path.read_text())
-    for dotted, value in updates.items():
-        *parents, last = dotted.split(".")
-        node = data
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=False))
     return path
 
 
@@ -139,7 +122,7 @@ def test_03_duplicate_key_is_refused_with_its_line(ran: Path) -> None:
 
 def test_04_unset_variable_is_named_not_valued(ran: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DB_PASSWORD", raising=False)
-    path = set_keys(ran, {"database.url": "postgresql+psycopg://lowops:${DB_PASSWORD}@127.0.0.1:1/test"})
+    path = set_config(ran, {"database": {"url": "postgresql+psycopg://lowops:${DB_PASSWORD}@127.0.0.1:1/test"}})
     before = snapshot(repo(ran))
     result = invoke(ran, "run", "--window", "2025-04")
     assert result.exit_code == 78
@@ -161,7 +144,7 @@ def test_05_empty_config_is_a_clear_error(ran: Path, text: str) -> None:
 
 def test_06_literal_password_is_warned_about_and_masked_everywhere(ran: Path) -> None:
     secret = "Lit3ral-pw-6"
-    path = set_keys(ran, {"database.url": f"postgresql+psycopg://lowops:{secret}@127.0.0.1:1/test"})
+    path = set_config(ran, {"database": {"url": f"postgresql+psycopg://lowops:{secret}@127.0.0.1:1/test"}})
     before = snapshot(repo(ran))
     outputs = []
     for args in (["validate"], ["run", "--window", "2025-04"], ["--debug", "validate"]):
@@ -188,7 +171,7 @@ UNSAFE_NAMES = ["../x", "/etc", "a\x00b", "x" * 300, "\uff0e\uff0e", "\u2024\u20
 def test_07_unsafe_model_names_are_refused(shared: Path, name: str) -> None:
     original = cfg(shared).read_text()
     try:
-        path = set_keys(shared, {"model.name": name})
+        path = set_config(shared, {"model": {"name": name}})
         before = snapshot(repo(shared))
         result = invoke(shared, "models", "list")
         assert result.exit_code == 78, result.output
@@ -204,7 +187,7 @@ def test_07_unsafe_model_names_are_refused(shared: Path, name: str) -> None:
 def test_07_any_model_name_is_safe_or_refused(shared: Path, name: str) -> None:
     original = cfg(shared).read_text()
     try:
-        set_keys(shared, {"model.name": name})
+        set_config(shared, {"model": {"name": name}})
         result = invoke(shared, "models", "list")
     finally:
         cfg(shared).write_text(original)
@@ -346,7 +329,11 @@ def test_12_hostile_window_values_never_reach_sql(shared: Path, label: str) -> N
     ("features.exclude", ["plan) OR (1=1"]),
 ])
 def test_13_identifiers_from_config_must_be_plain(ran: Path, key: str, value: object) -> None:
-    path = set_keys(ran, {key: value})
+    *parents, last = key.split(".")
+    updates: dict[str, object] = {last: value}
+    for parent in reversed(parents):
+        updates = {parent: updates}
+    path = set_config(ran, updates)
     before = snapshot(repo(ran))
     result = invoke(ran, "run", "--window", "2025-04")
     assert result.exit_code == 78
@@ -496,7 +483,7 @@ def test_19_non_finite_values_are_missing_and_every_row_is_accounted_for(ran: Pa
 
 
 def test_20_all_missing_and_constant_columns_have_a_defined_drift(ran: Path) -> None:
-    set_keys(ran, {"drift.enabled": True, "drift.sweetviz.enabled": False})
+    set_config(ran, {"drift": {"enabled": True, "sweetviz": {"enabled": False}}})
     store_exec(ran, "UPDATE usage_monthly SET data_gb = NULL, sms_count = 7 "
                     "WHERE month >= '2025-04-01' AND month < '2025-05-01'")
     result = invoke(ran, "drift", "--window", "2025-04", "--json")
@@ -619,7 +606,7 @@ def test_23_text_that_is_not_utf8_is_bad_data(ran: Path) -> None:
 def test_25_a_window_far_above_the_chunk_size_streams_in_chunks(ran: Path) -> None:
     import pyarrow.parquet as pq
 
-    set_keys(ran, {"compute.chunk_rows": 100})
+    set_config(ran, {"compute": {"chunk_rows": 100}})
     result = invoke(ran, "run", "--window", "2025-04")
     assert result.exit_code == 0, result.output
     (data,) = (repo(ran) / "data" / "2025-04").glob("features-*/features.parquet")

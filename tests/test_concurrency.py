@@ -13,31 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from conftest import invoke
-
-from reliability_support import Forked, assert_same_outcome, barrier, clone, fast_ran, outcome
+from conftest import copy_project, invoke, set_config
+from reliability_support import Forked, assert_same_outcome, barrier, fast_ran, lock_free, outcome
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What one `lowops run --window 2025-04` leaves after the 2025-01 … 2025-03 backfill."""
-    project = clone(fast_ran(tmp_path_factory), tmp_path_factory.mktemp("single"))
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path_factory.mktemp("single") / "churn")
     assert invoke(project, "run", "--window", "2025-04").exit_code == 0
     return outcome(project)
-
-
-def lock_free(repo: Path) -> bool:
-    from lowops.io.lock import holder_if_locked
-
-    return holder_if_locked(repo) is None
 
 
 @pytest.mark.timeout(300)
 def test_two_runs_started_together_one_works_the_other_exits_75(
         tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, single: dict[str, Any]) -> None:
     for round_ in range(3):
-        project = clone(fast_ran(tmp_path_factory), tmp_path / f"round{round_}")
+        project = copy_project(fast_ran(tmp_path_factory), tmp_path / f"round{round_}" / "churn")
         gate = barrier(2)
         ticks = [Forked(project, "run", "--window", "2025-04", out=tmp_path / f"r{round_}-{i}.txt", barrier=gate)
                  for i in range(2)]
@@ -58,7 +50,7 @@ def test_two_runs_started_together_one_works_the_other_exits_75(
 @pytest.mark.timeout(300)
 def test_the_second_tick_waits_when_told_to(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                             single: dict[str, Any]) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     gate = barrier(2)
     ticks = [Forked(project, "run", "--window", "2025-04", out=tmp_path / f"{i}.txt", barrier=gate,
                     LOWOPS_LOCK_WAIT="200") for i in range(2)]
@@ -73,7 +65,7 @@ def test_the_second_tick_waits_when_told_to(tmp_path_factory: pytest.TempPathFac
 @pytest.mark.timeout(300)
 def test_every_load_verifies_while_the_live_version_switches(tmp_path_factory: pytest.TempPathFactory,
                                                              tmp_path: Path) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     assert invoke(project, "train", "--window", "2025-03").exit_code == 0
     assert invoke(project, "promote", "v0002", "--force", "--reason", "two versions to switch between").exit_code == 0
     stop, report = tmp_path / "stop", tmp_path / "report.json"
@@ -113,13 +105,10 @@ def test_a_child_that_outlives_the_lock_holder_does_not_keep_the_lock(tmp_path: 
 @pytest.mark.timeout(120)
 def test_a_notification_command_that_outlives_a_killed_run_does_not_keep_the_lock(
         tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     pid_file = tmp_path / "notify.pid"
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["notify"].update(events=["pipeline_failed"], timeout_seconds=100,
-                          command={"argv": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 100"]})
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    set_config(project, {"notify": {"events": ["pipeline_failed"], "timeout_seconds": 100,
+                                    "command": {"argv": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 100"]}}})
     usage = project / "sql" / "usage.sql"
     original = usage.read_text()
     usage.write_text(original.replace("    sms_count,\n", ""))  # the run fails, and notifies
@@ -144,7 +133,7 @@ def test_a_notification_command_that_outlives_a_killed_run_does_not_keep_the_loc
 @pytest.mark.timeout(300)
 def test_two_promotions_at_once_leave_one_complete_live_version(tmp_path_factory: pytest.TempPathFactory,
                                                                 tmp_path: Path) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     assert invoke(project, "train", "--window", "2025-03").exit_code == 0
     gate = barrier(2)
     clicks = [Forked(project, "promote", "v0002", "--force", "--reason", f"click {i}", out=tmp_path / f"{i}.txt",
@@ -168,7 +157,7 @@ def test_a_loser_never_names_a_holder_that_is_gone(tmp_path_factory: pytest.Temp
     while a new holder has the lock but has not written its own yet: the loser names no dead pid."""
     import subprocess
 
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     lock = project / "repo" / ".lock"
     assert lock.read_text() == ""  # a finished command clears its details
     dead = subprocess.Popen(["true"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import set_config
 
 from lowops.config import load_project
 from lowops.errors import ConfigError
@@ -393,13 +394,9 @@ def test_password_in_a_misplaced_url_is_not_echoed(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_literal_password_never_printed_by_a_failing_command(project: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    import yaml
-
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    data["database"] = {"url": f"postgresql+psycopg://lowops:{PASSWORD}@127.0.0.1:1/dwh?connect_timeout=2",
-                        "retries": 1, "retry_backoff": 0}
-    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    config = set_config(project, {"database": {
+        "url": f"postgresql+psycopg://lowops:{PASSWORD}@127.0.0.1:1/dwh?connect_timeout=2",
+        "retries": 1, "retry_backoff": 0}})
     result = cli(project, "validate")
     assert result.exit_code == 69, result.output
     assert result.stderr.startswith(f"warning: {config}: database.url holds a literal password")

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CUSTOMERS, copy_project, lighten
+from conftest import CUSTOMERS, LIGHT, ROOT, copy_project, set_config
 
 from lowops.windows import last_complete, parse_window, window_range
 
@@ -47,7 +47,7 @@ def test_installed_script_init_validate_backfill_list(lowops_bin: Path, tmp_path
     assert (f"demo store {target / 'demo' / 'store.sqlite'}: customer_profile {15 * CUSTOMERS}, "
             f"usage_monthly {15 * CUSTOMERS}, billing_monthly {15 * CUSTOMERS}, churn_labels {15 * CUSTOMERS} rows"
             ) in done.stdout
-    lighten(target)
+    set_config(target, LIGHT)
 
     done = lowops(lowops_bin, "-C", str(target), "validate", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -139,3 +139,9 @@ def test_pipeline_without_lowops_says_how_to_fix_it(project: Path, tmp_path: Pat
 def test_pipeline_scripts_are_executable_in_a_new_project(project: Path) -> None:
     assert os.access(project / "pipelines" / "daily.sh", os.X_OK)
     assert (project / "pipelines" / "daily.sh").read_text().startswith("#!/usr/bin/env bash\n")
+
+
+def test_retrain_pipeline_script_is_valid_bash() -> None:
+    script = ROOT / "pipelines" / "retrain.sh"
+    assert subprocess.run(["bash", "-n", str(script)], timeout=30).returncode == 0
+    assert "pipelines/retrain.sh" in (script.parents[1] / "crontab.example").read_text()

@@ -24,18 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import invoke
-from ct_support import set_config
-
+from conftest import copy_project, invoke, set_config
 from reliability_support import (
     BACKFILL,
     Forked,
     assert_same_outcome,
     child_env,
-    clone,
     fast_ran,
     fast_template,
     forked,
+    lock_free,
     lowops_cmd,
     outcome,
     snapshot,
@@ -81,12 +79,6 @@ def recover(project: Path, *args: str) -> None:
     assert final.exit_code == 0, final.output
 
 
-def lock_free(repo: Path) -> bool:
-    from lowops.io.lock import holder_if_locked
-
-    return holder_if_locked(repo) is None
-
-
 # =========================================================================== kill -9 at checkpoints
 
 
@@ -94,7 +86,7 @@ def lock_free(repo: Path) -> bool:
 @pytest.mark.parametrize("checkpoint", BOUNDARIES + WRITES)
 def test_kill_9_at_a_checkpoint_then_verify_repair_and_resume_equal_a_clean_run(
         template: Path, reference: dict[str, Any], tmp_path: Path, checkpoint: str) -> None:
-    project = clone(template, tmp_path)
+    project = copy_project(template, tmp_path / "churn")
     code, output = forked(project, "backfill", "--from", BACKFILL[0], "--to", BACKFILL[1],
                           out=tmp_path / "killed.txt", LOWOPS_FAULT=checkpoint)
     assert code == -signal.SIGKILL, f"{checkpoint} was never reached (exit {code}): {output}"
@@ -108,12 +100,12 @@ def test_random_sigkill_timing(template: Path, reference: dict[str, Any], tmp_pa
     """A handful of SIGKILLs at random moments of a backfill (scripts/chaos.sh runs 50)."""
     rng = random.Random(20251128)
     started = time.monotonic()
-    code, output = forked(clone(template, tmp_path / "timing"), "backfill", "--from", BACKFILL[0], "--to",
+    code, output = forked(copy_project(template, tmp_path / "timing" / "churn"), "backfill", "--from", BACKFILL[0], "--to",
                           BACKFILL[1], out=tmp_path / "timing.txt")
     assert code == 0, output
     duration = time.monotonic() - started
     for round_ in range(3):
-        project = clone(template, tmp_path / f"round{round_}")
+        project = copy_project(template, tmp_path / f"round{round_}" / "churn")
         child = Forked(project, "backfill", "--from", BACKFILL[0], "--to", BACKFILL[1],
                        out=tmp_path / f"round{round_}.txt").start()
         time.sleep(rng.uniform(0.05, 0.95) * duration)
@@ -164,13 +156,13 @@ def test_io_error_on_the_nth_call(tmp_path_factory: pytest.TempPathFactory, tmp_
     """EIO from the n-th os.fsync / os.replace / os.write of `lowops run` (then of `lowops rollback`):
     exit 73 naming the errno, earlier outputs and the pointer intact, and the same command then completes."""
     ran = fast_ran(tmp_path_factory)
-    clean = clone(ran, tmp_path / "clean")
+    clean = copy_project(ran, tmp_path / "clean" / "churn")
     total = _counted(monkeypatch, clean, name, "run", "--window", "2025-04")
     want = outcome(clean)
     assert total > 0
     # A one-shot fault at the first, a middle and the last call; a persistent one from the middle on.
     for n in sorted({(total + 1) // 2} if persistent else {1, (total + 1) // 2, total}):
-        project = clone(ran, tmp_path / f"n{n}")
+        project = copy_project(ran, tmp_path / f"n{n}" / "churn")
         kept = _kept(project)
         with monkeypatch.context() as patch:
             NthCallFails(patch, name, n, persistent)
@@ -187,14 +179,14 @@ def test_io_error_on_the_nth_call(tmp_path_factory: pytest.TempPathFactory, tmp_
 @pytest.mark.parametrize("name", ["fsync", "replace"])
 def test_io_error_while_switching_keeps_the_pointer(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    base = clone(fast_ran(tmp_path_factory), tmp_path / "base")
+    base = copy_project(fast_ran(tmp_path_factory), tmp_path / "base" / "churn")
     assert invoke(base, "train", "--window", "2025-03").exit_code == 0
     promoted = invoke(base, "promote", "v0002", "--force", "--reason", "test")
     assert promoted.exit_code == 0, promoted.output
     pointer = base / "repo" / "deploy" / "churn.json"
-    total = _counted(monkeypatch, clone(base, tmp_path / "count"), name, "rollback")
+    total = _counted(monkeypatch, copy_project(base, tmp_path / "count" / "churn"), name, "rollback")
     for n in range(1, total + 1):
-        project = clone(base, tmp_path / f"n{n}")
+        project = copy_project(base, tmp_path / f"n{n}" / "churn")
         before = (project / "repo" / "deploy" / "churn.json").read_bytes()
         with monkeypatch.context() as patch:
             NthCallFails(patch, name, n, True)
@@ -228,7 +220,7 @@ def _limit(limit: int) -> Callable[[], None]:
 @pytest.mark.parametrize("limit", [12_000, 200])
 def test_disk_full_exits_73_and_leaves_no_partial_file(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                                        limit: int) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     for big in (project / "repo" / "logs").iterdir():  # logs already past the limit fail on their own
         assert big.stat().st_size < 12_000 or limit == 200
     kept = _kept(project)
@@ -251,7 +243,7 @@ def test_disk_full_exits_73_and_leaves_no_partial_file(tmp_path_factory: pytest.
 def test_sigterm_inside_a_model_write_removes_temp_files(tmp_path_factory: pytest.TempPathFactory,
                                                          tmp_path: Path) -> None:
     """The installed script, stopped by SIGTERM while `lowops retrain` writes v0002's files."""
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     pointer = (project / "repo" / "deploy" / "churn.json").read_bytes()
     done = subprocess.run(lowops_cmd(project, "retrain", "--window", "2025-03"), capture_output=True, text=True,
                           env=child_env(LOWOPS_FAULT="write:model.json", LOWOPS_FAULT_SIGNAL="TERM"),
@@ -271,7 +263,7 @@ def test_sigterm_inside_a_model_write_removes_temp_files(tmp_path_factory: pytes
 
 @pytest.mark.timeout(240)
 def test_sigterm_from_outside_during_training(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     pointer = (project / "repo" / "deploy" / "churn.json").read_bytes()
     child = Forked(project, "retrain", "--window", "2025-03", out=tmp_path / "out.txt").start()
     runs = project / "repo" / "runs"
@@ -297,7 +289,7 @@ def test_sigterm_from_outside_during_training(tmp_path_factory: pytest.TempPathF
 @pytest.mark.timeout(120)
 def test_database_unreachable_exits_69_after_bounded_retries(tmp_path_factory: pytest.TempPathFactory,
                                                              tmp_path: Path) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     set_config(project, {"database": {"url": "postgresql+psycopg://lowops@127.0.0.1:1/test", "retries": 3,
                                       "retry_backoff": 0.2}})
     kept = _kept(project)
@@ -321,14 +313,14 @@ CT = {"triggers": {"every_windows": 1}, "compare": {"cooldown_windows": 0, "boot
 @pytest.fixture(scope="module")
 def ct_template(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fast project with continuous training on: every window after the first retrains and compares."""
-    project = clone(template, tmp_path_factory.mktemp("ct-template"))
+    project = copy_project(template, tmp_path_factory.mktemp("ct-template") / "churn")
     set_config(project, CT)
     return project
 
 
 @pytest.fixture(scope="module")
 def ct_reference(ct_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    project = clone(ct_template, tmp_path_factory.mktemp("ct-reference"))
+    project = copy_project(ct_template, tmp_path_factory.mktemp("ct-reference") / "churn")
     result = invoke(project, "backfill", "--from", BACKFILL[0], "--to", BACKFILL[1])
     assert result.exit_code == 0, result.output
     assert len(outcome(project)["versions"]) == 4  # v0001, then a challenger in each window
@@ -339,7 +331,7 @@ def ct_reference(ct_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.mark.parametrize("checkpoint", ["write:decision.txt@2"])
 def test_kill_9_while_retraining_then_resume_trains_no_twin(ct_template: Path, ct_reference: dict[str, Any],
                                                             tmp_path: Path, checkpoint: str) -> None:
-    project = clone(ct_template, tmp_path)
+    project = copy_project(ct_template, tmp_path / "churn")
     code, output = forked(project, "backfill", "--from", BACKFILL[0], "--to", BACKFILL[1],
                           out=tmp_path / "killed.txt", LOWOPS_FAULT=checkpoint)
     assert code == -signal.SIGKILL, f"{checkpoint} was never reached (exit {code}): {output}"
@@ -350,7 +342,7 @@ def test_kill_9_while_retraining_then_resume_trains_no_twin(ct_template: Path, c
 @pytest.mark.timeout(120)
 def test_query_failing_after_some_rows_leaves_no_partial_snapshot(tmp_path_factory: pytest.TempPathFactory,
                                                                   tmp_path: Path) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     set_config(project, {"compute": {"chunk_rows": 100}})
     usage = project / "sql" / "usage.sql"
     # SQLite raises "integer overflow" while it sorts the rows, before the first one is returned.
@@ -377,14 +369,14 @@ def switching(template: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     v0001 is a DummyClassifier (every score the base rate); then the config names a real
     model, so at 2025-02 the challenger wins and goes live.
     """
-    base = clone(template, tmp_path_factory.mktemp("switching"))
+    base = copy_project(template, tmp_path_factory.mktemp("switching") / "churn")
     set_config(base, {"model": {"estimator": {"class": "sklearn.dummy.DummyClassifier", "params": {}}}})
     assert invoke(base, "run", "--window", "2025-01").exit_code == 0
     set_config(base, {"model": {"estimator": {"class": "sklearn.linear_model.LogisticRegression",
                                               "params": {"max_iter": 300}}},
                       "triggers": CT["triggers"],
                       "compare": {**CT["compare"], "resource_margin": 100, "latency_slack_ms": 10_000}})
-    reference = clone(base, tmp_path_factory.mktemp("switching-reference"))
+    reference = copy_project(base, tmp_path_factory.mktemp("switching-reference") / "churn")
     assert invoke(reference, "run", "--window", "2025-02").exit_code == 0
     want = outcome(reference)
     assert want["slots"][want["live"]] == "v0002", want["slots"]  # the challenger won and went live
@@ -398,7 +390,7 @@ def test_kill_9_around_a_blue_green_switch(switching: tuple[Path, dict[str, Any]
     """Killed while switching (before the pointer flips, after it, after the decision): the run,
     continued, ends with the same live version and keeps the predictions the old version made."""
     base, want = switching
-    project = clone(base, tmp_path)
+    project = copy_project(base, tmp_path / "churn")
     code, output = forked(project, "run", "--window", "2025-02", out=tmp_path / "killed.txt", LOWOPS_FAULT=checkpoint)
     assert code == -signal.SIGKILL, f"{checkpoint} was never reached (exit {code}): {output}"
     recover(project, "run", "--window", "2025-02")

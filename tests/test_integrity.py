@@ -16,10 +16,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import invoke
-
-from reliability_support import assert_unchanged, clone, fast_ran, snapshot
+from conftest import copy_project, invoke, set_config
+from reliability_support import assert_unchanged, fast_ran, snapshot
 
 
 class Payload:
@@ -52,15 +50,13 @@ def rewrite(project: Path, version: str, *, model: bytes | None = None, meta_cha
 
 
 def set_integrity(project: Path, **keys: str | None) -> None:
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["integrity"] = {"hmac_key_file": None, "hmac_key_env": None, **keys}
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    """Set the integrity section to exactly ``keys`` (the others null)."""
+    set_config(project, {"integrity": {"hmac_key_file": None, "hmac_key_env": None, **keys}})
 
 
 @pytest.fixture
 def ran(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return clone(fast_ran(tmp_path_factory), tmp_path)
+    return copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
 
 
 @pytest.fixture
@@ -272,7 +268,7 @@ def test_the_registry_is_owner_writable_whatever_the_login_umask(lowops_bin: Pat
 
     from reliability_support import fast_template
 
-    project = clone(fast_template(tmp_path_factory), tmp_path)
+    project = copy_project(fast_template(tmp_path_factory), tmp_path / "churn")
     # umask 002 (the default for logins with a private group on many systems) would make new
     # directories group-writable, and the models in them refused.
     done = subprocess.run(["bash", "-c", f"umask 002 && '{lowops_bin}' -C '{project}' run --window 2025-01"],

@@ -23,11 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import Result
-from conftest import invoke
-
-from reliability_support import child_env, clone, fast_ran, lowops_cmd
+from conftest import copy_project, invoke, set_config
+from reliability_support import child_env, fast_ran, lowops_cmd
 
 CANARY = "CANARY-9f3"
 PG_URL = f"postgresql+psycopg://lowops_canary:{CANARY}@127.0.0.1:5432/test"
@@ -111,7 +109,7 @@ def smtp_refusing() -> Iterator[int]:
 @pytest.mark.timeout(300)
 def test_canary_in_the_database_url_from_the_environment(tmp_path_factory: pytest.TempPathFactory,
                                                          tmp_path: Path) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     env = {"LOWOPS_DB_URL": PG_URL}
     codes = _run_everything(project, env)
     assert codes["validate"] == 69 and codes["run --window 2025-04"] == 69 and codes["extract --window 2025-04"] == 69
@@ -131,7 +129,7 @@ def test_canary_in_the_database_url_from_the_environment(tmp_path_factory: pytes
 @pytest.mark.timeout(300)
 def test_canary_through_the_installed_script_with_debug(tmp_path_factory: pytest.TempPathFactory,
                                                         tmp_path: Path) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     for args in (["--debug", "run", "--window", "2025-04"], ["validate"], ["--debug", "validate"]):
         done = subprocess.run(lowops_cmd(project, *args), capture_output=True, text=True, timeout=120,
                               env=child_env(LOWOPS_DB_URL=PG_URL), check=False)
@@ -145,15 +143,12 @@ def test_canary_through_the_installed_script_with_debug(tmp_path_factory: pytest
 @pytest.mark.timeout(300)
 def test_canary_in_notification_credentials(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                             smtp_refusing: int) -> None:
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["notify"].update(
-        timeout_seconds=0.5,  # the refusing server stalls after a failed login
-        email={"host": "127.0.0.1", "port": smtp_refusing, "security": "none", "username": "lowops",
-               "password_env": "SMTP_PASSWORD", "sender": "lowops@example.com", "to": ["team@example.com"]},
-        webhook={"url": f"http://127.0.0.1:{_free_port()}/hooks/${{HOOK_TOKEN}}?token=${{HOOK_TOKEN}}"})
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
+    set_config(project, {"notify": {
+        "timeout_seconds": 0.5,  # the refusing server stalls after a failed login
+        "email": {"host": "127.0.0.1", "port": smtp_refusing, "security": "none", "username": "lowops",
+                  "password_env": "SMTP_PASSWORD", "sender": "lowops@example.com", "to": ["team@example.com"]},
+        "webhook": {"url": f"http://127.0.0.1:{_free_port()}/hooks/${{HOOK_TOKEN}}?token=${{HOOK_TOKEN}}"}}})
     env = {"SMTP_PASSWORD": CANARY, "HOOK_TOKEN": CANARY}
     # A failed run notifies (pipeline_failed); so do train → promote → rollback.
     usage = project / "sql" / "usage.sql"
@@ -171,8 +166,7 @@ def test_canary_in_notification_credentials(tmp_path_factory: pytest.TempPathFac
     assert "notify ERROR webhook: gave up after 1 attempt(s): webhook http://127.0.0.1:" in log
     assert _files_with_canary(project) == []
     # A config error quoting the expanded section must not print it either.
-    data["notify"]["webhook"]["url"] = "ftp://127.0.0.1/${HOOK_TOKEN}"
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    set_config(project, {"notify": {"webhook": {"url": "ftp://127.0.0.1/${HOOK_TOKEN}"}}})
     result = invoke(project, "status", env=env)
     assert result.exit_code == 78
     assert "notify.webhook.url" in result.stderr

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import copy_project
+from ct_support import base_project
 
-from ct_support import base_project, clone
 from lowops.cli import cli
 from lowops.io import audit
 
@@ -71,7 +72,7 @@ def test_append_refuses_a_broken_chain(tmp_path: Path) -> None:
 
 def test_verify_fails_with_77_after_one_byte_of_audit_log_changes(tmp_path_factory: pytest.TempPathFactory,
                                                                    tmp_path: Path) -> None:
-    project = clone(base_project(tmp_path_factory), tmp_path)
+    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
     repo = project / "repo"
     _three(repo)
     runner = CliRunner()

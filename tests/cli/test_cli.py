@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
+from conftest import copy_project, invoke, set_config
 
 from lowops.cli import LAZY_SUBCOMMANDS
 from lowops.cli import cli as root
-from conftest import copy_project, invoke
 
 
 def command_paths() -> list[tuple[str, ...]]:
@@ -312,12 +313,7 @@ def test_validate_query_without_entity_key(project: Path) -> None:
 
 
 def test_validate_query_with_unknown_table(project: Path) -> None:
-    import yaml
-
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text())
-    data["database"]["retry_backoff"] = 0  # the failure is retried: do not sleep between attempts
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    set_config(project, {"database": {"retry_backoff": 0}})  # the failure is retried: do not sleep between attempts
     path = project / "sql" / "billing.sql"
     path.write_text("SELECT customer_id FROM billing_monthy WHERE month >= :window_start")
     result = invoke(project, "validate")
@@ -400,3 +396,11 @@ def test_run_while_another_process_holds_the_lock(project: Path) -> None:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", ["retrain", "promote", "rollback", "smoke", "approve", "reject"])
+def test_help_has_an_example(command: str) -> None:
+    result = CliRunner().invoke(root, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and f"lowops {command}" in result.output
+    assert "-C, --project DIR" in result.output and "--json" in result.output

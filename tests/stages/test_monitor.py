@@ -9,8 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import copy_project, invoke
+from conftest import copy_project, invoke, set_config
 
 FEATURES = {"plan", "contract", "tenure_months", "age", "region", "payment_method", "data_gb", "call_minutes",
             "sms_count", "support_calls", "dropped_calls", "app_sessions", "monthly_charge", "discount_pct",
@@ -20,10 +19,7 @@ WINDOW_FILES = {"data_drift.csv", "impact.csv", "model_drift.txt", "verdict.json
 
 def configure(project: Path, **drift: object) -> None:
     """Switch monitoring on (the shared demo template has it off) and set ``drift`` keys, as a user would."""
-    path = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["drift"].update({"enabled": True, "sweetviz": {"enabled": False}}, **drift)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    set_config(project, {"drift": {"enabled": True, "sweetviz": {"enabled": False}, **drift}})
 
 
 @pytest.fixture(scope="module")
@@ -147,13 +143,12 @@ def test_late_labels_are_estimated_then_back_filled(monitored: Path, tmp_path: P
     work = copy_project(monitored, tmp_path / "churn")
     newest, september = last_complete("monthly"), parse_window("2025-09")
     delay = (newest.start.year - september.start.year) * 12 + newest.start.month - september.start.month
-    configure(work)  # with this delay, labels up to 2025-09 are due today, 2025-10's are not
-    path = work / "config" / "lowops.yaml"
-    path.write_text(path.read_text().replace("label_delay: 0", f"label_delay: {delay}"))
+    configure(work)
+    set_config(work, {"windows": {"label_delay": delay}})  # labels up to 2025-09 are due today, 2025-10's are not
     assert invoke(work, "run", "--window", "2025-10").exit_code == 0
     october = json.loads((work / "repo" / "monitoring" / "2025-10" / "verdict.json").read_text())
     assert october["model_drift_basis"] == "estimated" and october["kpi"]["realised"] == {}
-    path.write_text(path.read_text().replace(f"label_delay: {delay}", "label_delay: 0"))
+    set_config(work, {"windows": {"label_delay": 0}})
     assert invoke(work, "run", "--window", "2025-11").exit_code == 0
     lines = [line.split(" ") for line in (work / "repo" / "logs" / "metrics.log").read_text().splitlines()]
     october_metrics = {p[4]: float(p[5]) for p in lines if p[1] == "2025-10"}

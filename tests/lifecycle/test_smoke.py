@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import copy_project, open_context, set_config
+from ct_support import base_project
 
-from ct_support import base_project, clone, context, set_config
 from lowops.cli import cli
 from lowops.errors import DataError
 from lowops.io import registry
@@ -19,7 +20,7 @@ from lowops.model.predict import predict_frame
 
 @pytest.fixture()
 def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return clone(base_project(tmp_path_factory), tmp_path)
+    return copy_project(base_project(tmp_path_factory), tmp_path / "project")
 
 
 def test_live_version_passes_every_check(project: Path) -> None:
@@ -62,7 +63,7 @@ def test_empty_golden_sample_and_budgets(project: Path) -> None:
 def test_holdout_golden_sample_needs_no_database(project: Path) -> None:
     set_config(project, {"smoke": {"golden": "holdout", "sample_rows": 50}})
     (project / "demo" / "store.sqlite").unlink()
-    ctx = context(project)
+    ctx = open_context(project)
     report = smoke_test(ctx, "v0001")
     assert report.ok, report.reason
     assert report.checks[2] == {"check": "golden sample", "ok": True, "detail": "50 rows scored"}
@@ -79,7 +80,7 @@ def test_tampered_model_fails_the_digest_check_with_77(project: Path) -> None:
 
 
 def test_predict_frame_rejects_bad_frames_as_data_errors(project: Path) -> None:
-    ctx = context(project)
+    ctx = open_context(project)
     model, meta = registry.load_model(ctx.repo, "churn", "v0001")
     import pandas as pd
 

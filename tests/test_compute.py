@@ -21,14 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from conftest import copy_project, invoke
+from conftest import copy_project, invoke, set_config
 
+from lowops.compute import DaskEngine, Engine, open_engine
 from lowops.config_schema import ComputeConfig, DriftConfig
 from lowops.monitoring.drift import data_drift
-from lowops.monitoring.stats import categorical_sketch, numeric_sketch
-from lowops.compute import DaskEngine, Engine, open_engine
 from lowops.monitoring.reference import Reference
+from lowops.monitoring.stats import categorical_sketch, numeric_sketch
 
 WINDOW = "2025-01"
 SEARCH = {"kind": "grid", "params": {"learning_rate": [0.05, 0.2]}}
@@ -63,16 +62,13 @@ def dask_engine(dask_cluster: Any) -> Iterator[DaskEngine]:
 
 def configure(project: Path, engine: str, address: str | None = None, **dask: Any) -> None:
     """The project as a user would set it: a search, drift on (no HTML report), small chunks, the engine."""
-    config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    data["model"]["search"] = SEARCH
-    data["model"]["estimator"]["params"]["max_iter"] = 20  # lighter still: 2 candidates x 2 folds
-    data["train"]["cv_folds"] = 2
-    data["drift"]["enabled"] = True
-    data["drift"]["sweetviz"]["enabled"] = False
-    data["compute"].update(engine=engine, chunk_rows=500)  # 2000 rows: four partitions
-    data["compute"]["dask"] = {"address": address, **dask}
-    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    set_config(project, {
+        "model": {"search": SEARCH, "estimator": {"params": {"max_iter": 20}}},  # lighter still: 2 candidates x 2 folds
+        "train": {"cv_folds": 2},
+        "drift": {"enabled": True, "sweetviz": {"enabled": False}},
+        "compute": {"engine": engine, "chunk_rows": 500,  # 2000 rows: four partitions
+                    "dask": {"address": address, **dask}},
+    })
 
 
 def _run(project: Path) -> None:

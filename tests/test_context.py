@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_project
-from ct_support import set_config
+from conftest import copy_project, set_config
 
 PROBE = """
 import json, sys

@@ -15,13 +15,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from conftest import invoke
-from ct_support import set_config
-
+from conftest import LIGHT, copy_project, invoke, make_project, set_config
 from reliability_support import (
+    FAST,
     april_ids,
     assert_unchanged,
-    clone,
     fast_ran,
     forked,
     snapshot,
@@ -34,7 +32,7 @@ WINDOW = "2025-04"
 @pytest.fixture
 def ran(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
     """The fast project after its 2025-01 … 2025-03 backfill, in chunks of 100 rows (500 customers a window)."""
-    project = clone(fast_ran(tmp_path_factory), tmp_path)
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     set_config(project, {"compute": {"chunk_rows": 100}})
     return project
 
@@ -66,7 +64,7 @@ def _ledger(project: Path) -> dict:
 
 
 def test_one_pass_leaves_what_extract_then_score_leaves(ran: Path, tmp_path: Path) -> None:
-    two = clone(ran, tmp_path / "two")
+    two = copy_project(ran, tmp_path / "two" / "churn")
     assert invoke(two, "extract", "--window", WINDOW).exit_code == 0
     assert invoke(two, "score", "--window", WINDOW).exit_code == 0
 
@@ -101,7 +99,7 @@ def test_text_in_a_number_column_commits_neither_file(ran: Path) -> None:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("checkpoint", ["stage:features-*", "write:predictions-*"])
 def test_kill_9_in_the_one_pass_then_verify_and_score_again(ran: Path, tmp_path: Path, checkpoint: str) -> None:
-    reference = clone(ran, tmp_path / "reference")
+    reference = copy_project(ran, tmp_path / "reference" / "churn")
     assert invoke(reference, "score", "--window", WINDOW).exit_code == 0
     code, output = forked(ran, "score", "--window", WINDOW, out=tmp_path / "killed.txt", LOWOPS_FAULT=checkpoint)
     assert code == -signal.SIGKILL, f"{checkpoint} was never reached (exit {code}): {output}"
@@ -118,7 +116,7 @@ def test_kill_9_in_the_one_pass_then_verify_and_score_again(ran: Path, tmp_path:
 
 
 def test_marts_not_sorted_by_the_key_are_joined_in_memory_then_scored(ran: Path, tmp_path: Path) -> None:
-    reference = clone(ran, tmp_path / "reference")
+    reference = copy_project(ran, tmp_path / "reference" / "churn")
     assert invoke(reference, "score", "--window", WINDOW).exit_code == 0
     usage = ran / "sql" / "usage.sql"
     text = usage.read_text()
@@ -136,15 +134,8 @@ def test_marts_not_sorted_by_the_key_are_joined_in_memory_then_scored(ran: Path,
 def wide_ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """1,500 customers a window: more rows than one read of the SQLite driver (1,024), so the
     database can fail after chunks were already scored."""
-    from conftest import lighten
-
-    from lowops.commands.init import init_project
-    from reliability_support import FAST
-
-    root = tmp_path_factory.mktemp("wide") / "churn"
-    init_project(root, customers=1500)
-    lighten(root)
-    set_config(root, {**FAST, "compute": {"chunk_rows": 100}})
+    root = make_project(tmp_path_factory.mktemp("wide") / "churn", LIGHT, {**FAST, "compute": {"chunk_rows": 100}},
+                        customers=1500)
     done = invoke(root, "train", "--window", "2025-03")
     assert done.exit_code == 0, done.output
     return root
@@ -155,7 +146,7 @@ def test_text_in_a_number_column_past_the_first_read_fails_after_scored_chunks_a
         wide_ran: Path, tmp_path: Path) -> None:
     """The last customers of April have 'N/A' in data_gb: the driver typed the column from its first
     1,024 rows, so the error comes mid-stream, after chunks were staged and scored."""
-    project = clone(wide_ran, tmp_path)
+    project = copy_project(wide_ran, tmp_path / "churn")
     store_exec(project, "UPDATE usage_monthly SET data_gb = 'N/A' WHERE month >= '2025-04-01' AND month < '2025-05-01' "
                         "AND customer_id IN (SELECT customer_id FROM usage_monthly WHERE month >= '2025-04-01' "
                         "AND month < '2025-05-01' ORDER BY customer_id DESC LIMIT 3)")

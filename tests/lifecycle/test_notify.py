@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from conftest import copy_project, open_context, set_config
+from ct_support import base_project
 
-from ct_support import base_project, clone, context, set_config
 from lowops.lifecycle.notify import notify
 
 CANARY = "CANARY-9f3"
@@ -82,7 +83,7 @@ def webhook() -> Iterator[tuple[list[dict[str, Any]], list[int], int]]:
 
 @pytest.fixture()
 def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return clone(base_project(tmp_path_factory), tmp_path)
+    return copy_project(base_project(tmp_path_factory), tmp_path / "project")
 
 
 @pytest.mark.timeout(60)
@@ -95,7 +96,7 @@ def test_email_with_login_and_webhook_receive_the_message(project: Path, smtp: t
         "email": {"host": "127.0.0.1", "port": port, "security": "none", "username": "lowops",
                   "password_env": "SMTP_PASSWORD", "sender": "lowops@example.com", "to": ["ml@example.com"]},
         "webhook": {"url": f"http://127.0.0.1:{hook_port}/hooks/abc"}}})
-    ctx = context(project)
+    ctx = open_context(project)
     results = notify(ctx, "promoted", "churn v0002 is live (was v0001)", "numbers\npaths", version="v0002")
     assert results == {"email": "sent", "webhook": "sent"}
     [mail] = inbox.messages
@@ -116,7 +117,7 @@ def test_failing_channel_is_retried_logged_and_never_raises(project: Path, webho
     set_config(project, {"notify": {"retries": 3, "webhook": {"url": f"http://127.0.0.1:{hook_port}/h"},
                                     "email": {"host": "127.0.0.1", "port": 1, "security": "none",
                                               "sender": "a@example.com", "to": ["b@example.com"]}}})
-    ctx = context(project)
+    ctx = open_context(project)
     results = notify(ctx, "rejected", "churn v0002 rejected", "body")
     assert results["webhook"] == "sent" and len(received) == 2
     assert results["email"].startswith("failed: SMTP 127.0.0.1:1: ConnectionRefusedError")
@@ -131,7 +132,7 @@ def test_command_channel_and_event_filter(project: Path, tmp_path: Path) -> None
     out = tmp_path / "out.txt"
     set_config(project, {"notify": {"events": ["pipeline_failed"],
                                     "command": {"argv": ["sh", "-c", f'echo "$LOWOPS_EVENT" > {out}; cat >> {out}']}}})
-    ctx = context(project)
+    ctx = open_context(project)
     assert notify(ctx, "promoted", "not sent", "x") == {}
     assert notify(ctx, "pipeline_failed", "lowops run failed", "details") == {"command": "sent"}
     assert out.read_text().startswith("pipeline_failed\n[lowops churn-demo] pipeline_failed: lowops run failed\n")
@@ -145,7 +146,7 @@ def test_missing_password_variable_fails_the_channel_not_the_caller(project: Pat
     set_config(project, {"notify": {"retries": 1, "email": {
         "host": "127.0.0.1", "port": port, "security": "none", "username": "lowops", "password_env": "NO_SUCH_PW",
         "sender": "a@example.com", "to": ["b@example.com"]}}})
-    results = notify(context(project), "promoted", "x", "y")
+    results = notify(open_context(project), "promoted", "x", "y")
     assert results == {"email": "failed: the environment variable NO_SUCH_PW (notify.email.password_env) is not set"}
 
 

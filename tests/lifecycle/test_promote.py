@@ -1,4 +1,5 @@
-"""Blue/green by hand: promote (smoke-gated), rollback with no data access, --force with a reason."""
+"""Blue/green by hand: promote (smoke-gated), rollback with no data access, --force with a reason; the manual
+governance gate (a winner pending until approved or rejected)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import copy_project, set_config
+from ct_support import base_project, run_ok
 
-from ct_support import base_project, clone, set_config
 from lowops.cli import cli
 
 LOWOPS = str(Path(sys.executable).with_name("lowops"))
@@ -20,7 +22,7 @@ LOWOPS = str(Path(sys.executable).with_name("lowops"))
 @pytest.fixture(scope="module")
 def with_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v0001 live, v0002 trained on 2025-01 … 2025-03 and registered (not live)."""
-    project = clone(base_project(tmp_path_factory), tmp_path_factory.mktemp("promote"))
+    project = copy_project(base_project(tmp_path_factory), tmp_path_factory.mktemp("promote") / "project")
     result = CliRunner().invoke(cli, ["-C", str(project), "train", "--window", "2025-03"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return project
@@ -31,7 +33,7 @@ def pointer(project: Path) -> dict:
 
 
 def test_promote_then_rollback_without_data_access(with_v2: Path, tmp_path: Path) -> None:
-    project = clone(with_v2, tmp_path)
+    project = copy_project(with_v2, tmp_path / "project")
     runner = CliRunner()
     result = runner.invoke(cli, ["-C", str(project), "promote", "v0002", "--by", "alice", "--reason", "better"],
                            catch_exceptions=False)
@@ -77,7 +79,7 @@ def test_promote_usage_errors(with_v2: Path) -> None:
 
 
 def test_smoke_failure_leaves_live_untouched_rejects_and_notifies(with_v2: Path, tmp_path: Path) -> None:
-    project = clone(with_v2, tmp_path)
+    project = copy_project(with_v2, tmp_path / "project")
     inbox = tmp_path / "inbox.txt"
     set_config(project, {"notify": {"command": {"argv": ["sh", "-c", f"cat >> {inbox}"]}}})
     golden = project / "sql" / "golden.sql"
@@ -102,7 +104,7 @@ def test_smoke_failure_leaves_live_untouched_rejects_and_notifies(with_v2: Path,
 
 
 def test_force_switches_past_a_failed_smoke_test_and_audits_the_reason(with_v2: Path, tmp_path: Path) -> None:
-    project = clone(with_v2, tmp_path)
+    project = copy_project(with_v2, tmp_path / "project")
     golden = project / "sql" / "golden.sql"
     golden.write_text(golden.read_text().replace("    u.data_gb,\n", ""))
     result = CliRunner().invoke(cli, ["-C", str(project), "promote", "v0002", "--force", "--by", "carol",
@@ -115,7 +117,7 @@ def test_force_switches_past_a_failed_smoke_test_and_audits_the_reason(with_v2: 
 
 @pytest.mark.timeout(120)
 def test_installed_script_rolls_back_and_verifies(with_v2: Path, tmp_path: Path) -> None:
-    project = clone(with_v2, tmp_path)
+    project = copy_project(with_v2, tmp_path / "project")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([LOWOPS, "-C", str(project), "promote", "v0002", "--reason", "e2e", "--json"],
                           capture_output=True, text=True, env=env, timeout=100)
@@ -134,3 +136,44 @@ def test_installed_script_rolls_back_and_verifies(with_v2: Path, tmp_path: Path)
     done = subprocess.run([LOWOPS, "-C", str(project), "verify"], capture_output=True, text=True, env=env, timeout=100)
     assert done.returncode == 77
     assert "audit chain broken: line 2: content does not match its hash (edited)" in done.stdout
+
+
+# --------------------------------------------------------------------------- governance
+
+
+def test_manual_governance_leaves_the_winner_pending_until_approved(tmp_path_factory: pytest.TempPathFactory,
+                                                                    tmp_path: Path) -> None:
+    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
+    inbox = tmp_path / "inbox.txt"
+    set_config(project, {"governance": {"promote": "manual"},
+                         "notify": {"command": {"argv": ["sh", "-c", f'echo "== $LOWOPS_EVENT" >> {inbox}']}}})
+    run_ok(project, "run", "--window", "2025-09")
+    repo = project / "repo"
+    state = json.loads((repo / "deploy" / "churn.json").read_text())
+    assert state["live"] == "blue" and state["slots"]["blue"]["version"] == "v0001"
+    assert "outcome: v0002 pending approval (governance.promote: manual); v0001 stays live" in \
+        (repo / "monitoring" / "2025-09" / "decision.txt").read_text()
+    assert inbox.read_text().split()[-4:] == ["==", "retrained", "==", "pending_approval"]
+    status = json.loads(run_ok(project, "status", "--json"))
+    assert [p["version"] for p in status["pending"]] == ["v0002"] and status["governance"] == "manual"
+    assert "pending approval:\n  v0002 since " in run_ok(project, "status")
+    wrong = CliRunner().invoke(cli, ["-C", str(project), "approve", "v0001", "--by", "al", "--reason", "x"])
+    assert wrong.exit_code == 2
+    assert wrong.output == "Error: churn v0001 is not pending approval (status: retired); pending: v0002.\n" or \
+        wrong.output == "Error: churn v0001 is not pending approval (status: registered); pending: v0002.\n"
+    out = run_ok(project, "approve", "v0002", "--by", "alice", "--reason", "decision.txt checked")
+    assert out == "churn v0002 approved by alice and live in slot green (was v0001)\n"
+    actions = [json.loads(line)["action"] for line in (repo / "audit.log").read_text().splitlines()]
+    assert actions == ["pending", "approve", "promote"]
+    assert run_ok(project, "verify").endswith(": ok\n")
+
+
+def test_reject_closes_a_pending_version(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
+    set_config(project, {"governance": {"promote": "manual"}})
+    run_ok(project, "retrain", "--window", "2025-09", "--by", "tester")
+    out = run_ok(project, "reject", "v0002", "--by", "bob", "--reason", "outage week in the data")
+    assert out == "churn v0002 rejected by bob; v0001 stays live\n"
+    assert json.loads(run_ok(project, "status", "--json"))["pending"] == []
+    text = (project / "repo" / "monitoring" / "2025-09" / "decision.txt").read_text()
+    assert "triggers:\n  manual: lowops retrain --window 2025-09 by tester\n" in text

@@ -19,29 +19,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import copy_project, invoke
+from conftest import ROOT, copy_project, invoke, make_project, set_config
 
 SECTIONS = ("summary", "timeline", "kpi", "paths", "drift", "impact", "decisions", "versions", "slots",
             "sweetviz", "runs")
 DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 URL_ATTR = re.compile(r'\b(?:src|href)\s*=\s*"([^"]*)"', re.IGNORECASE)
-
-
-def configure(project: Path, updates: dict) -> None:  # type: ignore[type-arg]
-    """Deep-merge ``updates`` into config/lowops.yaml, as a user editing it would."""
-    path = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-
-    def merge(into: dict, extra: dict) -> None:  # type: ignore[type-arg]
-        for key, value in extra.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict) and key != "estimator":
-                merge(into[key], value)
-            else:
-                into[key] = value
-
-    merge(data, updates)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 # A linear model without CV trains in a fraction of a second; monitoring stays on, Sweetviz off.
@@ -60,11 +43,7 @@ QUICK = {
 @pytest.fixture(scope="session")
 def reported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2,000-customer demo project run over 2025-07 … 2025-10 (shadow), with its report written."""
-    from lowops.commands.init import init_project
-
-    project = tmp_path_factory.mktemp("report") / "churn"
-    init_project(project, customers=2000)
-    configure(project, QUICK)
+    project = make_project(tmp_path_factory.mktemp("report") / "churn", QUICK, customers=2000)
     result = invoke(project, "backfill", "--from", "2025-07", "--to", "2025-10")
     assert result.exit_code == 0, result.output
     result = invoke(project, "report", catch_exceptions=False)
@@ -198,7 +177,7 @@ def test_one_window_without_labels(demo_template: Path, tmp_path: Path) -> None:
     project = copy_project(demo_template, tmp_path / "churn")
     # Labels are due up to 2025-06 today, so v0001 trains, and 2025-07 waits for its labels.
     delay = len(window_range(parse_window("2025-06"), last_complete("monthly"))) - 1
-    configure(project, {**QUICK, "deploy": {"mode": "single"}, "windows": {"label_delay": delay}})
+    set_config(project, {**QUICK, "deploy": {"mode": "single"}, "windows": {"label_delay": delay}})
     result = invoke(project, "backfill", "--from", "2025-07", "--to", "2025-07")
     assert result.exit_code == 0, result.output
     result = invoke(project, "report", "--json", catch_exceptions=False)
@@ -268,7 +247,7 @@ def test_a_secret_that_happens_to_occur_in_image_data_breaks_no_image(
 
 
 def test_the_daily_pipeline_refreshes_the_report() -> None:
-    daily = (Path(__file__).parent.parent / "pipelines" / "daily.sh").read_text(encoding="utf-8")
+    daily = (ROOT / "pipelines" / "daily.sh").read_text(encoding="utf-8")
     lines = [line.strip() for line in daily.splitlines()]
     assert lines.index("lowops report") == lines.index('lowops run "$@"') + 1
 
