@@ -51,3 +51,20 @@ def test_a_20000_deep_file_is_refused_without_exhausting_the_stack(tmp_path: Pat
         load_project(tmp_path)
     assert str(excinfo.value) == (f"{path}, line 1, column {7 + MAX_YAML_DEPTH}: nested more than "
                                   f"{MAX_YAML_DEPTH} levels deep; a lowops config is a few levels of keys.")
+
+
+@pytest.mark.parametrize(("updates", "where"), [
+    ({"drift": {"thresholds": {"psi": float("inf")}}}, "drift.thresholds.psi"),
+    ({"smoke": {"output_max": float("nan")}}, "smoke.output_max"),
+])
+def test_an_infinite_or_undefined_number_would_switch_a_check_off_and_is_refused(
+        tmp_path: Path, updates: dict[str, object], where: str) -> None:
+    from conftest import ROOT, set_config
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "lowops.yaml").write_text((ROOT / "config" / "lowops.yaml").read_text())
+    path = set_config(tmp_path, updates)  # written as YAML's .inf / .nan
+    with pytest.raises(ConfigError) as excinfo:
+        load_project(tmp_path)
+    assert excinfo.value.exit_code == 78
+    assert str(excinfo.value).startswith(f"{path}: the '{where}' parameter must be a finite number. Got ")

@@ -18,7 +18,8 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: a threshold of .inf or a bound of .nan would switch a check off silently.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatabaseConfig(_Section):
@@ -62,6 +63,15 @@ class FeaturesConfig(_Section):
 class LabelsConfig(_Section):
     sql: str
     target: str
+    # Classification: the negative and the positive class, as labels.sql returns them.
+    classes: tuple[int | str, int | str] = (0, 1)
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct(cls, value: tuple[int | str, int | str]) -> tuple[int | str, int | str]:
+        if value[0] == value[1]:
+            raise ValueError("two different values, the negative class first")
+        return value
 
     @field_validator("target")
     @classmethod

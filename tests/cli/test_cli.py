@@ -404,3 +404,16 @@ def test_help_has_an_example(command: str) -> None:
     assert result.exit_code == 0
     assert "Example:" in result.output and f"lowops {command}" in result.output
     assert "-C, --project DIR" in result.output and "--json" in result.output
+
+
+def test_a_reader_that_stops_early_is_no_error(ran_project: Path, lowops_bin: Path) -> None:
+    # `lowops status | head -1`: the reader closed the pipe before lowops wrote; nothing to report.
+    import subprocess
+
+    child = subprocess.Popen([str(lowops_bin), "-C", str(ran_project), "status"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    stderr = child.stderr.read()
+    assert child.wait(timeout=120) == 0
+    assert stderr == b""

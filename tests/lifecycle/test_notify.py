@@ -64,7 +64,8 @@ def webhook() -> Iterator[tuple[list[dict[str, Any]], list[int], int]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"path": self.path, "type": self.headers["Content-Type"], "json": json.loads(body)})
+            received.append({"path": self.path, "type": self.headers["Content-Type"], "json": json.loads(body),
+                             "auth": self.headers.get("Authorization")})
             self.send_response(statuses.pop(0) if statuses else 200)
             self.end_headers()
 
@@ -164,3 +165,30 @@ def test_a_failed_run_is_notified_and_keeps_its_exit_code(project: Path, tmp_pat
     text = out.read_text()
     assert text.startswith("[lowops churn-demo] pipeline_failed: lowops run failed at window 2025-02\n")
     assert "Exit code: 69" in text
+
+
+@pytest.mark.timeout(60)
+def test_a_webhook_with_credentials_in_its_url_authenticates(project: Path, webhook: Any) -> None:
+    import base64
+
+    received, _, hook_port = webhook
+    set_config(project, {"notify": {"webhook": {"url": f"http://hooks:{CANARY}@127.0.0.1:{hook_port}/h"}}})
+    ctx = open_context(project)
+    assert notify(ctx, "promoted", "churn v0002 is live", "x") == {"webhook": "sent"}
+    [hook] = received
+    assert hook["auth"] == "Basic " + base64.b64encode(f"hooks:{CANARY}".encode()).decode()
+    assert CANARY not in (project / "repo" / "logs" / "lowops.log").read_text()
+
+
+@pytest.mark.timeout(120)
+def test_a_mistyped_command_is_no_pipeline_failure(project: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lowops.cli import cli
+
+    out = tmp_path / "mailed.txt"
+    set_config(project, {"notify": {"command": {"argv": ["sh", "-c", f"cat >> {out}"]}}})
+    result = CliRunner().invoke(cli, ["-C", str(project), "approve", "v0001", "--by", "alice", "--reason", "ok"])
+    assert result.exit_code == 2, result.output  # v0001 is live, not pending: a usage error
+    assert "is not pending approval" in result.stderr
+    assert not out.exists()  # nobody is mailed "pipeline_failed" for a typo

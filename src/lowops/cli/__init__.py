@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import signal
+import sys
 from typing import Any
 
 import click
@@ -78,6 +79,11 @@ class LazyGroup(click.Group):
             raise
         except KeyboardInterrupt:
             raise
+        except BrokenPipeError:
+            # `lowops status | head -1`: the reader has what it wanted; a closed pipe is not an error.
+            # Point stdout at /dev/null so that the interpreter's last flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(0) from None
         except Exception as exc:  # the one place a bare Exception is caught: a bug
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -143,6 +149,7 @@ def main() -> None:
         click.echo("Error: stopped by SIGTERM; temporary files were removed and nothing half-written is "
                    "visible. Run the same command again to resume.", err=True)
         raise
+
 
 
 if __name__ == "__main__":  # pragma: no cover

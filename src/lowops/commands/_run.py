@@ -15,7 +15,7 @@ from typing import Any
 from lowops import faults
 from lowops.config import Project
 from lowops.context import Context
-from lowops.errors import LowopsError
+from lowops.errors import LowopsError, UsageError
 from lowops.io.ledger import Ledger
 from lowops.io.lock import repository_lock
 from lowops.io.runs import RunRecord
@@ -51,7 +51,8 @@ def recorded(ctx: Context, command: str, window: str | None,
     except LowopsError as exc:
         ctx.log.event(command, f"failed: {exc}", level="ERROR")
         ledger.finish("failed", f"{type(exc).__name__}: {exc}")
-        notify_failure(ctx, command, window, exc)
+        if not isinstance(exc, UsageError):  # a mistyped command line is no pipeline failure to mail about
+            notify_failure(ctx, command, window, exc)
         raise
     except Exception as exc:
         ledger.finish("failed", f"{type(exc).__name__}: {exc}")

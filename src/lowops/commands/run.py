@@ -38,8 +38,12 @@ class Outcome:
 
 
 def completed_run(ctx: Context, window: str) -> RunRecord | None:
-    """The latest finished ``run`` of a window, if any."""
-    done = [r for r in read_runs(ctx.repo) if r.command == "run" and r.window == window and r.finished]
+    """The latest ``run`` of a window that scored it, if any.
+
+    A window found empty is not done: its data may arrive late (an ETL behind), so the
+    next run tries it again.
+    """
+    done = [r for r in read_runs(ctx.repo) if r.command == "run" and r.window == window and r.status == "done"]
     return done[-1] if done else None
 
 
@@ -162,20 +166,21 @@ def run(ctx: Context, window: Window, *, force: bool = False, resume: bool = Fal
 
 
 def catch_up(ctx: Context, *, force: bool = False, max_windows: int = 1000) -> list[Outcome]:
-    """Run every complete window after the last one done, oldest first (cron's default).
+    """Run every complete window not done yet, oldest first (cron's default).
 
-    With no window done yet, only the last complete window runs: a new project
-    does not backfill history by itself (``lowops backfill`` does that).
+    From the first window a run ever tried to the last complete one: a window
+    missed in between (a failed night, a run by hand of a later window) is caught
+    up in order, and a window found empty is tried again. With no run yet, only
+    the last complete window runs: a new project does not backfill history by
+    itself (``lowops backfill`` does that).
     """
     windows_cfg = ctx.config.windows
     newest = last_complete(windows_cfg.frequency, tz=windows_cfg.timezone)
-    done = [r.window for r in read_runs(ctx.repo) if r.command == "run" and r.finished and r.window]
-    first = newest
-    if done:
-        parsed = sorted(ctx.window(w) for w in set(done))
-        if parsed[-1] < newest:
-            first = parsed[-1].next()
-    todo = window_range(first, newest)[-max_windows:]
+    runs = [r for r in read_runs(ctx.repo) if r.command == "run" and r.window]
+    done = {r.window for r in runs if r.status == "done"}
+    tried = sorted(ctx.window(str(r.window)) for r in runs)
+    first = tried[0] if tried and tried[0] <= newest else newest
+    todo = [w for w in window_range(first, newest) if w.label not in done][-max_windows:]
     outcomes = []
     check_sql(ctx)
     with locked(ctx, "lowops run"):

@@ -45,7 +45,10 @@ class Ledger:
         """Continue an interrupted run under its own id; stages it never finished are dropped and run again."""
         resumed = RunRecord.from_dict(record.to_dict())
         resumed.status = "running"
-        resumed.resumed.append({"at": utc_now(), "pid": os.getpid()})
+        # The earlier attempt's error moves to its resume entry: this attempt has not failed.
+        resumed.resumed.append({"at": utc_now(), "pid": os.getpid(),
+                                **({"after": resumed.message} if resumed.message else {})})
+        resumed.message = None
         resumed.stages = [s for s in resumed.stages if s.done]
         ledger = cls(repo, resumed)
         ledger.save()

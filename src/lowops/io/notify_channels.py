@@ -7,6 +7,7 @@ message on stdin. Retries, backoff and logging live in ``stages/notify.py``.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import smtplib
@@ -72,9 +73,15 @@ def post_webhook(*, url: str, payload: dict[str, Any], timeout: float) -> int:
         ChannelError: no answer, or a status outside 2xx.
     """
     data = json.dumps(payload).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "User-Agent": "lowops-notify"})
+    headers = {"Content-Type": "application/json", "User-Agent": "lowops-notify"}
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None:
+        # urllib does not send a URL's user:password@; it goes as HTTP Basic authentication.
+        user, password = urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+        secrets.register(password)
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only (config)
             return int(response.status)

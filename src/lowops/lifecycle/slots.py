@@ -62,7 +62,7 @@ def static_path(ctx: Context, window: Window, features: Snapshot, labels: Snapsh
     keep, y = _labelled(ctx, keys, labels)
     if not len(keep):
         return {}
-    values = metric_fns.compute(card.task, y, scores[keep], card.threshold)
+    values = metric_fns.finite(metric_fns.compute(card.task, y, scores[keep], card.threshold))
     for metric, value in values.items():
         ctx.metrics.log(window.label, first, f"static.{metric}", value, len(keep))
     primary = ctx.config.train.primary_metric
@@ -129,7 +129,7 @@ def _slot_kpis(ctx: Context, window: Window, s: _Serving, card: ModelCard, keep:
         if len(rows) == 0:
             continue
         version = s.live if slot == s.live_slot else s.challenger
-        kpis[slot] = metric_fns.compute(card.task, all_y[rows], scores[rows], card.threshold)
+        kpis[slot] = metric_fns.finite(metric_fns.compute(card.task, all_y[rows], scores[rows], card.threshold))
         for metric, value in kpis[slot].items():
             ctx.metrics.log(window.label, version, f"slot.{slot}.{metric}", value, len(rows))
     return kpis, groups

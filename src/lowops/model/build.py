@@ -21,11 +21,14 @@ def split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return numeric, categorical
 
 
-def estimator_class(path: str, allowed: tuple[str, ...], config_file: object) -> type:
+def estimator_class(path: str, allowed: tuple[str, ...], config_file: object, task: str | None = None) -> type:
     """Import an estimator class named in config, only from the allowed packages.
 
+    With ``task``, the class must also do it: a classifier must give probabilities
+    (``predict_proba``), a regressor predictions (``predict``); a transformer does neither.
+
     Raises:
-        ConfigError: not allowed, not importable, or not an estimator.
+        ConfigError: not allowed, not importable, not an estimator, or not one for ``task``.
     """
     if not any(path == prefix or path.startswith(prefix.rstrip(".") + ".") for prefix in allowed):
         raise ConfigError(
@@ -44,6 +47,13 @@ def estimator_class(path: str, allowed: tuple[str, ...], config_file: object) ->
         raise ConfigError(
             f"{config_file}: 'model.estimator.class' {path!r} is not a scikit-learn style estimator "
             "(it needs fit and get_params)."
+        )
+    needs = {"classification": "predict_proba", "regression": "predict"}.get(task or "")
+    if needs is not None and not hasattr(cls, needs):
+        kind = "a classifier" if task == "classification" else "a regressor"
+        raise ConfigError(
+            f"{config_file}: the 'model.estimator.class' parameter must be {kind} for model.task "
+            f"{task!r} (it needs {needs}). Got {path!r} instead."
         )
     return cls
 

@@ -45,6 +45,11 @@ def regression_metrics(y_true: Any, predicted: Any) -> dict[str, float]:
     }
 
 
+def finite(values: dict[str, float]) -> dict[str, float]:
+    """The metrics that are defined: an undefined KPI (ROC AUC of one class) is never logged or compared."""
+    return {name: value for name, value in values.items() if math.isfinite(value)}
+
+
 def compute(task: str, y_true: Any, score: Any, threshold: float) -> dict[str, float]:
     if task == "classification":
         return classification_metrics(y_true, score, threshold)

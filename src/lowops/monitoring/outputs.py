@@ -117,7 +117,7 @@ def log_window(metrics: MetricsLog, window: str, version: str, rows: int, drifts
     if finding is not None:
         lines.append(("prediction.psi", finding.prediction_psi))
         lines.extend((f"cbpe.{k}", v) for k, v in sorted(finding.estimated.items()))
-        lines.extend((f"kpi.{k}", v) for k, v in sorted(finding.realised.items()))
+        lines.extend((f"kpi.{k}", v) for k, v in sorted(finding.realised.items()) if math.isfinite(v))
         if finding.basis == "realised":
             for c in finding.comparisons:
                 lines.append((f"kpi.{finding.metric}.drop_{c.against.split(' ')[0].lower().replace('-', '')}",

@@ -37,7 +37,12 @@ def evaluate(ctx: Context, window: str, version: str, keys: np.ndarray, scores: 
     if merged.empty:
         ctx.log.event("evaluate", "no scored row has a label; nothing to evaluate", level="WARN")
         return {}
-    values = metric_fns.compute(card.task, merged["y"].to_numpy(), merged["score"].to_numpy(), card.threshold)
+    computed = metric_fns.compute(card.task, merged["y"].to_numpy(), merged["score"].to_numpy(), card.threshold)
+    values = metric_fns.finite(computed)
+    undefined = sorted(set(computed) - set(values))
+    if undefined:
+        ctx.log.event("evaluate", f"{', '.join(undefined)} undefined on the {len(merged)} labelled rows of {window} "
+                      f"(labels {sorted(merged['y'].unique().tolist())}): not logged", level="WARN")
     for name, value in values.items():
         ctx.metrics.log(window, version, name, value, len(merged))
     ctx.log.event("evaluate", f"{ctx.name} {version} on {len(merged)} labelled rows: "

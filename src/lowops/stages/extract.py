@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lowops.context import Context
@@ -239,7 +240,7 @@ def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
         ctx.log.event("labels", f"{window.label}: no labels yet")
         return None
     frame = _dedupe(ctx, frame[[key, target]], key, "labels")
-    frame = frame.sort_values(key, kind="stable").reset_index(drop=True)
+    frame = _label_contract(ctx, window, frame.sort_values(key, kind="stable").reset_index(drop=True), sql.path)
     rel = str(sql.path.relative_to(ctx.project.root)) if sql.path.is_relative_to(ctx.project.root) else str(sql.path)
     snap = snapshots.write_snapshot(
         ctx.repo, window.label, "labels", frame, row_group_rows=ctx.config.compute.chunk_rows,
@@ -248,6 +249,43 @@ def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
     state = "new data version" if snap.created else "unchanged"
     ctx.log.event("labels", f"{window.label} labels {snap.rows} rows: {snap.version} ({state})")
     return snap
+
+
+def _label_contract(ctx: Context, window: Window, frame: pd.DataFrame, sql: Path) -> pd.DataFrame:
+    """Labels as lowops uses them: NULLs counted (and left out of every KPI); for classification, only the
+    two classes of ``labels.classes``, stored as 0 and 1.
+
+    Raises:
+        DataError: a classification label outside ``labels.classes`` (the message names the values).
+    """
+    import numpy as np
+    import pandas as pd
+
+    cfg = ctx.config
+    target, classes = cfg.labels.target, cfg.labels.classes
+    values = frame[target]
+    missing = int(values.isna().sum())
+    if missing:
+        ctx.log.event("labels", f"{window.label}: {missing} of {len(frame)} labels are NULL; those rows are left "
+                      "out of every KPI", level="WARN")
+    if cfg.model.task != "classification":
+        return frame
+    present = values.dropna()
+    as_text = all(isinstance(c, str) for c in classes)
+    seen = present.astype(str) if as_text else pd.to_numeric(present, errors="coerce")
+    known = [str(c) for c in classes] if as_text else [float(c) for c in classes]
+    outside = present[~seen.isin(known) | seen.isna()]
+    if len(outside):
+        shown = ", ".join(repr(v) for v in sorted(map(str, pd.unique(outside)))[:5])
+        raise DataError(f"window {window.label}: labels.target '{target}' holds {shown} ({len(outside)} of "
+                        f"{len(frame)} rows), outside labels.classes {list(classes)}; map them in {sql} "
+                        "(CASE WHEN …) or set labels.classes to the negative and the positive class.")
+    if list(known) == [0.0, 1.0]:
+        return frame  # already what lowops uses: the stored labels are the source's, unchanged
+    mapped = np.where(seen == known[1], 1.0, 0.0)
+    frame = frame.copy()
+    frame[target] = pd.Series(mapped, index=present.index).reindex(frame.index)
+    return frame
 
 
 def extract(ctx: Context, window: Window, *, labels: bool = True,

@@ -120,14 +120,31 @@ def _rows(ctx: Context, end: Window, full: bool) -> _Rows:
     else:
         y_all = pd.to_numeric(data[target], errors="raise").astype(float).to_numpy()
     is_holdout = (data["__window"] == used[-1].window).to_numpy()
+    if cfg.model.task == "classification":
+        _both_classes(target, [u.window for u in used[:-1]], y_all[~is_holdout], "training range")
+        _both_classes(target, [used[-1].window], y_all[is_holdout], "hold-out window")
     return _Rows(data=data, used=used, numeric=numeric, categorical=categorical,
                  x_train=data.loc[~is_holdout, feature_cols], y_train=y_all[~is_holdout],
                  x_hold=data.loc[is_holdout, feature_cols].reset_index(drop=True), y_hold=y_all[is_holdout])
 
 
+def _both_classes(target: str, windows: list[str], y: np.ndarray, what: str) -> None:
+    """A model learns, and its benchmark is measured, only where both classes occur.
+
+    Raises:
+        DataError: ``y`` holds one class (or none).
+    """
+    found = sorted(int(v) for v in np.unique(y))
+    if len(found) < 2:
+        raise DataError(f"The {what} {', '.join(windows)} holds {'only class ' + str(found[0]) if found else 'no'} "
+                        f"label of labels.target '{target}' ({len(y)} rows); training and its benchmark need both "
+                        "classes. Check labels.sql, or widen train.windows.")
+
+
 def _pipeline(ctx: Context, rows: _Rows) -> Any:
     cfg = ctx.config
-    cls = build.estimator_class(cfg.model.estimator.class_, cfg.model.allowed_modules, ctx.project.config_path)
+    cls = build.estimator_class(cfg.model.estimator.class_, cfg.model.allowed_modules, ctx.project.config_path,
+                                cfg.model.task)
     estimator = build.build_estimator(cls, dict(cfg.model.estimator.params), cfg.model.random_state,
                                       cfg.compute.n_jobs, ctx.project.config_path)
     return build.build_pipeline(estimator, rows.numeric, rows.categorical)
