@@ -14,6 +14,7 @@ import copy
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,29 @@ Invoke = Callable[..., Result]
 # environment must not point the demo project at another database or inject faults.
 for _name in ("LOWOPS_DB_URL", "LOWOPS_LOCK_WAIT", "LOWOPS_FAULT", "LOWOPS_REPO", "LOWOPS_BIN", "LOWOPS_VENV"):
     os.environ.pop(_name, None)
+# Projects' integrity keys (~/.config/lowops/keys/) go to a directory of this session's own,
+# inherited by every lowops the suite starts, never to the runner's real configuration.
+# A forked lowops child imports this module again (its target lives in reliability_support): it
+# inherits the session's directory instead of making one of its own.
+_INHERITED = os.environ.get("XDG_CONFIG_HOME", "")
+KEYS_HOME = (Path(_INHERITED) if Path(_INHERITED).name.startswith("lowops-test-config-")
+             else Path(tempfile.mkdtemp(prefix="lowops-test-config-")))
+os.environ["XDG_CONFIG_HOME"] = str(KEYS_HOME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Not atexit: the suite's forked lowops children would run it too, and remove the keys under the others.
+    shutil.rmtree(KEYS_HOME, ignore_errors=True)
+
+
+def home_with_keys(home: Path) -> Path:
+    """``home`` made the runner's home for a bare environment (cron's: no XDG_CONFIG_HOME): the keys in ~/.config."""
+    keys = home / ".config" / "lowops"
+    if not keys.exists():
+        keys.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if (KEYS_HOME / "lowops").is_dir():
+            shutil.copytree(KEYS_HOME / "lowops", keys)
+    return home
 
 
 def invoke(project: Path | None, *args: str, catch_exceptions: bool = True,

@@ -98,6 +98,21 @@ def changes(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str
     return {k: v for k, v in (("added", added), ("removed", removed), ("changed", changed)) if v}
 
 
+def sign_version(folder: Path, project: str = "churn-demo") -> None:
+    """Recompute a version's SHA256SUMS and sign it with the project's key: what only the key holder can do."""
+    import hashlib
+    import hmac
+
+    from conftest import KEYS_HOME
+
+    key = (KEYS_HOME / "lowops" / "keys" / f"{project}.key").read_bytes().strip()
+    sums = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.iterdir())
+                   if p.name not in ("SHA256SUMS", "SIGNATURE")).encode()
+    (folder / "SHA256SUMS").write_bytes(sums)
+    (folder / "SIGNATURE").write_text(json.dumps({"key": hashlib.sha256(key).hexdigest()[:16],
+                                                  "sha256sums_hmac": hmac.new(key, sums, "sha256").hexdigest()}))
+
+
 def lock_free(repo: Path) -> bool:
     """No process holds the repository lock."""
     from lowops.io.lock import holder_if_locked

@@ -31,6 +31,7 @@ from reliability_support import (
     fast_ran,
     last_log_lines,
     no_traceback,
+    sign_version,
     snapshot,
     store_exec,
     store_schema,
@@ -617,16 +618,12 @@ def test_25_a_window_far_above_the_chunk_size_streams_in_chunks(ran: Path) -> No
 
 
 def _edit_model_json(project: Path, change: object) -> None:
-    """Edit v0001's model.json as a registry from another machine would have written it (sums kept consistent)."""
-    import hashlib
-
+    """Edit v0001's model.json as a registry on another machine sharing the key would have written it (signed)."""
     folder = repo(project) / "models" / "churn" / "v0001"
     meta = json.loads((folder / "model.json").read_text())
     change(meta)  # type: ignore[operator]
     (folder / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    sums = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
-                   for p in sorted(folder.iterdir()) if p.name != "SHA256SUMS")
-    (folder / "SHA256SUMS").write_text(sums)
+    sign_version(folder)
 
 
 def test_26_model_from_another_major_library_version_is_refused(ran: Path) -> None:
@@ -711,6 +708,9 @@ def test_28_corrupt_manifest_is_an_integrity_error(ran: Path, target: str) -> No
     before = snapshot(repo(ran))
     result = invoke(ran, "score", "--window", "2025-03")
     assert result.exit_code == 77, result.output
-    assert result.stderr.startswith(f"Error: {path} is not valid JSON (")
+    # model.json is covered by the version's signed digests: that it is altered is found before it is parsed.
+    found = (f"Error: Refusing to use {path}: its sha256 differs from the signed SHA256SUMS" if target == "model"
+             else f"Error: {path} is not valid JSON (")
+    assert result.stderr.startswith(found)
     assert result.stderr.endswith("; run `lowops verify`.\n")
-    assert_unchanged(repo(ran), before, failed_runs=1, message="is not valid JSON")
+    assert_unchanged(repo(ran), before, failed_runs=1, message=found.removeprefix("Error: ")[-30:])

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CUSTOMERS, LIGHT, ROOT, copy_project, set_config
+from conftest import CUSTOMERS, LIGHT, ROOT, copy_project, home_with_keys, set_config
 
 from lowops.windows import last_complete, parse_window, window_range
 
@@ -22,6 +22,7 @@ def lowops(lowops_bin: Path, *args: str, cwd: Path, timeout: float = 200) -> sub
 def daily(project: Path, lowops_bin: Path, home: Path, timeout: float = 200) -> subprocess.CompletedProcess[str]:
     """pipelines/daily.sh the way cron runs it: an empty environment, no virtualenv on PATH."""
     home.mkdir(exist_ok=True)
+    home_with_keys(home)
     return subprocess.run(
         ["/usr/bin/env", "-i", f"HOME={home}", f"LOWOPS_BIN={lowops_bin}", str(project / "pipelines" / "daily.sh")],
         cwd=home, capture_output=True, text=True, timeout=timeout)

@@ -1,8 +1,9 @@
 """Tampered models (RELIABILITY.md (b) and (c) 1, 2, 6): refused before deserialising, exit 77.
 
-A digest beside a model catches accidents; an HMAC whose key lives outside the
-repository catches someone who can write the registry. Symbolic links planted to
-lead out of the repository are never followed.
+A digest beside a model catches accidents; the signature of SHA256SUMS by the
+project's key, which lives outside the repository, catches someone who can write
+the registry; the owner and mode of every directory on the way catch someone who
+can replace it. Symbolic links planted to lead out of the repository are never followed.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import hmac
 import json
 import os
 import pickle
+import re
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
-from conftest import copy_project, invoke, set_config
+from conftest import KEYS_HOME, copy_project, invoke, set_config
 from reliability_support import assert_unchanged, fast_ran, snapshot
+
+from lowops.io import version_status as vstatus
 
 
 class Payload:
@@ -46,7 +51,8 @@ def rewrite(project: Path, version: str, *, model: bytes | None = None, meta_cha
         meta_change(meta)  # type: ignore[operator]
     (folder / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     (folder / "SHA256SUMS").write_text("".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
-                                               for p in sorted(folder.iterdir()) if p.name != "SHA256SUMS"))
+                                               for p in sorted(folder.iterdir())
+                                               if p.name not in ("SHA256SUMS", "SIGNATURE")))
 
 
 def set_integrity(project: Path, **keys: str | None) -> None:
@@ -70,7 +76,9 @@ def key_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def signed(ran: Path, key_file: Path) -> Path:
-    """The fast project with a key configured and a signed v0002 live (v0001 predates the key)."""
+    """The fast project with another key configured and v0002, signed with it, live.
+
+    v0001 was signed with the project's default key, which this configuration does not accept."""
     set_integrity(ran, hmac_key_file=str(key_file))
     trained = invoke(ran, "train", "--window", "2025-03")
     assert trained.exit_code == 0, trained.output
@@ -112,59 +120,154 @@ def test_swapped_versions_are_refused(ran: Path) -> None:
         in found.stdout
 
 
-# =========================================================================== with a key: HMAC
+# =========================================================================== the key: every project has one
 
 
-def test_versions_are_signed_and_verified_with_the_key(signed: Path, key_file: Path) -> None:
-    meta = json.loads((versions_dir(signed) / "v0002" / "model.json").read_text())
-    data = (versions_dir(signed) / "v0002" / "model.joblib").read_bytes()
-    assert meta["artifact"]["hmac_sha256"] == hmac.new(key_file.read_bytes().strip(), data, "sha256").hexdigest()
-    result = invoke(signed, "score", "--window", "2025-03")
-    assert result.exit_code == 0, result.output
-    # v0001 was registered before the key: with a key configured it is refused, and verify says so.
-    refused = invoke(signed, "smoke", "v0001")
-    assert refused.exit_code == 77
-    assert "an HMAC key is configured but the version records no HMAC" in refused.stderr
-    found = invoke(signed, "verify")
-    assert found.exit_code == 77
-    assert f"{versions_dir(signed) / 'v0001'}: Refusing to load" in found.stdout and "records no HMAC" in found.stdout
-    assert "v0002" not in found.stdout
+def default_key() -> Path:
+    """The demo project's key, where ``lowops init`` made it (the suite's XDG_CONFIG_HOME)."""
+    return KEYS_HOME / "lowops" / "keys" / "churn-demo.key"
 
 
-def test_a_forged_model_with_edited_digests_is_refused_by_the_hmac(signed: Path, tmp_path: Path) -> None:
+def test_versions_are_signed_with_the_key_init_made_outside_the_repository(ran: Path) -> None:
+    key = default_key()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    secret = key.read_bytes().strip()
+    base = versions_dir(ran) / "v0001"
+    sums = (base / "SHA256SUMS").read_bytes()
+    assert {line.split("  ")[1] for line in sums.decode().splitlines()} >= {
+        "model.joblib", "model.json", "reference.json"}
+    assert json.loads((base / "SIGNATURE").read_text()) == {
+        "key": hashlib.sha256(secret).hexdigest()[:16],
+        "sha256sums_hmac": hmac.new(secret, sums, "sha256").hexdigest()}
+    meta = json.loads((base / "model.json").read_text())
+    assert meta["artifact"]["hmac_sha256"] == hmac.new(secret, (base / "model.joblib").read_bytes(),
+                                                       "sha256").hexdigest()
+
+
+# Every command that loads a model, and what it loads: the live version or the idle v0002.
+LOADERS = [
+    ("score", "--window", "2025-03"),
+    ("run", "--window", "2025-04"),
+    ("drift", "--window", "2025-03"),
+    ("smoke",),
+    ("smoke", "v0002"),
+    ("approve", "v0002", "--by", "alice", "--reason", "x"),  # before promote, whose refusal rejects v0002
+    ("promote", "v0002", "--reason", "x"),
+    ("promote", "v0002", "--force", "--reason", "no --force switches in an untrusted version"),
+    ("retrain", "--window", "2025-03"),
+]
+
+
+@pytest.fixture
+def with_idle(ran: Path) -> Path:
+    """The fast project with v0002 trained beside the live v0001 and pending approval."""
+    trained = invoke(ran, "train", "--window", "2025-03")
+    assert trained.exit_code == 0, trained.output
+    vstatus.record(ran / "repo", "churn", "v0002", "pending", by="lowops", reason="approval required")
+    return ran
+
+
+def test_a_crafted_model_with_recomputed_digests_runs_in_no_command(with_idle: Path, tmp_path: Path) -> None:
+    # (a) Someone who can write the registry but cannot read the key: a payload in place of each
+    # model, its digests recomputed in model.json and SHA256SUMS.
     sentinel = tmp_path / "PWNED"
-    rewrite(signed, "v0002", model=pickle.dumps(Payload(sentinel)))
-    pointer = (signed / "repo" / "deploy" / "churn.json").read_bytes()
-    before = snapshot(signed / "repo")
-    result = invoke(signed, "score", "--window", "2025-03")
-    assert result.exit_code == 77, result.output
-    assert result.stderr == (
-        f"Error: Refusing to load {versions_dir(signed) / 'v0002' / 'model.joblib'}: its HMAC does not match the one "
-        "recorded at registration, so the file or its recorded digest was changed by someone without the key. "
-        "Roll back with `lowops rollback` or retrain; do not use this file.\n")
+    for version in ("v0001", "v0002"):
+        rewrite(with_idle, version, model=pickle.dumps(Payload(sentinel)))
+    pointer = (with_idle / "repo" / "deploy" / "churn.json").read_bytes()
+    for args in LOADERS:
+        result = invoke(with_idle, *args)
+        assert result.exit_code == 77, (args, result.output)
+        version = "v0002" if "v0002" in args else "v0001"
+        # The smoke test (alone or before a switch) reports it as its failed digest check; the others
+        # as the refusal itself.
+        assert (f"{versions_dir(with_idle) / version / 'SIGNATURE'}: not a signature of SHA256SUMS: the digests "
+                "were changed by someone without the key" in result.stderr
+                if args[0] in ("smoke", "promote", "approve") else
+                f"Error: Refusing to use churn {version}: {versions_dir(with_idle) / version / 'SIGNATURE'} is "
+                "not a signature of SHA256SUMS: the digests were changed by someone without the key."
+                in result.stderr), (args, result.stderr)
+        assert not sentinel.exists(), args
+    assert (with_idle / "repo" / "deploy" / "churn.json").read_bytes() == pointer
+    found = invoke(with_idle, "verify")
+    assert found.exit_code == 77
+    for version in ("v0001", "v0002"):
+        assert (f"{versions_dir(with_idle) / version / 'SIGNATURE'}: not a signature of SHA256SUMS"
+                in found.stdout)
     assert not sentinel.exists()
-    assert (signed / "repo" / "deploy" / "churn.json").read_bytes() == pointer
-    assert_unchanged(signed / "repo", before, failed_runs=1, message="HMAC does not match")
-    assert "HMAC does not match" in invoke(signed, "verify").stdout
 
 
-def test_a_removed_hmac_is_refused(signed: Path) -> None:
-    rewrite(signed, "v0002", meta_change=lambda meta: meta["artifact"].pop("hmac_sha256"))
-    result = invoke(signed, "run", "--window", "2025-04")
+def test_an_edited_model_json_or_reference_with_recomputed_sums_is_refused(ran: Path) -> None:
+    for target, change in (("model.json", lambda text: text.replace('"reason": "', '"reason": "edited ', 1)),
+                           ("reference.json", lambda text: text.replace("0", "1", 1))):
+        folder = versions_dir(ran) / "v0001"
+        original = {p.name: p.read_bytes() for p in folder.iterdir()}
+        (folder / target).write_text(change((folder / target).read_text()))
+        (folder / "SHA256SUMS").write_text("".join(
+            f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
+            for p in sorted(folder.iterdir()) if p.name not in ("SHA256SUMS", "SIGNATURE")))
+        result = invoke(ran, "score", "--window", "2025-03")
+        assert result.exit_code == 77, (target, result.output)
+        assert "is not a signature of SHA256SUMS" in result.stderr
+        for name, data in original.items():
+            (folder / name).write_bytes(data)
+    # Only the file: SHA256SUMS intact, so the file's own digest is what refuses it (drift reads it).
+    set_config(ran, {"drift": {"enabled": True}})
+    (folder / "reference.json").write_text((folder / "reference.json").read_text().replace("0", "1", 1))
+    result = invoke(ran, "drift", "--window", "2025-03")
     assert result.exit_code == 77
-    assert "records no HMAC" in result.stderr
-    assert not (signed / "repo" / "outputs" / "2025-04").exists()
+    assert result.stderr == (f"Error: Refusing to use {folder / 'reference.json'}: its sha256 differs from the signed "
+                             "SHA256SUMS, so the file was altered; run `lowops verify`.\n")
 
 
-def test_a_model_from_another_registry_with_another_key_is_refused(signed: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other.key"
-    other.write_bytes(b"not the key")
-    other.chmod(0o600)
-    data = (versions_dir(signed) / "v0002" / "model.joblib").read_bytes()
-    rewrite(signed, "v0002", meta_change=lambda meta: meta["artifact"].update(
-        hmac_sha256=hmac.new(b"not the key", data, "sha256").hexdigest()))
-    result = invoke(signed, "score", "--window", "2025-03")
-    assert result.exit_code == 77 and "HMAC does not match" in result.stderr
+@pytest.mark.parametrize("missing", ["SHA256SUMS", "SIGNATURE"])
+def test_a_version_without_its_signed_digests_is_never_used(ran: Path, missing: str) -> None:
+    path = versions_dir(ran) / "v0001" / missing
+    path.unlink()
+    before = snapshot(ran / "repo")
+    result = invoke(ran, "score", "--window", "2025-03")
+    assert result.exit_code == 77
+    assert result.stderr.startswith(f"Error: Refusing to use churn v0001: {path} is missing, so nothing vouches "
+                                    "for the version's files.")
+    assert_unchanged(ran / "repo", before, failed_runs=1, message="nothing vouches")
+
+
+def test_a_lost_key_trusts_nothing_and_signs_nothing(ran: Path, tmp_path: Path) -> None:
+    key = default_key()
+    moved = tmp_path / "kept.key"
+    shutil.copy2(key, moved)
+    key.unlink()
+    try:
+        before = snapshot(ran / "repo")
+        result = invoke(ran, "score", "--window", "2025-03")
+        assert result.exit_code == 77
+        assert result.stderr.startswith(f"Error: Refusing to use churn v0001: {versions_dir(ran) / 'v0001' / 'SIGNATURE'}"
+                                        f" is unverifiable: there is no integrity key to check it with ({key} does "
+                                        "not exist).")
+        assert_unchanged(ran / "repo", before, failed_runs=1, message="no integrity key")
+        assert not key.exists()  # a repository with versions never gets a new key by itself
+    finally:
+        shutil.copy2(moved, key)
+    assert invoke(ran, "score", "--window", "2025-03").exit_code == 0
+
+
+def test_a_version_signed_with_another_key_is_refused_until_that_key_is_a_previous_one(ran: Path,
+                                                                                        key_file: Path) -> None:
+    set_integrity(ran, hmac_key_file=str(key_file))
+    signature = versions_dir(ran) / "v0001" / "SIGNATURE"
+    result = invoke(ran, "score", "--window", "2025-03")
+    assert result.exit_code == 77
+    signer = json.loads(signature.read_text())["key"]
+    assert result.stderr == (f"Error: Refusing to use churn v0001: {signature} is signed with key {signer}, which is "
+                             "not the repository's (see integrity in the config). Roll back with `lowops rollback` "
+                             "or retrain; do not use this version.\n")
+    # A rotation: the new key signs, the old one (now a previous key) still verifies what it signed.
+    set_config(ran, {"integrity": {"previous_key_files": [str(default_key())]}})
+    assert invoke(ran, "score", "--window", "2025-03").exit_code == 0
+    assert invoke(ran, "train", "--window", "2025-03").exit_code == 0
+    new = json.loads((versions_dir(ran) / "v0002" / "SIGNATURE").read_text())["key"]
+    assert new == hashlib.sha256(key_file.read_bytes().strip()).hexdigest()[:16] != signer
+    assert invoke(ran, "verify").exit_code == 0
 
 
 def test_the_key_must_be_private_outside_the_repository_and_present(signed: Path, key_file: Path,
@@ -279,6 +382,57 @@ def test_the_registry_is_owner_writable_whatever_the_login_umask(lowops_bin: Pat
     assert shared == []
     assert (repo / "models" / "churn" / "v0001").stat().st_mode & 0o777 == 0o750
     assert (repo / "models" / "churn" / "v0001" / "model.joblib").stat().st_mode & 0o777 == 0o640
+
+
+OTHER_UID = 4242  # a colleague in the repository's group
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing files to another uid needs root (CI runs as root)")
+@pytest.mark.parametrize("args", LOADERS, ids=lambda args: " ".join(args))
+def test_a_registry_swapped_by_a_group_member_runs_in_no_command(with_idle: Path, tmp_path: Path,
+                                                                 args: tuple[str, ...]) -> None:
+    # (b) The repository shared setgid 2770 with a group: a member moves models/ aside and puts
+    # her own in its place (0755/0644, hers), whose models are payloads.
+    repo = with_idle / "repo"
+    sentinel = tmp_path / "PWNED"
+    models = repo / "models"
+    models.rename(repo / "models.moved")
+    shutil.copytree(repo / "models.moved", models)
+    for version in ("v0001", "v0002"):
+        rewrite(with_idle, version, model=pickle.dumps(Payload(sentinel)))
+    for path in [models, *models.rglob("*")]:
+        os.chown(path, OTHER_UID, 0)
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    repo.chmod(0o2770)
+    result = invoke(with_idle, *args)
+    assert result.exit_code == 77, result.output
+    # (retrain refuses the version it has just trained, or the live one it compares with: either way, before use)
+    assert re.search(rf"Refusing to load churn v\d{{4}}: {re.escape(str(repo))} is writable by its group or "
+                     r"others \(mode 2770\)", result.stderr), result.stderr
+    assert not sentinel.exists()
+    # The repository closed again (2750), her models/ is still hers: refused for its owner.
+    repo.chmod(0o2750)
+    if args[0] == "approve":  # the refused approval rejected v0002: make it pending again
+        vstatus.record(repo, "churn", "v0002", "pending", by="lowops", reason="approval required")
+    result = invoke(with_idle, *args)
+    assert result.exit_code == 77, result.output
+    assert re.search(rf"Refusing to load churn v\d{{4}}: {re.escape(str(models))} is owned by uid {OTHER_UID}, not "
+                     rf"by the user running lowops \(uid {os.geteuid()}\)", result.stderr), result.stderr
+    assert not sentinel.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing files to another uid needs root (CI runs as root)")
+def test_verify_reports_a_repository_path_others_could_replace(ran: Path) -> None:
+    repo = ran / "repo"
+    repo.chmod(0o2770)
+    os.chown(repo / "models" / "churn", OTHER_UID, -1)
+    result = invoke(ran, "verify")
+    assert result.exit_code == 77, result.output
+    assert f"{repo}: writable by its group or others (mode 2770)" in result.stdout
+    assert f"{repo / 'models' / 'churn'}: owned by uid {OTHER_UID}" in result.stdout
+    repo.chmod(0o750)
+    os.chown(repo / "models" / "churn", os.geteuid(), -1)
+    assert invoke(ran, "verify").exit_code == 0
 
 
 def test_verify_reports_a_registry_others_may_write(ran: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 from conftest import copy_project, invoke, set_config
+from db_support import scratch
 from reliability_support import child_env, fast_ran, lowops_cmd
 
 CANARY = "CANARY-9f3"
@@ -124,6 +125,30 @@ def test_canary_in_the_database_url_from_the_environment(tmp_path_factory: pytes
         assert CANARY not in text
     assert _files_with_canary(project) == []
     assert _files_with_canary(tmp_path) == []
+
+
+@pytest.mark.timeout(600)
+def test_canary_in_the_url_query_string_of_a_working_database(demo_template: Path, tmp_path: Path) -> None:
+    # libpq takes the password from the query string too. PostgreSQL here trusts 127.0.0.1, so the
+    # canary is accepted and every command does its real work: snapshots, manifests, ledgers, logs.
+    with scratch("postgresql") as url:
+        canary_url = f"{url}&password={CANARY}"
+        project = copy_project(demo_template, tmp_path / "churn")
+        loaded = invoke(project, "init", "--demo-only", "--customers", "300", "--demo-url", canary_url)
+        assert loaded.exit_code == 0, loaded.output
+        for text in _texts(loaded):
+            assert CANARY not in text
+        assert "password=***" in loaded.stdout
+        env = {"LOWOPS_DB_URL": canary_url}
+        trained = invoke(project, "backfill", "--from", "2025-01", "--to", "2025-03", env=env)
+        assert trained.exit_code == 0, trained.output
+        codes = _run_everything(project, env)
+        assert codes["validate"] == 0 and codes["extract --window 2025-04"] == 0
+        manifests = list((project / "repo" / "data").rglob("manifest.json"))
+        assert len(manifests) >= 8  # features and labels of four windows: each names its database
+        assert all("password=***" in p.read_text() for p in manifests)
+        assert _files_with_canary(project) == []
+        assert _files_with_canary(tmp_path) == []
 
 
 @pytest.mark.timeout(300)

@@ -312,10 +312,12 @@ class NotifyConfig(_Section):
 
 
 class IntegrityConfig(_Section):
-    """The optional HMAC key that signs every model version (kept outside the repository)."""
+    """The key that signs every model version and audit line (kept outside the repository)."""
 
+    # Default (both null): ${XDG_CONFIG_HOME:-~/.config}/lowops/keys/<project>.key, made by `lowops init`.
     hmac_key_file: str | None = None  # a 0600 file owned by the runner, outside the repository
     hmac_key_env: str | None = None   # or an environment variable holding the key
+    previous_key_files: tuple[str, ...] = ()  # after a rotation: keys that still verify what they signed
 
     @model_validator(mode="after")
     def _one(self) -> IntegrityConfig:

@@ -11,9 +11,9 @@ from typing import Any
 from lowops.compute import Engine, open_engine
 from lowops.config import Project
 from lowops.config_schema import Config
-from lowops.io import integrity, registry
+from lowops.io import keys, layout, registry
 from lowops.io.db import Database, SqlFile, read_sql_file
-from lowops.io.files import confine
+from lowops.io.files import confine, refuse_links
 from lowops.io.logs import EventLog, MetricsLog
 from lowops.model.card import ModelCard
 from lowops.windows import Window, last_complete, parse_window
@@ -38,11 +38,22 @@ def cap_threads(n_jobs: int) -> None:
         threadpool_limits(limits=n_jobs)
 
 
-def use_model_key(project: Project) -> None:
-    """Sign and verify the project's models with its HMAC key, if one is configured (read on first use)."""
-    keys = project.config.integrity
-    registry.use_key(project.repo, integrity.loader(keys.hmac_key_file, keys.hmac_key_env,
-                                                    root=project.root, repo=project.repo))
+def use_model_key(project: Project, *, create: bool = True) -> None:
+    """Sign and check the project's versions and audit lines with its integrity key (read on first use).
+
+    A project without a configured key uses its default key file; with ``create``, a
+    repository that holds no version yet gets one made there (a project made before
+    keys were). A repository with versions never gets a new key by itself.
+    """
+    cfg = project.config.integrity
+    if create and not cfg.hmac_key_file and not cfg.hmac_key_env:
+        default = keys.default_file(project.config.project)
+        if not default.exists() and not any(registry.list_versions(project.repo, name)
+                                            for name in registry.model_names(project.repo)):
+            keys.create(default)
+    keys.use(project.repo, lambda: keys.load(cfg.hmac_key_file, cfg.hmac_key_env, cfg.previous_key_files,
+                                             project=project.config.project, root=project.root,
+                                             repo=project.repo))
 
 
 @dataclass
@@ -58,7 +69,13 @@ class Context:
 
     @classmethod
     def open(cls, project: Project, echo: bool = False) -> Context:
+        """Open a project for a command (close it when done).
+
+        Raises:
+            IntegrityError: a path lowops writes in the repository is a symbolic link (nothing is written).
+        """
         confine(project.repo)
+        refuse_links(layout.fixed_paths(project.repo))
         cfg = project.config.database
         db = Database(cfg.url, project.root, retries=cfg.retries, backoff=cfg.retry_backoff,
                       connect_timeout=cfg.connect_timeout, statement_timeout=cfg.statement_timeout)

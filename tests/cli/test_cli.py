@@ -369,6 +369,23 @@ def test_init_without_demo(tmp_path: Path) -> None:
     assert (target / "pipelines" / "daily.sh").stat().st_mode & 0o111
 
 
+def test_init_makes_the_projects_integrity_key_outside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "runner-config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    key = config / "lowops" / "keys" / "churn-demo.key"
+    result = invoke(None, "init", str(tmp_path / "first"), "--no-demo")
+    assert result.exit_code == 0, result.output
+    assert (f"created integrity key {key} (mode 0600; back it up: without it no version of this project is "
+            "trusted)") in result.stdout.splitlines()
+    assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o777 == 0o700
+    secret = key.read_bytes()
+    assert len(secret.strip()) == 64 and secret not in result.output.encode()
+    # A second checkout of the same project keeps the key, so it verifies what the first signed.
+    again = invoke(None, "init", str(tmp_path / "second"), "--no-demo", "--json")
+    assert json.loads(again.stdout)["key"] == str(key) and json.loads(again.stdout)["key_created"] is False
+    assert key.read_bytes() == secret
+
+
 LOCK_HOLDER = """
 import sys
 from pathlib import Path

@@ -108,7 +108,7 @@ def test_model_version_directory(ran_project: Path) -> None:
     assert set(MODEL_FILES) <= set(present)
     lines = (version / "SHA256SUMS").read_text().splitlines()
     # every file of the version, and only those, is listed
-    assert sorted(line.split("  ")[1] for line in lines) == [f for f in present if f != "SHA256SUMS"]
+    assert sorted(line.split("  ")[1] for line in lines) == [f for f in present if f not in ("SHA256SUMS", "SIGNATURE")]
     for line in lines:
         digest, name = line.split("  ")
         assert hashlib.sha256((version / name).read_bytes()).hexdigest() == digest, name

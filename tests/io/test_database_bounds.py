@@ -9,17 +9,18 @@ accepts connections and never answers.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import copy_project, invoke, set_config
+from db_support import scratch
+from reliability_support import fast_ran, lock_free
 
 from lowops.errors import ConfigError, DatabaseError, DataError
 from lowops.io import arrow_db
@@ -27,8 +28,6 @@ from lowops.io.db import Database
 from lowops.io.sql import SqlFile, read_sql_file
 from lowops.windows import parse_window
 
-POSTGRES = os.environ.get("LOWOPS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-MARIADB = os.environ.get("LOWOPS_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 WINDOW = parse_window("2025-01")
 
 
@@ -142,10 +141,8 @@ def test_a_runaway_sqlite_query_is_stopped_at_the_statement_timeout(tmp_path: Pa
     sql = read_sql_file(_sql(tmp_path, "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r "
                                        "WHERE i < 100000000) SELECT count(*) AS n FROM r"), "k", "sqlite")
     for read in (lambda: list(db.read_frames(sql, WINDOW, 100)), lambda: db.read_frame(sql, WINDOW, 100)):
-        started = time.monotonic()
         with pytest.raises(DatabaseError) as excinfo:
             read()
-        assert time.monotonic() - started < 30
         assert excinfo.value.exit_code == 69
         assert "within database.statement_timeout (1 s)" in str(excinfo.value)
     db.dispose()
@@ -187,48 +184,41 @@ def silent_server() -> Iterator[int]:
 def test_a_silent_server_is_69_within_the_connect_timeout(tmp_path: Path, scheme: str) -> None:
     with silent_server() as port:
         db = Database(scheme.format(port=port), tmp_path, retries=2, backoff=0, connect_timeout=1)
-        started = time.monotonic()
-        with pytest.raises(DatabaseError) as excinfo:
+        with pytest.raises(DatabaseError) as excinfo:  # (a hang would be stopped by the test's timeout)
             db.ping()
-        elapsed = time.monotonic() - started
     assert excinfo.value.exit_code == 69
     assert str(excinfo.value).startswith(f"Database {scheme.split('//')[0]}//u@127.0.0.1:{port}/db failed to answer: ")
-    assert elapsed < 20  # two attempts of at most ~2 s each (libpq waits at least 2 s)
+
+
+@pytest.mark.timeout(180)
+def test_a_silent_server_ends_the_command_with_69_and_frees_the_lock(tmp_path_factory: pytest.TempPathFactory,
+                                                                     tmp_path: Path) -> None:
+    project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
+    set_config(project, {"database": {"connect_timeout": 1, "retries": 2, "retry_backoff": 0}})
+    with silent_server() as port:
+        url = f"postgresql+psycopg://lowops@127.0.0.1:{port}/test"
+        for args in (["run", "--window", "2025-04"], ["extract", "--window", "2025-04"], ["validate"]):
+            result = invoke(project, *args, env={"LOWOPS_DB_URL": url})
+            assert result.exit_code == 69, (args, result.output)
+            assert result.stderr.startswith(f"Error: Database {url} failed to answer: "), result.stderr
+            assert lock_free(project / "repo")
+    # The next tick is not turned away by a lock its predecessor left behind.
+    assert invoke(project, "run", "--window", "2025-04").exit_code == 0
 
 
 # ----------------------------------------------------------------------------- the real servers
 
 
 @contextlib.contextmanager
-def scratch(admin: str) -> Iterator[str]:
+def with_table(kind: str) -> Iterator[str]:
     """A private PostgreSQL schema or MariaDB database holding table t; its URL (dropped afterwards)."""
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-    name = f"lowops_b{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    url = sa.make_url(admin)
-    try:
-        with engine.connect() as conn:
-            if url.get_backend_name() == "postgresql":
-                conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-                scoped = url.update_query_dict({"options": f"-csearch_path={name}"})
-            else:
-                conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
-                scoped = url.set(database=name)
-    except sa.exc.OperationalError as exc:
-        engine.dispose()
-        pytest.skip(f"{url.get_backend_name()} does not answer ({exc.orig}); start it (see .ci/run)")
-    table = sa.create_engine(scoped)
-    with table.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE t (id INTEGER, m TIMESTAMP NULL)"))
-        conn.execute(sa.text("INSERT INTO t VALUES (1, '2025-01-15 00:00:00'), (2, '2025-01-16 00:00:00')"))
-    table.dispose()
-    try:
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            statement = f'DROP SCHEMA "{name}" CASCADE' if url.get_backend_name() == "postgresql" \
-                else f"DROP DATABASE `{name}`"
-            conn.execute(sa.text(statement))
-        engine.dispose()
+    with scratch(kind) as url:
+        table = sa.create_engine(url)
+        with table.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE t (id INTEGER, m TIMESTAMP NULL)"))
+            conn.execute(sa.text("INSERT INTO t VALUES (1, '2025-01-15 00:00:00'), (2, '2025-01-16 00:00:00')"))
+        table.dispose()
+        yield url
 
 
 def _rows(url: str) -> int:
@@ -240,9 +230,9 @@ def _rows(url: str) -> int:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("admin", [POSTGRES, MARIADB], ids=["postgresql", "mariadb"])
-def test_every_session_is_read_only_even_for_sql_that_slipped_past(tmp_path: Path, admin: str) -> None:
-    with scratch(admin) as url:
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_every_session_is_read_only_even_for_sql_that_slipped_past(tmp_path: Path, kind: str) -> None:
+    with with_table(kind) as url:
         db = Database(url, tmp_path)
         with pytest.raises(sa.exc.SQLAlchemyError, match="(?i)read.only"), db.engine().begin() as conn:
             conn.execute(sa.text("DELETE FROM t"))
@@ -256,26 +246,24 @@ def test_every_session_is_read_only_even_for_sql_that_slipped_past(tmp_path: Pat
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(("admin", "text"), [(POSTGRES, "SELECT pg_sleep(30) AS s, id FROM t"),
-                                             (MARIADB, "SELECT SLEEP(30) AS s, id FROM t")],
+@pytest.mark.parametrize(("kind", "text"), [("postgresql", "SELECT pg_sleep(30) AS s, id FROM t"),
+                                            ("mariadb", "SELECT SLEEP(30) AS s, id FROM t")],
                          ids=["postgresql", "mariadb"])
-def test_a_slow_statement_is_69_at_the_statement_timeout(tmp_path: Path, admin: str, text: str) -> None:
-    with scratch(admin) as url:
+def test_a_slow_statement_is_69_at_the_statement_timeout(tmp_path: Path, kind: str, text: str) -> None:
+    with with_table(kind) as url:
         db = Database(url, tmp_path, retries=1, statement_timeout=2)
         sql = read_sql_file(_sql(tmp_path, text), "k", db.dialect)
         for read in (db.read_frames, db.stream):
-            started = time.monotonic()
             with pytest.raises(DatabaseError) as excinfo:
                 list(read(sql, WINDOW, 100))
             assert excinfo.value.exit_code == 69
-            assert time.monotonic() - started < 25
         db.dispose()
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("admin", [POSTGRES, MARIADB], ids=["postgresql", "mariadb"])
-def test_server_errors_are_classified(tmp_path: Path, admin: str) -> None:
-    with scratch(admin) as url:
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_server_errors_are_classified(tmp_path: Path, kind: str) -> None:
+    with with_table(kind) as url:
         db = Database(url, tmp_path, retries=3, backoff=0)
         path = _sql(tmp_path, "SELECT no_such_column FROM t")
         with pytest.raises(ConfigError, match=f"^The SQL file {path} failed on "):
@@ -292,7 +280,5 @@ def test_arrow_reads_are_bounded_even_where_the_driver_cannot_be_told() -> None:
         time.sleep(60)
         yield 1
 
-    started = time.monotonic()
     with pytest.raises(DatabaseError, match=r"no rows within database.statement_timeout \(0.5 s\)"):
-        next(arrow_db.Bounded(never(), 0.5))
-    assert time.monotonic() - started < 5
+        next(arrow_db.Bounded(never(), 0.5))  # (unbounded, it would return 1 after a minute)

@@ -124,3 +124,28 @@ def test_lock_released_when_the_block_raises(tmp_path: Path) -> None:
             raise Boom()
     with repository_lock(repo, wait=0):
         pass
+
+
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from lowops.errors import WriteError
+from lowops.io.lock import repository_lock
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # no byte may be written: a full disk
+try:
+    with repository_lock(Path(sys.argv[1])):
+        print("locked")
+except WriteError as exc:
+    print(exc.exit_code, exc)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_lock_that_cannot_be_written_is_73_and_left_free(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path)], capture_output=True, text=True,
+                          timeout=50, check=True)
+    assert done.stdout == (f"73 Cannot write the lock file {tmp_path / LOCK_NAME}: {os.strerror(27)} [errno 27]; "
+                           "free some disk space and run again.\n"), done.stdout + done.stderr
+    with repository_lock(tmp_path, command="the next tick"):  # nothing was left holding it
+        assert json.loads((tmp_path / LOCK_NAME).read_text())["command"] == "the next tick"

@@ -13,7 +13,7 @@ import joblib
 import pytest
 
 from lowops.errors import IntegrityError, UnknownVersionError
-from lowops.io import registry
+from lowops.io import keys, registry
 from lowops.io.files import TMP_PREFIX
 from lowops.model.card import (
     Contract,
@@ -27,6 +27,23 @@ from lowops.model.card import (
 )
 
 NAME = "churn"
+KEY = b"a test key, 32 bytes and more...."
+
+
+@pytest.fixture(autouse=True)
+def signed(tmp_path: Path) -> keys.Keys:
+    """Each test's repository (tmp_path) signs and checks with KEY, as a command's would with its key."""
+    trusted = keys.Keys(KEY, {keys.key_id(KEY): KEY}, "the test key")
+    keys.use(tmp_path, lambda: trusted)
+    return trusted
+
+
+def resign(base: Path) -> None:
+    """Recompute a version's SHA256SUMS and sign it with KEY: what only the key holder can do."""
+    names = sorted(p.name for p in base.iterdir() if p.name not in ("SHA256SUMS", "SIGNATURE"))
+    sums = "".join(f"{hashlib.sha256((base / n).read_bytes()).hexdigest()}  {n}\n" for n in names).encode()
+    (base / "SHA256SUMS").write_bytes(sums)
+    (base / "SIGNATURE").write_text(json.dumps({"key": keys.key_id(KEY), "sha256sums_hmac": keys.mac(KEY, sums)}))
 
 
 class OpensSentinel:
@@ -59,7 +76,8 @@ def card(**changes: Any) -> ModelCard:
 
 def register(repo: Path, model_bytes: bytes, **changes: Any) -> tuple[str, dict[str, Any]]:
     registered = registry.register(repo, NAME, model_bytes, card(**changes), "holdout.roc_auc 0.750000\n",
-                                   {"roc.png": b"\x89PNG roc", "pr.png": b"\x89PNG pr"})
+                                   {"roc.png": b"\x89PNG roc", "pr.png": b"\x89PNG pr",
+                                    "reference.json": b"{}"})
     return str(registered.version), registered.to_dict()
 
 
@@ -75,16 +93,19 @@ def test_register_writes_a_complete_version(tmp_path: Path) -> None:
     assert version == "v0001"
     base = tmp_path / "models" / NAME / "v0001"
     assert sorted(p.name for p in base.iterdir()) == [
-        "SHA256SUMS", "metrics.txt", "model.joblib", "model.json", "pr.png", "roc.png"]
+        "SHA256SUMS", "SIGNATURE", "metrics.txt", "model.joblib", "model.json", "pr.png", "reference.json",
+        "roc.png"]
     assert (base / "model.joblib").read_bytes() == model
     assert meta["version"] == "v0001"
     assert meta["artifact"] == {"file": "model.joblib", "sha256": hashlib.sha256(model).hexdigest(),
-                                "bytes": len(model)}
+                                "bytes": len(model), "hmac_sha256": keys.mac(KEY, model)}
     assert json.loads((base / "model.json").read_text()) == meta
     assert meta["reason"] == "test"
     sums = (base / "SHA256SUMS").read_text().splitlines()
     assert [line.split("  ")[1] for line in sums] == [
-        "metrics.txt", "model.joblib", "model.json", "pr.png", "roc.png"]
+        "metrics.txt", "model.joblib", "model.json", "pr.png", "reference.json", "roc.png"]
+    assert json.loads((base / "SIGNATURE").read_text()) == {
+        "key": keys.key_id(KEY), "sha256sums_hmac": keys.mac(KEY, (base / "SHA256SUMS").read_bytes())}
     for line in sums:
         digest, name = line.split("  ")
         assert hashlib.sha256((base / name).read_bytes()).hexdigest() == digest
@@ -202,9 +223,16 @@ def test_corrupt_model_json(tmp_path: Path) -> None:
     version, _ = register(tmp_path, joblib_bytes("a"))
     meta_path = tmp_path / "models" / NAME / version / "model.json"
     meta_path.write_text("{not json")
+    with pytest.raises(IntegrityError) as excinfo:
+        registry.load_model(tmp_path, NAME, version)
+    assert str(excinfo.value) == (f"Refusing to use {meta_path}: its sha256 differs from the signed SHA256SUMS, "
+                                  "so the file was altered; run `lowops verify`.")
+    # Signed as it is (only the key holder can): then it is read, and refused for what it says.
+    resign(meta_path.parent)
     with pytest.raises(IntegrityError, match=r"model\.json is not valid JSON"):
         registry.load_model(tmp_path, NAME, version)
     meta_path.write_text('{"version": "v0001"}')
+    resign(meta_path.parent)
     with pytest.raises(IntegrityError, match=r"is not a valid model description"):
         registry.read_card(tmp_path, NAME, version)
 
@@ -230,3 +258,88 @@ def test_verify_version_finds_missing_and_unlisted_files(tmp_path: Path) -> None
     (base / "SHA256SUMS").unlink()
     assert registry.verify_version(tmp_path, NAME, version) == [
         f"{base / 'SHA256SUMS'}: missing (the version was never completed)"]
+
+
+def forge(base: Path, model_bytes: bytes) -> None:
+    """What an attacker without the key does: a new model.joblib, its digest in model.json, SHA256SUMS recomputed."""
+    (base / "model.joblib").write_bytes(model_bytes)
+    meta = json.loads((base / "model.json").read_text())
+    meta["artifact"]["sha256"] = hashlib.sha256(model_bytes).hexdigest()
+    meta["artifact"]["bytes"] = len(model_bytes)
+    (base / "model.json").write_text(json.dumps(meta))
+    names = sorted(p.name for p in base.iterdir() if p.name not in ("SHA256SUMS", "SIGNATURE"))
+    (base / "SHA256SUMS").write_text(
+        "".join(f"{hashlib.sha256((base / n).read_bytes()).hexdigest()}  {n}\n" for n in names))
+
+
+def test_a_forged_version_with_recomputed_digests_is_never_deserialised(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("honest"))
+    base = tmp_path / "models" / NAME / version
+    sentinel = tmp_path / "UNPICKLED"
+    forge(base, joblib_bytes((OpensSentinel(sentinel), "payload")))
+    with pytest.raises(IntegrityError) as excinfo:
+        registry.load_model(tmp_path, NAME, version)
+    assert excinfo.value.exit_code == 77
+    assert str(excinfo.value) == (
+        f"Refusing to use {NAME} {version}: {base / 'SIGNATURE'} is not a signature of SHA256SUMS: the digests "
+        "were changed by someone without the key. Roll back with `lowops rollback` or retrain; do not use "
+        "this version.")
+    assert registry.verify_version(tmp_path, NAME, version) == [
+        f"{base / 'SIGNATURE'}: not a signature of SHA256SUMS: the digests were changed by someone without the key"]
+    assert not sentinel.exists()
+
+
+def test_a_version_without_its_signature_or_with_another_key_is_refused(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("a"))
+    base = tmp_path / "models" / NAME / version
+    signature = json.loads((base / "SIGNATURE").read_text())
+    (base / "SIGNATURE").unlink()
+    with pytest.raises(IntegrityError) as excinfo:
+        registry.load_model(tmp_path, NAME, version)
+    assert str(excinfo.value) == (
+        f"Refusing to use {NAME} {version}: {base / 'SIGNATURE'} is missing, so nothing vouches for the version's "
+        "files. Roll back with `lowops rollback` or retrain; do not use this version.")
+    other = b"someone else's key"
+    sums = (base / "SHA256SUMS").read_bytes()
+    (base / "SIGNATURE").write_text(json.dumps({"key": keys.key_id(other), "sha256sums_hmac": keys.mac(other, sums)}))
+    with pytest.raises(IntegrityError, match=rf"signed with key {keys.key_id(other)}, which is not the repository's"):
+        registry.load_model(tmp_path, NAME, version)
+    (base / "SIGNATURE").write_text(json.dumps(signature))
+    assert registry.load_model(tmp_path, NAME, version)[0] == "a"
+
+
+def test_after_a_rotation_the_previous_key_still_verifies(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("old"))
+    new = b"the rotated key, 32 bytes long..."
+    keys.use(tmp_path, lambda: keys.Keys(new, {keys.key_id(new): new, keys.key_id(KEY): KEY}, "rotated"))
+    assert registry.load_model(tmp_path, NAME, version)[0] == "old"
+    second, _ = register(tmp_path, joblib_bytes("new"))
+    assert json.loads((tmp_path / "models" / NAME / second / "SIGNATURE").read_text())["key"] == keys.key_id(new)
+    keys.use(tmp_path, lambda: keys.Keys(new, {keys.key_id(new): new}, "rotated, old key dropped"))
+    assert registry.load_model(tmp_path, NAME, second)[0] == "new"
+    with pytest.raises(IntegrityError, match=rf"signed with key {keys.key_id(KEY)}, which is not the repository's"):
+        registry.load_model(tmp_path, NAME, version)
+
+
+def test_no_key_signs_nothing_and_trusts_nothing(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("a"))
+    keys.use(tmp_path, lambda: keys.Keys(None, {}, "/nowhere/churn.key does not exist"))
+    with pytest.raises(IntegrityError, match=r"unverifiable: there is no integrity key to check it with "
+                                             r"\(/nowhere/churn\.key does not exist\)"):
+        registry.load_model(tmp_path, NAME, version)
+    with pytest.raises(IntegrityError) as excinfo:
+        register(tmp_path, joblib_bytes("b"))
+    assert str(excinfo.value) == ("There is no integrity key (/nowhere/churn.key does not exist), so lowops cannot "
+                                  "sign what it writes; restore the key, or create a project with `lowops init`.")
+    assert registry.list_versions(tmp_path, NAME) == [version]
+
+
+def test_a_signed_version_that_lacks_its_reference_is_never_used(tmp_path: Path) -> None:
+    version, _ = register(tmp_path, joblib_bytes("a"))
+    base = tmp_path / "models" / NAME / version
+    (base / "reference.json").unlink()
+    resign(base)
+    with pytest.raises(IntegrityError) as excinfo:
+        registry.load_model(tmp_path, NAME, version)
+    assert str(excinfo.value) == (f"Refusing to use {NAME} {version}: its signed SHA256SUMS does not list "
+                                  "reference.json; retrain it.")

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_project, invoke, make_project, set_config
+from conftest import ROOT, copy_project, home_with_keys, invoke, make_project, set_config
 
 SECTIONS = ("summary", "timeline", "kpi", "paths", "drift", "impact", "decisions", "versions", "slots",
             "sweetviz", "runs")
@@ -257,10 +257,10 @@ def test_quiet_under_cron(reported: Path, lowops_bin: Path, tmp_path: Path) -> N
     """An empty environment and a fresh HOME (matplotlib builds its font cache): nothing on stderr."""
     import subprocess
 
-    (tmp_path / "home").mkdir()
+    home = home_with_keys(tmp_path / "home")  # the runner's home holds the project's key
     target = tmp_path / "page.html"
-    done = subprocess.run(["/usr/bin/env", "-i", f"HOME={tmp_path / 'home'}", str(lowops_bin), "-C", str(reported),
-                           "report", "--output", str(target)], capture_output=True, text=True, timeout=100)
+    done = subprocess.run(["/usr/bin/env", "-i", f"HOME={home}", str(lowops_bin), "-C", str(reported), "report",
+                           "--output", str(target)], capture_output=True, text=True, timeout=100)
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     assert done.stdout.startswith(f"wrote {target} (") and target.is_file()
 

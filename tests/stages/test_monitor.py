@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import copy_project, invoke, set_config
+from conftest import copy_project, home_with_keys, invoke, set_config
 
 FEATURES = {"plan", "contract", "tenure_months", "age", "region", "payment_method", "data_gb", "call_minutes",
             "sms_count", "support_calls", "dropped_calls", "app_sessions", "monthly_charge", "discount_pct",
@@ -161,7 +161,7 @@ def test_late_labels_are_estimated_then_back_filled(monitored: Path, tmp_path: P
 def test_sweetviz_report_is_written_quietly(monitored: Path, tmp_path: Path, lowops_bin: Path) -> None:
     work = copy_project(monitored, tmp_path / "churn")
     configure(work, sweetviz={"enabled": True, "max_rows": 500, "reference_rows": 500})
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}  # cron's bare environment
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home_with_keys(tmp_path)), "LANG": "C.UTF-8"}  # cron's bare one
     done = subprocess.run([str(lowops_bin), "-C", str(work), "drift", "--window", "2025-08"], env=env,
                           capture_output=True, text=True, timeout=280, check=False)
     assert done.returncode == 0, done.stderr

@@ -37,7 +37,10 @@ def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.pass_context
 def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: bool, customers: int,
          demo_url: str | None, as_json: bool) -> None:
-    """Create a project in DIRECTORY: config, SQL, pipelines, crontab and a demo store.
+    """Create a project in DIRECTORY: config, SQL, pipelines, crontab, demo store, integrity key.
+
+    The integrity key signs every model version and audit line; it is made
+    outside the project, in ~/.config/lowops/keys/<project>.key (mode 0600).
 
     The demo store is a SQLite database of churn feature marts for 2024-10 …
     2025-12, with a shift in the world from 2025-08. With --demo-url it is
@@ -65,6 +68,10 @@ def init(ctx: click.Context, directory: Path | None, no_demo: bool, demo_only: b
         return
     for path in result["files"]:
         click.echo(f"created {path}")
+    if "key" in result:
+        state = "created" if result["key_created"] else "kept the existing"
+        click.echo(f"{state} integrity key {result['key']} (mode 0600; back it up: without it no version "
+                   "of this project is trusted)")
     if result["demo_rows"]:
         total = ", ".join(f"{k} {v}" for k, v in result["demo_rows"].items())
         where = masked(demo_url) if demo_url else Path(result["project"]) / "demo" / "store.sqlite"

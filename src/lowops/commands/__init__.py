@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lowops.config import Project, load_project
-from lowops.context import Context
+from lowops.context import Context, use_model_key
 from lowops.io.files import confine
 
 
@@ -23,6 +23,7 @@ def load(project_dir: Path | None = None, config_file: Path | None = None) -> Pr
     """
     project = load_project(project_dir, config_file)
     confine(project.repo)
+    use_model_key(project, create=False)  # read-only commands check cards and the audit chain with it
     return project
 
 

@@ -7,12 +7,8 @@ from typing import Any
 from lowops.context import Context
 from lowops.errors import IntegrityError, SmokeTestFailed, UsageError
 from lowops.io import deploy
-from lowops.lifecycle.smoke import smoke_test
+from lowops.lifecycle.smoke import INTEGRITY_CHECKS, smoke_test
 from lowops.windows import Window
-
-# A failure of these checks is a tampered or incompatible model: integrity (77), not bad data (65).
-_INTEGRITY_CHECKS = {"digest", "load"}
-
 
 def smoke(ctx: Context, version: str | None, window: Window | None) -> dict[str, Any]:
     """Smoke-test ``version`` (the live one by default); returns the report.
@@ -40,6 +36,6 @@ def raise_if_failed(report: dict[str, Any]) -> None:
     if report["ok"]:
         return
     failed = {check["check"] for check in report["checks"] if not check["ok"]}
-    if failed & _INTEGRITY_CHECKS:
+    if failed & INTEGRITY_CHECKS:
         raise IntegrityError(f"{report['version']} failed its smoke test: {report['reason']}")
     raise SmokeTestFailed(f"{report['version']} failed its smoke test: {report['reason']}")

@@ -21,7 +21,7 @@ def verify(project: Project, *, repair: bool = False) -> tuple[list[Finding], li
     Raises:
         LockHeldError: ``repair`` while another process holds the repository.
     """
-    use_model_key(project)
+    use_model_key(project, create=False)
     if not repair:
         return check_repository(project.repo)
     with project_locked(project, "lowops verify --repair"):

@@ -44,7 +44,7 @@ def masked(url: str) -> str:
         raise ValueError(f"not a SQLAlchemy URL: {secrets.mask_url(url)!r} "
                          "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)") from None
     secrets.register_url(url)
-    return parsed.render_as_string(hide_password=True)
+    return secrets.redact(parsed.render_as_string(hide_password=True))
 
 
 def _resolve_sqlite(url: sa.URL, root: Path) -> sa.URL:

@@ -76,6 +76,17 @@ def check_no_link(path: Path) -> None:
                 "them) and run again.")
 
 
+def refuse_links(paths: list[Path]) -> None:
+    """Refuse, before a command writes anything, when any of ``paths`` is a symbolic link (see ``check_no_link``).
+
+    Raises:
+        IntegrityError: one of them is a link.
+    """
+    for path in paths:
+        if os.path.islink(path):
+            check_no_link(path)
+
+
 def make_dir(path: Path) -> None:
     """``mkdir -p`` inside the repository, refusing links on the way.
 

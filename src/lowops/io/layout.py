@@ -6,8 +6,8 @@
       .lock                                 one writer at a time (io/lock.py)
       data/<window>/<kind>-<digest>/        a data version: <kind>.parquet, manifest.json (last)
       data/<window>/<kind>.latest.json      the version the latest extract produced or found
-      models/<name>/vNNNN/                  model.joblib, model.json, metrics.txt, plots,
-                                            reference.json, reference_sample.parquet, SHA256SUMS (last)
+      models/<name>/vNNNN/                  model.joblib, model.json, metrics.txt, plots, reference.json,
+                                            reference_sample.parquet, SHA256SUMS, SIGNATURE (last)
       models/<name>/vNNNN.status            the version's life after registration (append-only)
       deploy/<name>.json                    the blue and green slots, which is live, every switch
       outputs/<window>/predictions-<run>.csv, slots-<run>.csv
@@ -37,6 +37,7 @@ AUDIT_HEAD_FILE = "audit.head"
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model.json"
 SUMS_FILE = "SHA256SUMS"
+SIGNATURE_FILE = "SIGNATURE"
 METRICS_FILE = "metrics.txt"
 REFERENCE_FILE = "reference.json"
 SAMPLE_FILE = "reference_sample.parquet"
@@ -226,3 +227,10 @@ def audit_head(repo: Path) -> Path:
 
 def report_file(repo: Path) -> Path:
     return repo / "reports" / "index.html"
+
+
+def fixed_paths(repo: Path) -> list[Path]:
+    """Every path lowops writes whose name does not depend on a window, model or run (none may be a link)."""
+    return [lock_file(repo), data_root(repo), models_root(repo), repo / "deploy", repo / "outputs",
+            monitoring_root(repo), runs_dir(repo), repo / "logs", event_log(repo), metrics_log(repo),
+            audit_log(repo), audit_head(repo), repo / "reports"]

@@ -1,15 +1,20 @@
 """The model registry: immutable ``models/<name>/vNNNN/`` directories on the filesystem.
 
 A version is staged under a temporary name and renamed into place only when
-every file, ``SHA256SUMS`` last, is written. Loading reads the model file's
-bytes once, checks their digest against the version's card, and only then
-deserialises those same bytes: a tampered or truncated file is refused before
-any of it is unpickled.
+every file is written: ``SHA256SUMS`` (the digest of every other file), then
+``SIGNATURE`` (the HMAC of ``SHA256SUMS`` under the repository's key,
+:mod:`lowops.io.keys`). Reading a version trusts a file only once its digest
+matches a signed ``SHA256SUMS``: the model, ``model.json``, ``reference.json``.
+Loading reads the model file's bytes once, checks them, and only then
+deserialises those same bytes: a tampered, truncated or forged file is refused
+before any of it is unpickled, and so is a version whose path someone other
+than the runner owns or may write.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -17,25 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from lowops.errors import IntegrityError, NotTrainedError, UnknownVersionError
-from lowops.io import deploy, integrity, layout
-from lowops.io.files import read_json, sha256_bytes, sha256_file, staged_dir, write_bytes, write_json, write_text
+from lowops.io import deploy, integrity, keys, layout
+from lowops.io.files import (
+    sha256_bytes,
+    sha256_file,
+    staged_dir,
+    write_bytes,
+    write_json,
+    write_text,
+)
 from lowops.model.card import Artifact, CardError, ModelCard
 
-# The HMAC key of each repository a command opened (see ``use_key``); none: digests only.
-_KEYS: dict[Path, integrity.KeyLoader] = {}
-
 Warn = Callable[[str], None]
-
-
-def use_key(repo: Path, load: integrity.KeyLoader) -> None:
-    """Sign new versions of ``repo`` and verify loaded ones with the key ``load`` returns (None: no key)."""
-    _KEYS[Path(repo).resolve()] = load
-
-
-def signing_key(repo: Path) -> bytes | None:
-    """The HMAC key configured for ``repo`` (None: none, or no command opened it)."""
-    load = _KEYS.get(Path(repo).resolve())
-    return load() if load is not None else None
+# A version is used only when its signed digests cover these.
+REQUIRED = (layout.MODEL_FILE, layout.CARD_FILE, layout.REFERENCE_FILE)
 
 
 def inside(repo: Path, path: Path) -> None:
@@ -108,39 +108,112 @@ def dump_model(model: Any) -> bytes:
 
 def register(repo: Path, name: str, model_bytes: bytes, card: ModelCard,
              metrics_text: str, extra_files: dict[str, bytes]) -> ModelCard:
-    """Write a new, complete version and return its card as recorded (version id and digests set).
+    """Write a new, complete, signed version and return its card as recorded (version id and digests set).
 
     The caller holds the repository lock, so the next number is ours alone.
+
+    Raises:
+        IntegrityError: there is no key to sign with.
     """
     version = next_version(repo, name)
-    key = signing_key(repo)
+    signer = keys.of(repo)
+    key_name, model_mac = signer.sign(model_bytes)
     card = card.registered(version, Artifact(file=layout.MODEL_FILE, sha256=sha256_bytes(model_bytes),
-                                             bytes=len(model_bytes),
-                                             hmac_sha256=integrity.sign(key, model_bytes) if key else None))
+                                             bytes=len(model_bytes), hmac_sha256=model_mac))
     with staged_dir(layout.version_dir(repo, name, version)) as stage:
         write_bytes(stage / layout.MODEL_FILE, model_bytes)
         for filename, data in sorted(extra_files.items()):
             write_bytes(stage / filename, data)
         write_text(stage / layout.METRICS_FILE, metrics_text)
         write_json(stage / layout.CARD_FILE, card.to_dict())
-        sums = "".join(f"{sha256_file(p)}  {p.name}\n" for p in sorted(stage.iterdir()))
-        write_text(stage / layout.SUMS_FILE, sums)  # last: marks the version complete
+        sums = "".join(f"{sha256_file(p)}  {p.name}\n" for p in sorted(stage.iterdir())).encode("utf-8")
+        write_bytes(stage / layout.SUMS_FILE, sums)
+        # Last: marks the version complete, and makes its digests the key holder's word.
+        write_json(stage / layout.SIGNATURE_FILE, {"key": key_name, "sha256sums_hmac": signer.sign(sums)[1]})
     return card
 
 
+def _signature_problem(repo: Path, name: str, version: str) -> tuple[Path, str] | None:
+    """What keeps a version's ``SHA256SUMS`` from being the key holder's word: the file at fault and why."""
+    base = layout.version_dir(repo, name, version)
+    sums, signature = base / layout.SUMS_FILE, base / layout.SIGNATURE_FILE
+    for path in (sums, signature):
+        if not path.is_file():
+            return path, "missing, so nothing vouches for the version's files"
+    try:
+        record = json.loads(signature.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        record = None
+    trusted = keys.of(repo)
+    if isinstance(record, dict) and trusted.valid(record.get("key"), record.get("sha256sums_hmac"),
+                                                  sums.read_bytes()):
+        return None
+    signer = record.get("key") if isinstance(record, dict) else None
+    if not trusted.accepted:
+        return signature, f"unverifiable: there is no integrity key to check it with ({trusted.where})"
+    if signer not in trusted.accepted:
+        return signature, f"signed with key {signer}, which is not the repository's (see integrity in the config)"
+    return signature, f"not a signature of {layout.SUMS_FILE}: the digests were changed by someone without the key"
+
+
+def _signed_sums(repo: Path, name: str, version: str) -> dict[str, str]:
+    """A version's file digests, from a ``SHA256SUMS`` whose signature is the repository key's.
+
+    Raises:
+        IntegrityError: the sums or the signature are missing, or the signature is not the key's.
+    """
+    problem = _signature_problem(repo, name, version)
+    if problem is not None:
+        path, why = problem
+        raise IntegrityError(f"Refusing to use {name} {version}: {path} is {why}. Roll back with `lowops "
+                             "rollback` or retrain; do not use this version.")
+    digests = {}
+    data = (layout.version_dir(repo, name, version) / layout.SUMS_FILE).read_text(encoding="utf-8", errors="replace")
+    for line in data.splitlines():
+        digest, _, filename = line.partition("  ")
+        digests[filename] = digest
+    absent = [f for f in REQUIRED if f not in digests]
+    if absent:
+        raise IntegrityError(f"Refusing to use {name} {version}: its signed {layout.SUMS_FILE} does not list "
+                             f"{', '.join(absent)}; retrain it.")
+    return digests
+
+
+def trusted_file(repo: Path, name: str, version: str, filename: str) -> bytes:
+    """One file of a version, read once and returned only if its digest is the signed one.
+
+    Raises:
+        IntegrityError: the version is not signed, or the file differs from its signed digest.
+    """
+    digests = _signed_sums(repo, name, version)
+    path = layout.version_dir(repo, name, version) / filename
+    inside(repo, path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"{path} is missing; the version cannot be used.") from None
+    if digests.get(filename) != sha256_bytes(data):
+        raise IntegrityError(f"Refusing to use {path}: its sha256 differs from the signed {layout.SUMS_FILE}, so "
+                             "the file was altered; run `lowops verify`.")
+    return data
+
+
 def read_card(repo: Path, name: str, version: str, *, checked: bool = False) -> ModelCard:
-    """A version's model card (``checked``: the caller listed the version already).
+    """A version's model card, trusted only as its signed digests say (``checked``: the version was listed).
 
     Raises:
         UnknownVersionError: no such version.
-        IntegrityError: ``model.json`` is missing or does not describe a model version.
+        IntegrityError: ``model.json`` is missing, altered, unsigned, or does not describe a model version.
     """
     base = layout.version_dir(repo, name, version) if checked else check_version(repo, name, version)
     path = base / layout.CARD_FILE
     if not path.is_file():
         raise IntegrityError(f"{path} is missing; the version is incomplete. Run `lowops verify`.")
+    data = trusted_file(repo, name, version, layout.CARD_FILE)
     try:
-        card = ModelCard.from_dict(read_json(path))
+        card = ModelCard.from_dict(json.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{path} is not valid JSON ({exc}); run `lowops verify`.") from None
     except CardError as exc:
         raise IntegrityError(f"{path} is not a valid model description ({exc}); run `lowops verify`.") from None
     if card.artifact is None:
@@ -149,12 +222,15 @@ def read_card(repo: Path, name: str, version: str, *, checked: bool = False) -> 
 
 
 def verify_version(repo: Path, name: str, version: str) -> list[str]:
-    """Every problem with a version's files (empty when all digests match)."""
+    """Every problem with a version's files, as ``path: problem`` (empty when its signed digests all match)."""
     base = check_version(repo, name, version)
     sums = base / layout.SUMS_FILE
     if not sums.is_file():
         return [f"{sums}: missing (the version was never completed)"]
     problems = []
+    signature = _signature_problem(repo, name, version)
+    if signature is not None:
+        problems.append(f"{signature[0]}: {signature[1]}")
     listed = set()
     for line in sums.read_text(encoding="utf-8").splitlines():
         digest, _, filename = line.partition("  ")
@@ -165,7 +241,7 @@ def verify_version(repo: Path, name: str, version: str) -> list[str]:
         elif sha256_file(target) != digest:
             problems.append(f"{target}: sha256 does not match {layout.SUMS_FILE} (altered)")
     for path in base.iterdir():
-        if path.name not in listed and path.name != layout.SUMS_FILE:
+        if path.name not in listed and path.name not in (layout.SUMS_FILE, layout.SIGNATURE_FILE):
             problems.append(f"{path}: not listed in {layout.SUMS_FILE}")
     return problems
 
@@ -174,31 +250,46 @@ def _stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def load_model(repo: Path, name: str, version: str, warn: Warn | None = None) -> tuple[Any, ModelCard]:
-    """Verify, then deserialise, a version's model.
-
-    Before any byte is deserialised: the file's sha256 (and, with a key configured,
-    its HMAC) must match what was recorded at registration, and the libraries it was
-    built with must be the running ones' major versions (another minor version
-    warns through ``warn``, stderr by default). After: the fitted model's input
-    columns must be its schema contract's.
+def check_owned(repo: Path, name: str, version: str) -> Path:
+    """A version's directory, once no one but the runner can have put its files there (see ``integrity.check_owned``).
 
     Raises:
         UnknownVersionError: no such version.
-        IntegrityError: the file's digest or HMAC differs from the one recorded at
-            registration, the version leads outside the repository, it needs another
-            major library version, or its model and contract disagree.
+        IntegrityError: a path from the repository root down is another user's, or writable by group or others.
     """
-    card = read_card(repo, name, version)
+    folder = check_version(repo, name, version)
+    inside(repo, folder / layout.MODEL_FILE)
+    integrity.check_owned(repo, [folder / f for f in (*REQUIRED, layout.SUMS_FILE, layout.SIGNATURE_FILE)],
+                          f"{name} {version}")
+    return folder
+
+
+def load_model(repo: Path, name: str, version: str, warn: Warn | None = None) -> tuple[Any, ModelCard]:
+    """Verify, then deserialise, a version's model.
+
+    Before any byte is deserialised: the whole path from the repository root down
+    is the runner's alone, the version's ``SHA256SUMS`` carries the key's signature,
+    ``model.json`` and the model file match their signed digests, and the libraries
+    the model was built with are the running ones' major versions (another minor
+    version warns through ``warn``, stderr by default). After: the fitted model's
+    input columns must be its schema contract's.
+
+    Raises:
+        UnknownVersionError: no such version.
+        IntegrityError: a path on the way is not the runner's alone, the version is not
+            signed with the repository's key, a file differs from its signed digest,
+            the version leads outside the repository, it needs another major library
+            version, or its model and contract disagree.
+    """
+    folder = check_owned(repo, name, version)
     what = f"{name} {version}"
-    path = layout.version_dir(repo, name, version) / layout.MODEL_FILE
-    inside(repo, path)
+    path = folder / layout.MODEL_FILE
+    card = read_card(repo, name, version)
     if card.version not in (None, version) or card.model != name:
         raise IntegrityError(f"Refusing to load {path}: its {layout.CARD_FILE} describes {card.model} "
                              f"{card.version}, not {what}, so versions were swapped or copied by hand. "
                              "Run `lowops verify`.")
     integrity.check_libraries(card.lineage.packages, what, warn or _stderr)
-    integrity.check_not_shared([layout.models_root(repo), path.parent.parent, path.parent, path], what)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -212,9 +303,6 @@ def load_model(repo: Path, name: str, version: str, warn: Warn | None = None) ->
             f"recorded at registration, so the file was altered or truncated. Roll back with "
             f"`lowops rollback` or retrain; do not use this file."
         )
-    key = signing_key(repo)
-    if key is not None:
-        integrity.check_hmac(key, data, card.artifact.hmac_sha256, path)
     import joblib
 
     # The very bytes whose digest was checked are the bytes deserialised.

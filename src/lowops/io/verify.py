@@ -55,16 +55,23 @@ def _links_out(repo: Path) -> list[Finding]:
 
 
 def _shared_models(repo: Path) -> list[Finding]:
-    """Registry paths that the group or others may write: models there are refused when loaded."""
+    """Paths from the repository root to the models that someone but the runner owns or may write:
+    models there are refused when loaded."""
     found: list[Finding] = []
     models = layout.models_root(repo)
     if not models.is_dir():
         return found
-    for path in [models, *models.rglob("*")]:
-        mode = None if path.is_symlink() else integrity.others_may_write(path, follow=False)
-        if mode is not None:
-            found.append(Finding(path, f"writable by its group or others (mode {mode:04o}); lowops refuses "
-                                       f"to load models there: chmod go-w {path}"))
+    for path in [repo, models, *sorted(models.rglob("*"))]:
+        if path.is_symlink():
+            continue
+        if integrity.foreign(path, follow=path == repo) is None:
+            continue
+        mode = integrity.others_may_write(path, follow=path == repo)
+        owner = path.stat(follow_symlinks=path == repo).st_uid
+        found.append(Finding(path, f"writable by its group or others (mode {mode:04o}); lowops refuses to load "
+                                   f"models there: chmod go-w {path}" if mode is not None else
+                                   f"owned by uid {owner}, not by the user running lowops (uid {os.geteuid()}); "
+                                   f"lowops refuses to load models there: chown {os.geteuid()} {path}"))
     return found
 
 
@@ -97,12 +104,8 @@ def _versions(repo: Path, name: str) -> list[Finding]:
                                              "swapped or copied by hand)"))
             model_file = folder / layout.MODEL_FILE
             if model_file.is_file() and card.artifact is not None:
-                data = model_file.read_bytes()
-                if sha256_bytes(data) != card.artifact.sha256:
+                if sha256_bytes(model_file.read_bytes()) != card.artifact.sha256:
                     found.append(Finding(model_file, f"sha256 differs from {layout.CARD_FILE} (altered)"))
-                key = registry.signing_key(repo)
-                if key is not None:
-                    integrity.check_hmac(key, data, card.artifact.hmac_sha256, model_file)
         except LowopsError as exc:
             if folder.is_symlink():
                 continue  # reported once, as a link leading out
@@ -161,8 +164,24 @@ def _audit(repo: Path, repair: bool, removed: list[Path]) -> list[Finding]:
         audit.repair_head(repo)
         removed.append(audit.head_path(repo))
         problems = []
-    return [Finding(audit.head_path(repo), problem, True) if problem == audit.HEAD_BEHIND
-            else Finding(audit.audit_path(repo), f"audit chain broken: {problem}") for problem in problems]
+    found = [Finding(audit.head_path(repo), problem, True) if problem == audit.HEAD_BEHIND
+             else Finding(audit.audit_path(repo), f"audit chain broken: {problem}") for problem in problems]
+    return found + _audit_removed(repo)
+
+
+def _audit_removed(repo: Path) -> list[Finding]:
+    """An audit log that is gone although the deploy history records switches, each of which appended to it."""
+    if audit.audit_path(repo).exists() or audit.head_path(repo).exists():
+        return []
+    found = []
+    for name in registry.model_names(repo):
+        state = deploy.read_pointer(repo, name) or {}
+        switches = [entry for entry in state.get("history", []) if isinstance(entry, dict) and "action" in entry]
+        if switches:
+            found.append(Finding(audit.audit_path(repo), f"audit chain broken: {layout.AUDIT_LOG_FILE} and "
+                                 f"{layout.AUDIT_HEAD_FILE} are missing, yet {deploy.pointer_path(repo, name)} "
+                                 f"records {len(switches)} switch(es) that each appended to it (removed)"))
+    return found
 
 
 def _ledgers(repo: Path) -> list[Finding]:

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from lowops.context import Context
-from lowops.errors import IntegrityError, NothingToRollBackError, NotPendingError, SmokeTestFailed, UsageError
+from lowops.errors import (
+    IntegrityError,
+    NothingToRollBackError,
+    NotPendingError,
+    UsageError,
+)
 from lowops.io import audit, deploy, registry
 from lowops.io import version_status as vstatus
 from lowops.io.runs import read_runs
@@ -80,7 +85,7 @@ def gated_switch(ctx: Context, version: str, *, by: str, reason: str, window: Wi
     deploy.place(ctx.repo, name, version, by=by, reason=f"{action}: smoke test before the switch")
     ctx.log.event("deploy", f"{name} {version} placed in idle slot {idle} for its smoke test")
     report = smoke_test(ctx, version, window)
-    if not report.ok and not force:
+    if not report.ok and (not force or report.tampered):  # --force never switches in untrusted files
         deploy.place(ctx.repo, name, idle_before, by=by, reason=f"{version} failed its smoke test")
         smoke_failed(ctx, version, report, by=by, action=action)
         return SwitchResult(version, False, previous, report)
@@ -125,6 +130,7 @@ def promote(ctx: Context, version: str, *, by: str, reason: str | None, force: b
     Raises:
         UsageError: ``--force`` without a reason, or the version is already live.
         SmokeTestFailed: the smoke test failed (and nothing was switched).
+        IntegrityError: its digest or load check failed (nothing was switched, even with ``force``).
     """
     name = ctx.name
     registry.check_version(ctx.repo, name, version)
@@ -134,8 +140,8 @@ def promote(ctx: Context, version: str, *, by: str, reason: str | None, force: b
                           action="promote", force=force)
     if not result.switched:
         assert result.report is not None
-        raise SmokeTestFailed(f"{name} {version} failed its smoke test, so {result.previous} stays live: "
-                              f"{result.report.reason}")
+        raise result.report.failure(f"{name} {version} failed its smoke test, so {result.previous} stays live: "
+                                    f"{result.report.reason}")
     return result
 
 
@@ -208,6 +214,7 @@ def approve(ctx: Context, version: str, *, by: str, reason: str) -> SwitchResult
     Raises:
         NotPendingError: the version is not pending.
         SmokeTestFailed: it failed the smoke test; it is rejected and the live slot is untouched.
+        IntegrityError: its digest or load check failed; likewise rejected, the live slot untouched.
     """
     name = ctx.name
     entry = _pending(ctx, version)
@@ -217,8 +224,8 @@ def approve(ctx: Context, version: str, *, by: str, reason: str) -> SwitchResult
     result = gated_switch(ctx, version, by=by, reason=f"approved: {reason}", window=window, action="approve")
     if not result.switched:
         assert result.report is not None
-        raise SmokeTestFailed(f"{name} {version} was approved but failed its smoke test, so "
-                              f"{result.previous} stays live: {result.report.reason}")
+        raise result.report.failure(f"{name} {version} was approved but failed its smoke test, so "
+                                    f"{result.previous} stays live: {result.report.reason}")
     return result
 
 

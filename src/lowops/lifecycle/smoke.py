@@ -17,14 +17,18 @@ import numpy as np
 import pandas as pd
 
 from lowops.context import Context
-from lowops.errors import DataError, LowopsError, SmokeTestFailed
+from lowops.errors import DataError, IntegrityError, LowopsError, SmokeTestFailed
 from lowops.io import layout, registry, snapshots
 from lowops.io.sql import read_sql_file
 from lowops.model.card import ModelCard
 from lowops.model.predict import predict_frame
 from lowops.windows import Window
 
-__all__ = ["SmokeReport", "SmokeTestFailed", "golden_sample", "smoke_test"]
+__all__ = ["INTEGRITY_CHECKS", "SmokeReport", "SmokeTestFailed", "golden_sample", "smoke_test"]
+
+# A failure of these checks is a tampered or incompatible model: integrity (77), not bad data (65),
+# and no --force switches past it.
+INTEGRITY_CHECKS = frozenset({"digest", "load"})
 
 
 @dataclass
@@ -43,6 +47,15 @@ class SmokeReport:
     def reason(self) -> str:
         failed = [c for c in self.checks if not c["ok"]]
         return "; ".join(f"{c['check']}: {c['detail']}" for c in failed) if failed else "all checks passed"
+
+    @property
+    def tampered(self) -> bool:
+        """Whether a failed check says the version's files cannot be trusted (or not loaded at all)."""
+        return any(not c["ok"] and c["check"] in INTEGRITY_CHECKS for c in self.checks)
+
+    def failure(self, message: str) -> LowopsError:
+        """The error a failed report stands for: integrity (77) when tampered, else a failed smoke test (65)."""
+        return IntegrityError(message) if self.tampered else SmokeTestFailed(message)
 
     def add(self, check: str, ok: bool, detail: str) -> bool:
         self.checks.append({"check": check, "ok": ok, "detail": detail})
@@ -164,8 +177,12 @@ def smoke_test(ctx: Context, version: str, window: Window | None = None) -> Smok
     cfg = ctx.config.smoke
     registry.check_version(ctx.repo, ctx.name, version)
     report = SmokeReport(version, window.label if window else None)
-    problems = registry.verify_version(ctx.repo, ctx.name, version)
-    if not report.add("digest", not problems, "; ".join(problems) or "SHA256SUMS and model digest match"):
+    try:
+        registry.check_owned(ctx.repo, ctx.name, version)
+        problems = registry.verify_version(ctx.repo, ctx.name, version)
+    except IntegrityError as exc:
+        problems = [str(exc)]
+    if not report.add("digest", not problems, "; ".join(problems) or "signed SHA256SUMS and every digest match"):
         return report
     scored = _score_golden(ctx, report, version, window)
     if scored is None:

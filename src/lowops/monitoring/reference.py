@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lowops.io.files import read_json
 from lowops.io.layout import REFERENCE_FILE, SAMPLE_FILE
 from lowops.monitoring.cbpe import Calibration, fit_calibration
 from lowops.monitoring.stats import (
@@ -134,17 +132,16 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def load_reference(version_dir: Path) -> Reference | None:
-    """The reference stored beside a model version, or None for versions trained without one."""
-    path = version_dir / REFERENCE_FILE
-    if not path.is_file():
-        return None
-    return Reference.from_dict(read_json(path))
+def reference_from_bytes(data: bytes) -> Reference:
+    """The reference stored beside a model version (``reference.json``'s bytes, already verified)."""
+    return Reference.from_dict(json.loads(data.decode("utf-8")))
 
 
-def load_sample(version_dir: Path) -> pd.DataFrame | None:
-    """The training sample stored beside a model version for Sweetviz, if any."""
-    import pandas as pd
+def sample_from_bytes(data: bytes) -> pd.DataFrame:
+    """The training sample stored beside a model version for Sweetviz (``reference_sample.parquet``'s bytes)."""
+    import io
 
-    path = version_dir / SAMPLE_FILE
-    return pd.read_parquet(path) if path.is_file() else None
+    import pyarrow.parquet as pq
+
+    frame: pd.DataFrame = pq.read_table(io.BytesIO(data)).to_pandas()
+    return frame

@@ -17,17 +17,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lowops.context import Context
-from lowops.io import layout, snapshots
+from lowops.io import layout, registry, snapshots
 from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
 from lowops.model.contract import check_frame
 from lowops.model.predict import predictor
 from lowops.monitoring import cbpe, sweetviz
 from lowops.monitoring.drift import FeatureDrift, data_drift
-from lowops.monitoring.impact import ImpactResult, counterfactual, normalised_importance, rank_impact
+from lowops.monitoring.impact import (
+    ImpactResult,
+    counterfactual,
+    normalised_importance,
+    rank_impact,
+)
 from lowops.monitoring.model_drift import ModelDrift, compare, references, summary_text
 from lowops.monitoring.outputs import clean, feature_objects, log_window, write_window
-from lowops.monitoring.reference import Reference, build_reference, load_reference, load_sample
+from lowops.monitoring.reference import (
+    Reference,
+    build_reference,
+    reference_from_bytes,
+    sample_from_bytes,
+)
 from lowops.monitoring.stats import numeric_drift
 from lowops.monitoring.verdict import DriftVerdict
 from lowops.stages.evaluate import late_labels
@@ -46,35 +56,6 @@ def _window_frame(ctx: Context, window: Window, columns: list[str]) -> pd.DataFr
     return None if snap is None else snapshots.load(snap, columns=[ctx.config.entity_key, *columns])
 
 
-def _rebuild_training_reference(ctx: Context, card: ModelCard,
-                                predict: Callable[[pd.DataFrame], np.ndarray]) -> tuple[Reference, Any]:
-    """For versions trained before references were stored: sketch their training range again."""
-    import pandas as pd
-
-    key, target = ctx.config.entity_key, ctx.config.labels.target
-    frames, holdout = [], card.lineage.holdout_window
-    scores = labels = None
-    for used in card.lineage.data:
-        match = snapshots.find(ctx.repo, used.window, "features", used.features)
-        if match is None:
-            continue
-        frame = snapshots.load(match)
-        frames.append(frame)
-        if used.window == holdout:
-            labs = snapshots.find(ctx.repo, holdout, "labels", used.labels)
-            if labs is not None:
-                joined = frame.merge(snapshots.load(labs), on=key, how="inner")
-                joined = joined[joined[target].notna()]
-                scores, labels = predict(joined), joined[target].to_numpy(dtype=float)
-    data = pd.concat(frames, ignore_index=True)
-    ctx.log.event("monitor", f"{card.version} has no stored reference; rebuilt it from its training "
-                  f"snapshots ({len(data)} rows)", level="WARN")
-    reference = build_reference(data, card.schema.numeric, card.schema.categorical, ctx.config.drift,
-                                scores=scores, labels=labels,
-                                source={"kind": "training", "windows": [u.window for u in card.lineage.data]})
-    return reference, data
-
-
 def resolve_reference(ctx: Context, window: Window, card: ModelCard,
                       predict: Callable[[pd.DataFrame], np.ndarray]) -> tuple[Reference, pd.DataFrame | None]:
     """The reference chosen by ``drift.reference``, and a row sample of it for Sweetviz.
@@ -89,8 +70,9 @@ def resolve_reference(ctx: Context, window: Window, card: ModelCard,
         The reference and the sample (None when none is at hand).
     """
     settings = ctx.config.drift
-    version_dir = layout.version_dir(ctx.repo, ctx.name, str(card.version))
-    stored = load_reference(version_dir)
+    version = str(card.version)
+    # Read through the registry: a reference is trusted only as the version's signed digests say.
+    stored = reference_from_bytes(registry.trusted_file(ctx.repo, ctx.name, version, layout.REFERENCE_FILE))
     if settings.reference != "training":
         other = window.prev(1) if settings.reference == "previous" else parse_window(
             str(settings.baseline_window), ctx.config.windows.frequency, tz=ctx.config.windows.timezone)
@@ -99,13 +81,13 @@ def resolve_reference(ctx: Context, window: Window, card: ModelCard,
             reference = build_reference(frame, card.schema.numeric, card.schema.categorical, settings,
                                         scores=predict(frame), source={"kind": settings.reference,
                                                                        "windows": [other.label]})
-            calibration = stored.calibration if stored is not None else None
-            return Reference(reference.features, reference.score, calibration, reference.source), frame
+            return Reference(reference.features, reference.score, stored.calibration, reference.source), frame
         ctx.log.event("monitor", f"reference window {other.label} has no data; comparing with the "
                       "training range instead", level="WARN")
-    if stored is not None:
-        return stored, load_sample(version_dir)
-    return _rebuild_training_reference(ctx, card, predict)
+    listed = (layout.version_dir(ctx.repo, ctx.name, version) / layout.SAMPLE_FILE).is_file()
+    sample = sample_from_bytes(registry.trusted_file(ctx.repo, ctx.name, version, layout.SAMPLE_FILE)) \
+        if listed else None
+    return stored, sample
 
 
 def _labels_frame(ctx: Context, labels: Snapshot | None) -> pd.DataFrame | None:
