@@ -4,7 +4,8 @@
 #   bash scripts/lint.sh
 set -euo pipefail
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
-bash "$ROOT/scripts/setup.sh" test
+# The same extras as the tests: mypy must see the optional libraries (dask) the code is typed against.
+bash "$ROOT/scripts/setup.sh" test,postgres,mysql,dask
 VENV="${LOWOPS_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 "$VENV/bin/lint-imports"
