@@ -152,6 +152,11 @@ def predictions_files(repo: Path, window: str) -> list[Path]:
     return sorted(folder.glob("predictions-r*.csv")) if folder.is_dir() else []
 
 
+def predictions_run(path: Path) -> str:
+    """The run id in a predictions file's name."""
+    return path.stem.removeprefix("predictions-")
+
+
 def slots_file(repo: Path, window: str, run_id: str) -> Path:
     return outputs_dir(repo, window) / f"slots-{run_id}.csv"
 

@@ -2,7 +2,8 @@
 
 One row per input row: the entity key, the features the model used, score,
 prediction, label (empty until known), model, version, slot, run id and the
-time scored. Text that a spreadsheet would run as a formula is quoted. The
+time scored. Score, prediction, version and slot are what the row was served
+(in ``deploy.mode: split`` a share of rows is served by the other slot). Text that a spreadsheet would run as a formula is quoted. The
 file is written through one atomic write (committed last, after every chunk);
 a resumed run and late labels read it back.
 """
@@ -43,12 +44,13 @@ def neutralise(table: Any) -> Any:
 
 
 def output_table(batch: Any, key: str, columns: list[str], task: str, score_values: np.ndarray,
-                 threshold: float, key_values: np.ndarray, label_map: pd.Series | None,
-                 constants: dict[str, str]) -> Any:
+                 threshold: float | np.ndarray, key_values: np.ndarray, label_map: pd.Series | None,
+                 constants: dict[str, str], per_row: dict[str, np.ndarray] | None = None) -> Any:
     """One chunk of the predictions CSV as an Arrow table.
 
     A row whose score is not finite (the model could not score it) gets an
-    empty score and prediction.
+    empty score and prediction. ``per_row`` replaces a constant column (version,
+    slot) by one value per row, in the same place: split mode's served version.
     """
     import pandas as pd
     import pyarrow as pa
@@ -67,7 +69,9 @@ def output_table(batch: Any, key: str, columns: list[str], task: str, score_valu
     else:
         table = table.append_column("label", pa.nulls(n, pa.float64()))
     for name, value in constants.items():
-        table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n))
+        row_values = (per_row or {}).get(name)
+        table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n) if row_values is None
+                                    else pa.array(row_values.astype(str), pa.string()))
     return neutralise(table)
 
 

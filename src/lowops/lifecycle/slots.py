@@ -2,7 +2,8 @@
 
 ``deploy.mode: shadow`` scores every row with both slots (only the live score
 is acted on); ``split`` serves a deterministic share of rows, chosen by a
-hash of the entity key, from the challenger slot. Both write
+hash of the entity key, from the challenger slot (the score stage writes
+each row as served; see :mod:`lowops.stages.score`). Both write
 ``outputs/<window>/slots-<run>.csv`` with both scores and the slot that
 served each row, and once labels exist log KPIs per slot
 (``slot.<blue|green>.<metric>`` in ``logs/metrics.log``). A challenger staged
@@ -15,7 +16,6 @@ in the idle slot goes live when its slot KPIs beat the live slot's by
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from lowops.lifecycle.promote import gated_switch, mark_pending
 from lowops.lifecycle.triggers import cooldown
 from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
-from lowops.stages.score import ScoreResult, score_snapshot
+from lowops.stages.score import ScoreResult, score_snapshot, split_share
 from lowops.windows import Window
 
 
@@ -67,12 +67,6 @@ def static_path(ctx: Context, window: Window, features: Snapshot, labels: Snapsh
         ctx.metrics.log(window.label, first, f"static.{metric}", value, len(keep))
     primary = ctx.config.train.primary_metric
     return {"version": first, primary: values.get(primary)}
-
-
-def split_share(keys: np.ndarray, salt: str) -> np.ndarray:
-    """A deterministic number in [0, 1) per entity key: the same key always lands in the same slot."""
-    return np.array([int.from_bytes(hashlib.sha256(f"{salt}:{k}".encode()).digest()[:8], "big") / 2**64
-                     for k in keys])
 
 
 @dataclass

@@ -8,12 +8,13 @@ under that window, beside the estimate monitoring made without them.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from lowops.context import Context
-from lowops.io import layout, predictions, snapshots
+from lowops.io import layout, predictions, runs, snapshots
 from lowops.io.snapshots import Snapshot
 from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
@@ -51,6 +52,14 @@ def evaluate(ctx: Context, window: str, version: str, keys: np.ndarray, scores: 
     return values
 
 
+def _scored_by(ctx: Context, path: Path, scored: pd.DataFrame) -> str:
+    """The version that scored a predictions file: its run's score stage, else the file's last row."""
+    ledger = layout.run_file(ctx.repo, layout.predictions_run(path))
+    done = runs.read_run(ledger).done("score") if ledger.is_file() else None
+    version = (done or {}).get("version")
+    return str(version) if version else str(scored["version"].iloc[-1])
+
+
 def late_labels(ctx: Context, window: Window) -> list[tuple[Window, dict[str, float], str]]:
     """Evaluate earlier windows whose labels arrived after they were scored.
 
@@ -77,7 +86,10 @@ def late_labels(ctx: Context, window: Window) -> list[tuple[Window, dict[str, fl
         scored = predictions.read_scores(files[-1], key)
         if scored.empty:
             continue
-        version = str(scored["version"].iloc[-1])
+        version = _scored_by(ctx, files[-1], scored)
+        # Split mode: the other slot served some rows; the realised KPI is the live
+        # version's on the rows it served (a hash of the key chose them).
+        scored = scored[scored["version"].astype(str) == version]
         values = evaluate(ctx, earlier.label, version, scored[key].to_numpy(),
                           scored["score"].to_numpy(dtype=float), labels, ctx.card(version))
         if values:

@@ -5,11 +5,17 @@ or, when the window is not extracted yet, each chunk as the extract stages it
 (:func:`extract_and_score`), so memory is bounded by the chunk size whatever
 the window's size. Rows in = rows written: every input row gets exactly one
 output row.
+
+With ``deploy.mode: split`` each row is written as it was served: the rows
+whose key hashes into ``deploy.split_share`` get the other slot's score,
+prediction, version and slot (:class:`Partner`). What the stage returns is
+still the live version's score of every row, for evaluation and monitoring.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,11 +27,11 @@ import pandas as pd
 
 from lowops.context import Context
 from lowops.errors import DataError, IntegrityError
-from lowops.io import layout, predictions, snapshots
+from lowops.io import deploy, layout, predictions, snapshots
 from lowops.io.snapshots import Snapshot
 from lowops.model.card import ModelCard
 from lowops.model.contract import BatchCounts, check_columns, count_batch, unknown_rate_error
-from lowops.model.predict import predict_frame, score_partition, scorer
+from lowops.model.predict import predict_batch, predict_frame, score_partition, scorer
 from lowops.stages.extract import FeatureStream
 from lowops.stages.merge import NotSorted
 
@@ -56,16 +62,65 @@ class ScoreResult:
         return {"predictions": str(self.path.relative_to(repo)), "rows": self.rows, "version": self.version}
 
 
-def _reuse(ctx: Context, path: Path, features: Snapshot, version: str) -> ScoreResult:
-    key = ctx.config.entity_key
+def split_share(keys: np.ndarray, salt: str) -> np.ndarray:
+    """A deterministic number in [0, 1) per entity key: the same key always lands in the same slot."""
+    return np.array([int.from_bytes(hashlib.sha256(f"{salt}:{k}".encode()).digest()[:8], "big") / 2**64
+                     for k in keys])
+
+
+@dataclass(frozen=True)
+class Partner:
+    """Split mode: the version in the other slot, and which rows it serves."""
+
+    model: Any
+    card: ModelCard
+    slot: str
+    salt: str
+    share: float
+
+    @property
+    def version(self) -> str:
+        return str(self.card.version)
+
+    def serves(self, keys: np.ndarray) -> np.ndarray:
+        """Per row: served by this version."""
+        return split_share(keys, self.salt) < self.share
+
+
+def split_partner(ctx: Context, version: str, slot: str) -> Partner | None:
+    """The other slot's version, verified and loaded, when ``deploy.mode`` is split and it holds another version."""
+    if ctx.config.deploy.mode != "split":
+        return None
+    state = deploy.read_pointer(ctx.repo, ctx.name)
+    other = next((s for s in deploy.SLOTS if s != slot), None)
+    partner = deploy.slot_version(state, other) if state is not None and other is not None else None
+    if not partner or partner == version:
+        return None
+    model, card = ctx.load_model(partner)
+    return Partner(model, card, str(other), ctx.config.deploy.split_salt, ctx.config.deploy.split_share)
+
+
+def _reuse(ctx: Context, path: Path, features: Snapshot, model: Any, card: ModelCard,
+           partner: Partner | None) -> ScoreResult:
+    key, version = ctx.config.entity_key, str(card.version)
     done = predictions.read_scores(path, key)
-    if len(done) != features.rows or (len(done) and done["version"].iloc[0] != version):
+    served_by = set(done["version"].astype(str))
+    expected = {version} | ({partner.version} if partner else set())
+    if len(done) != features.rows or not served_by <= expected:
         raise IntegrityError(f"{path} exists but does not match this run ({len(done)} rows, "
                              f"{features.rows} expected); run `lowops verify`.")
     ctx.log.event("score", f"{path.relative_to(ctx.repo)} already complete for run {ctx.run_id}; reused")
-    scored = done["score"].notna().to_numpy()
-    return ScoreResult(path=path, rows=len(done), version=version, keys=done[key].to_numpy()[scored],
-                       scores=done["score"].to_numpy(dtype=float)[scored], rejected=int((~scored).sum()))
+    rejected = int(done["score"].isna().sum())
+    if served_by <= {version}:
+        scored = done["score"].notna().to_numpy()
+        return ScoreResult(path=path, rows=len(done), version=version, keys=done[key].to_numpy()[scored],
+                           scores=done["score"].to_numpy(dtype=float)[scored], rejected=rejected)
+    # Split mode: the file holds what each row was served; evaluation and monitoring
+    # need the live version's score of every row, so score the snapshot again.
+    keys, scores = score_snapshot(ctx, model, card, features)
+    finite = np.isfinite(scores)
+    return ScoreResult(path=path, rows=len(done), version=version, keys=keys[finite], scores=scores[finite],
+                       rejected=rejected)
 
 
 def score(ctx: Context, features: Snapshot, model: Any, card: ModelCard, *, slot: str,
@@ -97,15 +152,19 @@ def score(ctx: Context, features: Snapshot, model: Any, card: ModelCard, *, slot
     if key not in available:
         raise DataError(f"{features.file}: the entity key '{key}' is missing from the snapshot.")
     check_columns(available, card.schema, f"window {features.window}")
+    partner = split_partner(ctx, str(card.version), slot)
+    if partner is not None:
+        check_columns(available, partner.card.schema, f"window {features.window} ({partner.version})")
 
     path = layout.predictions_file(ctx.repo, features.window, ctx.run_id)
     if path.exists():
         # A resumed run whose scoring had completed: the file is whole (atomic
         # write), so read it back instead of scoring again.
-        return _reuse(ctx, path, features, str(card.version))
-    batches = parquet.iter_batches(batch_size=ctx.config.compute.chunk_rows, columns=[key, *card.schema.names])
+        return _reuse(ctx, path, features, model, card, partner)
+    columns = list(dict.fromkeys([key, *card.schema.names, *(partner.card.schema.names if partner else [])]))
+    batches = parquet.iter_batches(batch_size=ctx.config.compute.chunk_rows, columns=columns)
     result = _score_batches(ctx, features.window, batches, model, card, slot=slot, labels=labels,
-                            empty=parquet.schema_arrow.empty_table(), keep_scores=keep_scores)
+                            empty=parquet.schema_arrow.empty_table(), keep_scores=keep_scores, partner=partner)
     return _every_row(result, features)
 
 
@@ -133,6 +192,7 @@ def extract_and_score(ctx: Context, window: Window, model: Any, card: ModelCard,
         The window's data version and what scoring wrote; (None, None) for an empty window.
     """
     stream = FeatureStream(ctx, window, contract=card.schema)
+    partner = split_partner(ctx, str(card.version), slot)
 
     def commit_features() -> None:
         if stream.commit() is None:
@@ -141,7 +201,8 @@ def extract_and_score(ctx: Context, window: Window, model: Any, card: ModelCard,
     try:
         batches = (table.combine_chunks().to_batches()[0] for table in stream.chunks())
         result = _score_batches(ctx, window.label, batches, model, card, slot=slot, labels=labels,
-                                empty=None, before_commit=commit_features, keep_scores=keep_scores)
+                                empty=None, before_commit=commit_features, keep_scores=keep_scores,
+                                partner=partner)
     except _EmptyWindow:
         return None, None
     except (NotSorted, snapshots.SchemaDrift) as exc:
@@ -166,11 +227,11 @@ class _Tally:
     rows: int = 0
     rejected: int = 0
 
-    def add(self, batch: Any, key_values: np.ndarray, score_values: np.ndarray, counts: BatchCounts,
-            keep_scores: bool) -> None:
+    def add(self, batch: Any, key_values: np.ndarray, score_values: np.ndarray, served: np.ndarray,
+            counts: BatchCounts, keep_scores: bool) -> None:
         self.counts.add(counts)
+        self.rejected += int((~np.isfinite(served)).sum())
         finite = np.isfinite(score_values)
-        self.rejected += int((~finite).sum())
         if keep_scores:  # rejected rows are left out: evaluation and monitoring use scored rows
             self.keys.append(key_values[finite])
             self.scores.append(np.asarray(score_values, dtype=float)[finite])
@@ -201,9 +262,37 @@ def _label_map(ctx: Context, labels: Snapshot | None) -> pd.Series | None:
     return pd.Series(lab[ctx.config.labels.target].to_numpy(), index=lab[ctx.config.entity_key].to_numpy())
 
 
+@dataclass
+class _Served:
+    """One chunk as it was served: score, the threshold its prediction used, and per-row version and slot."""
+
+    scores: np.ndarray
+    threshold: float | np.ndarray
+    per_row: dict[str, np.ndarray]
+
+
+def _serve(batch: Any, key_values: np.ndarray, live: np.ndarray, card: ModelCard, slot: str,
+           partner: Partner | None) -> _Served:
+    """What each row of a chunk is served: the live score, or in split mode the partner's for its share."""
+    if partner is None:
+        return _Served(live, card.threshold, {})
+    import pyarrow as pa
+
+    check_columns(set(batch.schema.names), partner.card.schema, f"{partner.version} in split mode")
+    routed = partner.serves(key_values)
+    served = np.array(live, dtype=float, copy=True)
+    if routed.any():
+        served[routed] = predict_batch(batch.filter(pa.array(routed)), partner.model, partner.card.schema,
+                                       partner.card.task)
+    return _Served(served, np.where(routed, partner.card.threshold, card.threshold),
+                   {"version": np.where(routed, partner.version, str(card.version)),
+                    "slot": np.where(routed, partner.slot, slot)})
+
+
 def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any, card: ModelCard, *,
                    slot: str, labels: Snapshot | None, empty: Any,
-                   before_commit: Callable[[], None] | None = None, keep_scores: bool = True) -> ScoreResult:
+                   before_commit: Callable[[], None] | None = None, keep_scores: bool = True,
+                   partner: Partner | None = None) -> ScoreResult:
     """Score Arrow batches into ``outputs/<window>/predictions-<run>.csv``, committed last."""
     key, columns, where = ctx.config.entity_key, card.schema.names, f"window {window}"
     version = str(card.version)
@@ -219,9 +308,10 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
         for batch, score_values in scored:
             counts = count_batch(batch, card.schema, where)
             key_values = batch.column(key).to_numpy(zero_copy_only=False)
-            out.write(predictions.output_table(batch, key, columns, card.task, score_values, card.threshold,
-                                               key_values, label_map, constants))
-            tally.add(batch, key_values, score_values, counts, keep_scores)
+            served = _serve(batch, key_values, score_values, card, slot, partner)
+            out.write(predictions.output_table(batch, key, columns, card.task, served.scores, served.threshold,
+                                               key_values, label_map, constants, per_row=served.per_row))
+            tally.add(batch, key_values, score_values, served.scores, counts, keep_scores)
         if not out.started and empty is not None:  # an empty snapshot still gets a header
             out.write(predictions.output_table(empty.select([key, *columns]), key, columns, card.task,
                                                np.array([]), card.threshold, np.array([]), label_map, constants))
@@ -230,18 +320,20 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
         if before_commit is not None:
             before_commit()
     result = tally.result(path, version)
-    _log_scored(ctx, result, slot)
+    _log_scored(ctx, result, slot, partner)
     return result
 
 
-def _log_scored(ctx: Context, result: ScoreResult, slot: str) -> None:
+def _log_scored(ctx: Context, result: ScoreResult, slot: str, partner: Partner | None) -> None:
     rows, limit = result.rows, ctx.config.features.max_unknown_rate
     unknown = sum(result.unknown_categories.values())
     missing = sum(result.missing_values.values())
     non_finite = sum(result.non_finite_values.values())
     rates = "".join(f"; unknown_rate {name}={count / rows:.4f} ({count} of {rows}; features.max_unknown_rate "
                     f"{limit:g})" for name, count in sorted(result.unknown_categories.items()))
-    ctx.log.event("score", f"scored {rows} rows with {ctx.name} {result.version} (slot {slot}) -> "
+    split = (f"; split: {partner.version} (slot {partner.slot}) served the rows whose key hashes below "
+             f"{partner.share:g}" if partner else "")
+    ctx.log.event("score", f"scored {rows} rows with {ctx.name} {result.version} (slot {slot}){split} -> "
                   f"{result.path.relative_to(ctx.repo)}; "
                   f"rows in {rows} = scored {rows - result.rejected} + rejected {result.rejected}; "
                   f"unknown categories {unknown} {result.unknown_categories or ''}{rates}; "
