@@ -70,9 +70,14 @@ def switch(repo: Path, name: str, version: str, *, by: str, reason: str, window:
     return state
 
 
+def other_slot(slot: str) -> str:
+    """The slot that is not ``slot``."""
+    return "green" if slot == "blue" else "blue"
+
+
 def idle_slot(state: dict[str, Any]) -> str:
     """The slot that is not live."""
-    return "green" if state["live"] == "blue" else "blue"
+    return other_slot(state["live"])
 
 
 def slot_version(state: dict[str, Any], slot: str) -> str | None:

@@ -29,13 +29,17 @@ def _release(version: str) -> tuple[int, int] | None:
         return None
 
 
-def others_may_write(path: Path, *, follow: bool = True) -> int | None:
-    """``path``'s permission bits when its group or others may write it, else None (also when it is absent)."""
+def stranger(path: Path, *, follow: bool) -> tuple[int | None, int | None] | None:
+    """``(another user's uid or None, the mode bits when group or others may write, or None)``, or None when
+    ``path`` is the runner's alone (or absent): the one rule for who else could have changed it."""
     try:
-        mode = stat.S_IMODE(path.stat(follow_symlinks=follow).st_mode)
+        info = path.stat(follow_symlinks=follow)
     except FileNotFoundError:
         return None
-    return mode if mode & 0o022 else None
+    mode = stat.S_IMODE(info.st_mode)
+    owner = info.st_uid if info.st_uid != os.geteuid() else None
+    shared = mode if mode & 0o022 else None
+    return None if owner is None and shared is None else (owner, shared)
 
 
 def chain(repo: Path, path: Path) -> list[Path]:
@@ -50,18 +54,15 @@ def chain(repo: Path, path: Path) -> list[Path]:
 
 def foreign(path: Path, *, follow: bool) -> str | None:
     """Why someone other than the user running lowops could have changed ``path``, or None."""
-    try:
-        info = path.stat(follow_symlinks=follow)
-    except FileNotFoundError:
+    found = stranger(path, follow=follow)
+    if found is None:
         return None
-    mode = stat.S_IMODE(info.st_mode)
-    if info.st_uid != os.geteuid():
-        return (f"{path} is owned by uid {info.st_uid}, not by the user running lowops (uid {os.geteuid()}), "
+    owner, mode = found
+    if owner is not None:
+        return (f"{path} is owned by uid {owner}, not by the user running lowops (uid {os.geteuid()}), "
                 f"so its owner could have replaced the model; chown it (chown -R {os.geteuid()} {path})")
-    if mode & 0o022:
-        return (f"{path} is writable by its group or others (mode {mode:04o}), so someone other than its owner "
-                f"could have replaced the model; make it writable by its owner only: chmod go-w {path}")
-    return None
+    return (f"{path} is writable by its group or others (mode {mode:04o}), so someone other than its owner "
+            f"could have replaced the model; make it writable by its owner only: chmod go-w {path}")
 
 
 def check_owned(repo: Path, paths: list[Path], what: str) -> None:

@@ -64,10 +64,10 @@ def _shared_models(repo: Path) -> list[Finding]:
     for path in [repo, models, *sorted(models.rglob("*"))]:
         if path.is_symlink():
             continue
-        if integrity.foreign(path, follow=path == repo) is None:
+        found_here = integrity.stranger(path, follow=path == repo)
+        if found_here is None:
             continue
-        mode = integrity.others_may_write(path, follow=path == repo)
-        owner = path.stat(follow_symlinks=path == repo).st_uid
+        owner, mode = found_here
         found.append(Finding(path, f"writable by its group or others (mode {mode:04o}); lowops refuses to load "
                                    f"models there: chmod go-w {path}" if mode is not None else
                                    f"owned by uid {owner}, not by the user running lowops (uid {os.geteuid()}); "

@@ -92,12 +92,12 @@ def split_partner(ctx: Context, version: str, slot: str) -> Partner | None:
     if ctx.config.deploy.mode != "split":
         return None
     state = deploy.read_pointer(ctx.repo, ctx.name)
-    other = next((s for s in deploy.SLOTS if s != slot), None)
-    partner = deploy.slot_version(state, other) if state is not None and other is not None else None
+    other = deploy.other_slot(slot)
+    partner = deploy.slot_version(state, other) if state is not None else None
     if not partner or partner == version:
         return None
     model, card = ctx.load_model(partner)
-    return Partner(model, card, str(other), ctx.config.deploy.split_salt, ctx.config.deploy.split_share)
+    return Partner(model, card, other, ctx.config.deploy.split_salt, ctx.config.deploy.split_share)
 
 
 def _reuse(ctx: Context, path: Path, features: Snapshot, model: Any, card: ModelCard,
