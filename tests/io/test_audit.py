@@ -92,6 +92,14 @@ def test_removed_last_line_is_found_by_the_head(tmp_path: Path) -> None:
     assert problem.startswith("audit.head records 3 line(s)")
 
 
+def _audited_project(factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    """A copy of the base project, opened with its key, whose audit log holds the three lines of ``_three``."""
+    project = copy_project(base_project(factory), tmp_path / "project")
+    use_model_key(load(project))
+    _three(project / "repo")
+    return project
+
+
 def test_append_refuses_a_broken_chain(tmp_path: Path) -> None:
     _three(tmp_path)
     path = tmp_path / "audit.log"
@@ -102,10 +110,8 @@ def test_append_refuses_a_broken_chain(tmp_path: Path) -> None:
 
 def test_verify_fails_with_77_after_one_byte_of_audit_log_changes(tmp_path_factory: pytest.TempPathFactory,
                                                                    tmp_path: Path) -> None:
-    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
+    project = _audited_project(tmp_path_factory, tmp_path)
     repo = project / "repo"
-    use_model_key(load(project))
-    _three(repo)
     runner = CliRunner()
     ok = runner.invoke(cli, ["-C", str(project), "verify"], catch_exceptions=False)
     assert ok.exit_code == 0, ok.output
@@ -147,10 +153,8 @@ def test_a_line_signed_with_another_key_is_found(tmp_path: Path) -> None:
 
 def test_verify_repair_never_blesses_a_forged_line(tmp_path_factory: pytest.TempPathFactory,
                                                    tmp_path: Path) -> None:
-    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
+    project = _audited_project(tmp_path_factory, tmp_path)
     repo = project / "repo"
-    use_model_key(load(project))
-    _three(repo)
     path = repo / "audit.log"
     lines = path.read_text().splitlines()
     forged = {**json.loads(lines[-1]), "seq": 4, "action": "approve", "version": "v0009", "by": "mallory",
