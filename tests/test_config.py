@@ -296,10 +296,10 @@ def test_wrong_type_names_key_path_and_value(tmp_path: Path) -> None:
 
 def test_out_of_range_value_names_key_path_bound_and_value(tmp_path: Path) -> None:
     path = tmp_path / "config" / "lowops.yaml"
-    error = load_error(tmp_path, edit(TEMPLATE, "  windows: 3 ", "  windows: 1 "))
+    error = load_error(tmp_path, edit(TEMPLATE, "  windows: 3 ", "  windows: 0 "))
     assert error.message.startswith(f"{path}: the 'train.windows' parameter must be ")
-    assert "greater than or equal to 2" in error.message
-    assert error.message.endswith("Got 1 instead.")
+    assert "greater than or equal to 1" in error.message
+    assert error.message.endswith("Got 0 instead.")
 
 
 def test_value_errors_read_as_one_sentence(tmp_path: Path) -> None:

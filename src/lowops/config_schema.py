@@ -122,7 +122,8 @@ REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 
 
 class TrainConfig(_Section):
-    windows: int = Field(default=3, ge=2, le=1000)
+    windows: int = Field(default=3, ge=1, le=1000)
+    holdout_share: float = Field(default=0.2, gt=0, lt=1)
     cv_folds: int = Field(default=3, ge=0, le=20)
     primary_metric: Literal[
         "roc_auc", "pr_auc", "f1", "accuracy", "precision", "recall", "log_loss",
@@ -183,7 +184,11 @@ class ImpactConfig(_Section):
 
 
 class ModelDriftConfig(_Section):
-    absolute_tolerance: float | None = Field(default=0.02, ge=0)
+    # A drop beyond noise_sigmas standard errors (bootstrap) of the difference is model drift;
+    # the tolerances are floors under it (null: none). noise_sigmas null: the tolerances alone.
+    noise_sigmas: float | None = Field(default=3.0, gt=0, le=100)
+    bootstrap: int = Field(default=200, ge=20, le=100_000)
+    absolute_tolerance: float | None = Field(default=None, ge=0)
     relative_tolerance: float | None = Field(default=None, ge=0, le=1)
     backfill_windows: int = Field(default=6, ge=0, le=1000)
 

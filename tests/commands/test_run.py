@@ -180,7 +180,7 @@ def test_models_show_json(ran_project: Path) -> None:
     for entry in lineage["data"]:
         for kind in ("features", "labels"):
             assert (ran_project / "repo" / "data" / entry["window"] / entry[kind] / "manifest.json").is_file()
-    assert lineage["train_windows"] == ["2024-10", "2024-11"]
+    assert lineage["train_windows"] == ["2024-10", "2024-11", "2024-12"]  # all but the held-out entities
     assert lineage["holdout_window"] == "2024-12"
     assert lineage["rows"] == {"train": 4000, "holdout": 2000}
     assert re.fullmatch(r"[0-9a-f]{64}", lineage["config_hash"])
@@ -209,7 +209,9 @@ def test_models_show_text_and_list(ran_project: Path) -> None:
     shown = invoke(ran_project, "models", "show", "v0001", catch_exceptions=False)
     assert shown.exit_code == 0
     assert shown.stdout.startswith("churn v0001  (classification, created ")
-    assert "  hold-out:    2024-12 (2000 rows)" in shown.stdout
+    rows = json.loads((ran_project / "repo" / "models" / "churn" / "v0001" / "model.json").read_text())["lineage"]["rows"]
+    assert 0.15 * 2000 < rows["holdout"] < 0.25 * 2000  # train.holdout_share 0.2 of the window's customers
+    assert f"  hold-out:    2024-12 ({rows['holdout']} rows)" in shown.stdout
     listed = invoke(ran_project, "models", "list", "--json", catch_exceptions=False)
     rows = json.loads(listed.stdout)
     assert [(r["version"], r["live"], r["slot"], r["holdout_window"], r["primary_metric"]) for r in rows] == [
@@ -370,7 +372,7 @@ def test_train_then_diff(work: Path) -> None:
     assert diff.exit_code == 0
     lines = diff.stdout.splitlines()
     assert "lineage.holdout_window: 2024-12 -> 2025-06" in lines
-    assert "lineage.train_windows: ['2024-10', '2024-11'] -> ['2025-04', '2025-05']" in lines
+    assert "lineage.train_windows: ['2024-10', '2024-11', '2024-12'] -> ['2025-04', '2025-05', '2025-06']" in lines
     changed_metrics = {line.split(":")[0] for line in lines if line.startswith("metrics.holdout.")}
     assert changed_metrics == {f"metrics.holdout.{m}" for m in METRICS}
     assert not any(line.startswith(("created_at", "run_id", "version:", "profile.")) for line in lines)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowops.lifecycle.compare import _weighted_auc, bootstrap_delta
+from lowops.lifecycle.compare import bootstrap_delta
+from lowops.model.bootstrap import weighted_auc
 
 
 def test_weighted_auc_matches_sklearn_and_bootstrap_finds_real_gains() -> None:
@@ -14,7 +15,7 @@ def test_weighted_auc_matches_sklearn_and_bootstrap_finds_real_gains() -> None:
     y = rng.integers(0, 2, 400)
     score = np.round(rng.random(400), 2)  # ties on purpose
     weights = rng.integers(0, 3, (3, 400))
-    assert np.allclose(_weighted_auc(y, score, weights), [roc_auc_score(y, score, sample_weight=w) for w in weights])
+    assert np.allclose(weighted_auc(y, score, weights), [roc_auc_score(y, score, sample_weight=w) for w in weights])
     good, weak = y * 0.5 + rng.random(400), y * 0.1 + rng.random(400)
     gain, low, high = bootstrap_delta("roc_auc", "classification", y, good, weak, threshold=0.5, resamples=300,
                                       confidence=0.95, seed=0)

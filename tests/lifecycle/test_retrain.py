@@ -25,7 +25,7 @@ def test_model_drift_retrains_and_the_winner_goes_live_blue_green(drifted: Path)
     assert state["history"][-1]["action"] == "auto" and state["history"][-1]["window"] == "2025-09"
     text = (repo / "monitoring" / "2025-09" / "decision.txt").read_text()
     lines = text.splitlines()
-    assert lines[0] == "decision at window 2025-09: hold-out 2025-09, 2000 labelled rows, primary metric roc_auc"
+    assert lines[0] == "decision at window 2025-09: hold-out 2025-09, 424 labelled rows, primary metric roc_auc"
     end = next(i for i, line in enumerate(lines) if line.startswith("comparison"))
     assert lines[1] == "triggers:" and end > 2
     assert all(t.startswith(("  model_drift: ", "  data_drift: ")) for t in lines[2:end])

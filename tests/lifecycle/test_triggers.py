@@ -53,3 +53,11 @@ def test_cooldown_counts_windows_since_the_last_switch(drifted: Path, tmp_path: 
         "cool-down: the last switch (v0001 -> v0002) was at window 2025-09, 1 window(s) ago; "
         "compare.cooldown_windows is 2")
     assert triggers.cooldown(ctx, ctx.window("2025-11")) is None
+    # A window re-run before that switch (a backfill, --force) is counted forward, not as 0 windows.
+    assert triggers.cooldown(ctx, ctx.window("2025-08")) == (
+        "cool-down: the last switch (v0001 -> v0002) was at window 2025-09, 1 window(s) after 2025-08; "
+        "compare.cooldown_windows is 2")
+    assert triggers.cooldown(ctx, ctx.window("2025-09")) == (
+        "cool-down: the last switch (v0001 -> v0002) was at window 2025-09, 0 window(s) ago; "
+        "compare.cooldown_windows is 2")
+    assert triggers.cooldown(ctx, ctx.window("2025-07")) is None

@@ -88,8 +88,8 @@ def test_training_needs_both_classes_in_its_range_and_its_hold_out(template: Pat
     result = invoke(template, "run", "--window", "2025-01")
     assert result.exit_code == 65, result.output
     assert result.stderr == ("Error: The hold-out window 2024-12 holds only class 0 label of labels.target "
-                             "'churned' (500 rows); training and its benchmark need both classes. Check "
-                             "labels.sql, or widen train.windows.\n")
+                             "'churned' (91 rows: its held-out entities); training and its benchmark need both "
+                             "classes. Check labels.sql, or widen train.windows.\n")
     assert not (template / "repo" / "models").exists()
 
 

@@ -21,9 +21,9 @@ from lowops.context import Context
 from lowops.errors import DataError
 from lowops.io import snapshots
 from lowops.model import metrics as metric_fns
+from lowops.model.bootstrap import resample_weights, weighted_metric
+from lowops.model.holdout import HoldoutRule
 from lowops.model.predict import predict_frame
-
-_BATCH = 50
 
 
 @dataclass
@@ -54,6 +54,7 @@ class Decision:
     winner: str
     reason: str
     candidates: list[Candidate]
+    excluded: list[str] = field(default_factory=list)
 
     @property
     def change(self) -> bool:
@@ -61,7 +62,7 @@ class Decision:
 
 
 def holdout_rows(ctx: Context, window: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """The labelled rows of a window: its feature snapshot joined with its labels.
+    """The hold-out rows of a window: its held-out entities' features joined with their labels.
 
     Raises:
         DataError: the window has no features or no labels stored.
@@ -73,56 +74,52 @@ def holdout_rows(ctx: Context, window: str) -> tuple[pd.DataFrame, np.ndarray]:
         raise DataError(f"The hold-out window {window} has no {'features' if feats is None else 'labels'} "
                         "snapshot; run `lowops extract --window " + window + "` first.")
     frame = snapshots.load(feats).merge(snapshots.load(labels), on=key, how="inner")
-    frame = frame[frame[target].notna()].reset_index(drop=True)
+    frame = frame[frame[target].notna()]
+    frame = frame[HoldoutRule(ctx.config.train.holdout_share).held_out(frame[key].to_numpy())]
+    frame = frame.reset_index(drop=True)
     return frame, frame[target].to_numpy()
 
 
-def _weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC AUC under each row of ``weights`` (resample counts), ties counted half; one sort in all."""
-    order = np.argsort(score, kind="mergesort")
-    s, yy = score[order], y[order].astype(bool)
-    w = weights[:, order].astype(float)
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    pos = np.add.reduceat(np.where(yy, w, 0.0), starts, axis=1)
-    neg = np.add.reduceat(np.where(yy, 0.0, w), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    num = (pos * (below + 0.5 * neg)).sum(axis=1)
-    den = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
+@dataclass(frozen=True)
+class Unseen:
+    """The hold-out rows no compared version trained on, and the versions left out because they did."""
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    roles: dict[str, list[str]]
+    excluded: list[str]
 
 
-def _weighted_metric(metric: str, task: str, y: np.ndarray, score: np.ndarray, threshold: float,
-                     weights: np.ndarray) -> np.ndarray:
-    if metric == "roc_auc":
-        return _weighted_auc(y, score, weights)
-    from sklearn import metrics as m
+def unseen_rows(ctx: Context, window: str, roles: dict[str, list[str]], frame: pd.DataFrame,
+                y: np.ndarray, *, new: str, incumbent: str) -> Unseen:
+    """Keep the comparison off rows a candidate learnt (versions trained under another hold-out rule).
 
-    out = []
-    for w in weights:
-        if task == "classification":
-            yi = y.astype(int)
-            p = np.clip(score, 1e-15, 1 - 1e-15)
-            pred = (p >= threshold).astype(int)
-            value = {
-                "pr_auc": lambda: m.average_precision_score(yi, p, sample_weight=w),
-                "f1": lambda: m.f1_score(yi, pred, sample_weight=w, zero_division=0),
-                "accuracy": lambda: m.accuracy_score(yi, pred, sample_weight=w),
-                "precision": lambda: m.precision_score(yi, pred, sample_weight=w, zero_division=0),
-                "recall": lambda: m.recall_score(yi, pred, sample_weight=w, zero_division=0),
-                "log_loss": lambda: m.log_loss(yi, p, sample_weight=w, labels=[0, 1]),
-            }[metric]()
+    The new and the live version are compared on the hold-out rows neither trained
+    on; a T-1 or T-2 version that trained on any of those rows is left out and
+    named, never scored on its own training data.
+
+    Raises:
+        DataError: the new or the live version trained on every hold-out row.
+    """
+    keys = frame[ctx.config.entity_key].to_numpy()
+    seen = {version: ctx.card(version).lineage.trained_on(window, keys) for version in roles}
+    keep = ~(seen[new] | seen[incumbent])
+    if not keep.any():
+        raise DataError(f"Every hold-out row of {window} was in the training data of "
+                        f"{new if seen[new].all() else incumbent}: no honest comparison there. Retrain at a "
+                        "later window (`lowops retrain --window W`), whose rows neither version learnt.")
+    kept, excluded = {}, []
+    for version, names in roles.items():
+        overlap = int(seen[version][keep].sum())
+        if overlap and version not in (new, incumbent):
+            excluded.append(f"{version} ({', '.join(names)}): trained on {overlap} of the {int(keep.sum())} "
+                            f"hold-out rows of {window}; not compared")
         else:
-            nonzero = y != 0
-            value = {
-                "rmse": lambda: np.sqrt(m.mean_squared_error(y, score, sample_weight=w)),
-                "mae": lambda: m.mean_absolute_error(y, score, sample_weight=w),
-                "r2": lambda: m.r2_score(y, score, sample_weight=w),
-                "mape": lambda: np.average(np.abs((y[nonzero] - score[nonzero]) / y[nonzero]),
-                                           weights=w[nonzero]),
-            }[metric]()
-        out.append(float(value))
-    return np.asarray(out)
+            kept[version] = names
+    if not keep.all():
+        excluded.insert(0, f"{int((~keep).sum())} of the {len(keep)} hold-out rows of {window} left out: "
+                        f"{new if seen[new].any() else incumbent} trained on them")
+    return Unseen(frame[keep].reset_index(drop=True), y[keep], kept, excluded)
 
 
 def bootstrap_delta(metric: str, task: str, y: np.ndarray, challenger: np.ndarray, incumbent: np.ndarray,
@@ -138,17 +135,13 @@ def bootstrap_delta(metric: str, task: str, y: np.ndarray, challenger: np.ndarra
     """
     sign = -1.0 if metric in metric_fns.LOWER_IS_BETTER else 1.0
     full = np.ones((1, len(y)))
-    gain = sign * float(_weighted_metric(metric, task, y, challenger, threshold, full)[0]
-                        - _weighted_metric(metric, task, y, incumbent, threshold, full)[0])
+    gain = sign * float(weighted_metric(metric, task, y, challenger, threshold, full)[0]
+                        - weighted_metric(metric, task, y, incumbent, threshold, full)[0])
     rng = np.random.default_rng(seed)
-    n = len(y)
     diffs = []
-    for start in range(0, resamples, _BATCH):
-        batch = min(_BATCH, resamples - start)
-        idx = rng.integers(0, n, size=(batch, n)) + (np.arange(batch) * n)[:, None]
-        weights = np.bincount(idx.ravel(), minlength=batch * n).reshape(batch, n)
-        diffs.append(sign * (_weighted_metric(metric, task, y, challenger, threshold, weights)
-                             - _weighted_metric(metric, task, y, incumbent, threshold, weights)))
+    for weights in resample_weights(rng, len(y), resamples):
+        diffs.append(sign * (weighted_metric(metric, task, y, challenger, threshold, weights)
+                             - weighted_metric(metric, task, y, incumbent, threshold, weights)))
     values = np.concatenate(diffs)
     values = values[np.isfinite(values)]
     alpha = (1 - confidence) / 2
@@ -166,7 +159,7 @@ def unpaired_delta(metric: str, task: str, y_a: np.ndarray, s_a: np.ndarray, y_b
     sign = -1.0 if metric in metric_fns.LOWER_IS_BETTER else 1.0
 
     def one(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return _weighted_metric(metric, task, y, s, threshold, w)
+        return weighted_metric(metric, task, y, s, threshold, w)
 
     gain = sign * float(one(y_a, s_a, np.ones((1, len(y_a))))[0] - one(y_b, s_b, np.ones((1, len(y_b))))[0])
     rng = np.random.default_rng(seed)
@@ -291,6 +284,7 @@ def render(decision: Decision, *, triggers: list[str], outcome: str, extra: list
         f"primary metric {decision.primary}",
         "triggers:",
         *[f"  {t}" for t in triggers],
+        *[f"excluded: {e}" for e in decision.excluded],
         "comparison (gain and CI: the challenger minus the live version, positive is better):",
         "  " + head,
     ]

@@ -128,8 +128,11 @@ def retrain(ctx: Context, window: Window, holdout: Window, fired: list[Trigger],
     incumbent = deploy.live_version(ctx.repo, ctx.name)
     assert incumbent is not None
     frame, y = compare.holdout_rows(ctx, holdout.label)
-    candidates = compare.evaluate_versions(ctx, _roles(ctx, window, new, incumbent), frame, y)
-    decision = compare.decide(ctx, window.label, holdout.label, incumbent, candidates, y)
+    rows = compare.unseen_rows(ctx, holdout.label, _roles(ctx, window, new, incumbent), frame, y,
+                               new=new, incumbent=incumbent)
+    candidates = compare.evaluate_versions(ctx, rows.roles, rows.frame, rows.y)
+    decision = compare.decide(ctx, window.label, holdout.label, incumbent, candidates, rows.y)
+    decision.excluded.extend(rows.excluded)
     _log_comparison(ctx, holdout, decision)
     path = layout.decision_file(ctx.repo, window.label, ctx.run_id)
     outcome = _act(ctx, window, decision, path, automatic=automatic, by=by)

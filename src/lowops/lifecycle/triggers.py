@@ -56,17 +56,27 @@ def windows_between(ctx: Context, earlier: str, later: Window) -> int:
 
 
 def cooldown(ctx: Context, window: Window) -> str | None:
-    """Why an automatic switch must wait at ``window``, or None."""
+    """Why an automatic switch must wait at ``window``, or None.
+
+    The distance counts both ways: a window re-run after a later window's switch
+    (a backfill, ``--force``) is as close to that switch as one after it.
+    """
     wait = ctx.config.compare.cooldown_windows
     state = deploy.read_pointer(ctx.repo, ctx.name)
     dated = [h for h in (state or {}).get("history", []) if h.get("window")]
     if not wait or not dated:
         return None
     last = dated[-1]
-    since = windows_between(ctx, last["window"], window)
-    if since < wait:
+    switched = ctx.window(last["window"])
+    if switched <= window:
+        distance = windows_between(ctx, last["window"], window)
+        where = f"{distance} window(s) ago"
+    else:
+        distance = len(window_range(window, switched)) - 1
+        where = f"{distance} window(s) after {window.label}"
+    if distance < wait:
         return (f"cool-down: the last switch ({last.get('from') or '-'} -> {last['to']}) was at window "
-                f"{last['window']}, {since} window(s) ago; compare.cooldown_windows is {wait}")
+                f"{last['window']}, {where}; compare.cooldown_windows is {wait}")
     return None
 
 

@@ -13,6 +13,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from lowops.model.holdout import HoldoutRule
+
 KINDS = ("numeric", "categorical")
 
 
@@ -113,12 +117,30 @@ class Lineage:
     git: dict[str, Any]
     packages: dict[str, str | None]
     lowops: str
+    holdout: HoldoutRule | None = None  # None: versions that held out the whole hold-out window
+
+    def trained_on(self, window: str, keys: Any) -> np.ndarray:
+        """Per row of ``window`` (by entity key): the version learnt this row in training.
+
+        A version learnt a window's rows when the window is one of its training
+        windows and the row's entity was not held out (versions without a hold-out
+        rule: every row of a training window other than the hold-out window).
+        """
+        keys = np.asarray(keys)
+        if window not in self.train_windows:
+            return np.zeros(len(keys), dtype=bool)
+        if self.holdout is None:
+            return np.full(len(keys), window != self.holdout_window, dtype=bool)
+        return ~self.holdout.held_out(keys)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"data": [d.to_dict() for d in self.data], "train_windows": list(self.train_windows),
+        data = {"data": [d.to_dict() for d in self.data], "train_windows": list(self.train_windows),
                 "holdout_window": self.holdout_window, "rows": dict(self.rows), "config_hash": self.config_hash,
                 "model_config_hash": self.model_config_hash, "sql_sha256": dict(self.sql_sha256),
                 "git": dict(self.git), "packages": dict(self.packages), "lowops": self.lowops}
+        if self.holdout is not None:
+            data["holdout"] = self.holdout.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Lineage:
@@ -126,7 +148,8 @@ class Lineage:
                    train_windows=tuple(data["train_windows"]), holdout_window=str(data["holdout_window"]),
                    rows={str(k): int(v) for k, v in data["rows"].items()}, config_hash=str(data["config_hash"]),
                    model_config_hash=str(data["model_config_hash"]), sql_sha256=dict(data["sql_sha256"]),
-                   git=dict(data["git"]), packages=dict(data["packages"]), lowops=str(data["lowops"]))
+                   git=dict(data["git"]), packages=dict(data["packages"]), lowops=str(data["lowops"]),
+                   holdout=HoldoutRule.from_dict(data["holdout"]) if data.get("holdout") else None)
 
 
 @dataclass(frozen=True)
@@ -174,16 +197,21 @@ class Metrics:
     cv: CrossValidation
     primary: str
     threshold: float
+    holdout_se: dict[str, float] = field(default_factory=dict)  # bootstrap standard errors of holdout
 
     def to_dict(self) -> dict[str, Any]:
-        return {"holdout": dict(self.holdout), "cv": self.cv.to_dict(), "primary": self.primary,
+        data = {"holdout": dict(self.holdout), "cv": self.cv.to_dict(), "primary": self.primary,
                 "threshold": self.threshold}
+        if self.holdout_se:
+            data["holdout_se"] = dict(self.holdout_se)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metrics:
         return cls(holdout={str(k): float(v) for k, v in data["holdout"].items()},
                    cv=CrossValidation.from_dict(data["cv"]), primary=str(data["primary"]),
-                   threshold=float(data["threshold"]))
+                   threshold=float(data["threshold"]),
+                   holdout_se={str(k): float(v) for k, v in (data.get("holdout_se") or {}).items()})
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from lowops.io import layout, predictions, runs, snapshots
 from lowops.io.snapshots import Snapshot
 from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
-from lowops.monitoring.model_drift import kpi_history
+from lowops.monitoring.model_drift import kpi_history, with_standard_error
 from lowops.stages.extract import extract_labels
 from lowops.windows import Window
 
@@ -38,16 +38,28 @@ def evaluate(ctx: Context, window: str, version: str, keys: np.ndarray, scores: 
     if merged.empty:
         ctx.log.event("evaluate", "no scored row has a label; nothing to evaluate", level="WARN")
         return {}
-    computed = metric_fns.compute(card.task, merged["y"].to_numpy(), merged["score"].to_numpy(), card.threshold)
+    seen = card.lineage.trained_on(window, merged["key"].to_numpy())
+    if seen.any():
+        # A KPI on rows the version learnt is no realised KPI: judge it on the rest (its hold-out entities).
+        merged = merged[~seen]
+        ctx.log.event("evaluate", f"{version} trained on {int(seen.sum())} of the labelled rows of {window}; "
+                      f"its KPIs there are on the {len(merged)} rows it did not learn", level="WARN")
+        if merged.empty:
+            return {}
+    y, score = merged["y"].to_numpy(), merged["score"].to_numpy()
+    computed = metric_fns.compute(card.task, y, score, card.threshold)
     values = metric_fns.finite(computed)
     undefined = sorted(set(computed) - set(values))
     if undefined:
         ctx.log.event("evaluate", f"{', '.join(undefined)} undefined on the {len(merged)} labelled rows of {window} "
                       f"(labels {sorted(merged['y'].unique().tolist())}): not logged", level="WARN")
+    # The KPI's own noise, logged beside it: model drift's tolerance for this window and those after.
+    values = with_standard_error(values, cfg.train.primary_metric, card.task, y, score, card.threshold,
+                                 cfg.drift.model_drift, cfg.model.random_state)
     for name, value in values.items():
         ctx.metrics.log(window, version, name, value, len(merged))
     ctx.log.event("evaluate", f"{ctx.name} {version} on {len(merged)} labelled rows: "
-                  + ", ".join(f"{k}={v:.4f}" for k, v in values.items())
+                  + ", ".join(f"{k}={v:.4f}" for k, v in values.items() if not k.startswith("se."))
                   + f" (primary {cfg.train.primary_metric})")
     return values
 

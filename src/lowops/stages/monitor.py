@@ -30,7 +30,14 @@ from lowops.monitoring.impact import (
     normalised_importance,
     rank_impact,
 )
-from lowops.monitoring.model_drift import ModelDrift, compare, references, summary_text
+from lowops.monitoring.model_drift import (
+    ModelDrift,
+    Point,
+    compare,
+    references,
+    summary_text,
+    with_standard_error,
+)
 from lowops.monitoring.outputs import clean, feature_objects, log_window, write_window
 from lowops.monitoring.reference import (
     Reference,
@@ -109,16 +116,21 @@ def _impact(ctx: Context, card: ModelCard, current: pd.DataFrame, reference: Ref
     return rank_impact(drifts, importance, cf, ctx.config.drift)
 
 
-def _realised(ctx: Context, card: ModelCard, current: pd.DataFrame, scores: np.ndarray,
+def _realised(ctx: Context, window: Window, card: ModelCard, current: pd.DataFrame, scores: np.ndarray,
               label_frame: pd.DataFrame | None) -> dict[str, float] | None:
     """The window's KPIs when ``evaluate`` did not run but labels exist (``lowops drift``)."""
     if label_frame is None or label_frame.empty:
         return None
     key, target = ctx.config.entity_key, ctx.config.labels.target
     joined = current[[key]].assign(score=scores).merge(label_frame, on=key, how="inner")
+    joined = joined[~card.lineage.trained_on(window.label, joined[key].to_numpy())]  # never its own training rows
     if joined.empty:
         return None
-    return metric_fns.compute(card.task, joined[target].to_numpy(), joined["score"].to_numpy(), card.threshold)
+    y, score = joined[target].to_numpy(), joined["score"].to_numpy()
+    values = metric_fns.compute(card.task, y, score, card.threshold)
+    cfg = ctx.config
+    return with_standard_error(values, cfg.train.primary_metric, card.task, y, score, card.threshold,
+                               cfg.drift.model_drift, cfg.model.random_state)
 
 
 def _late(ctx: Context, window: Window, metric: str) -> tuple[list[str], bool]:
@@ -127,8 +139,9 @@ def _late(ctx: Context, window: Window, metric: str) -> tuple[list[str], bool]:
     for earlier, values, version in late_labels(ctx, window):
         if metric not in values:
             continue
-        comparisons = compare(metric, values[metric], references(ctx.repo, ctx.name, metric, earlier,
-                                                                 ctx.card(version)), ctx.config.drift.model_drift)
+        current = Point(earlier.label, values[metric], values.get(f"se.{metric}"))
+        comparisons = compare(metric, current, references(ctx.repo, ctx.name, metric, earlier, ctx.card(version)),
+                              ctx.config.drift.model_drift)
         flagged = any(c.flagged for c in comparisons)
         flagged_any = flagged_any or flagged
         lines.append(f"late labels: {earlier.label} realised {metric}={values[metric]:.4f} -> "
@@ -168,7 +181,7 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
         scores = predict(current)
     label_frame = _labels_frame(ctx, labels)
     if realised is None:
-        realised = _realised(ctx, card, current, scores, label_frame)
+        realised = _realised(ctx, window, card, current, scores, label_frame)
     late_lines, late_flag = _late(ctx, window, cfg.train.primary_metric)
     finding = _model_drift(ctx, window, card, scores, reference, realised or {})
     model_drift = finding.flagged or (finding.basis != "realised" and late_flag)
@@ -220,14 +233,18 @@ def _model_drift(ctx: Context, window: Window, card: ModelCard, scores: np.ndarr
     if card.classifier and reference.calibration is not None:
         estimated = cbpe.estimate(scores, reference.calibration, card.threshold)
     value: float | None
+    current = Point(window.label, None)
     if metric in realised and math.isfinite(realised[metric]):
         basis, value = "realised", float(realised[metric])
+        current = Point(window.label, value, realised.get(f"se.{metric}"))
     elif metric in estimated and math.isfinite(estimated[metric]):
+        # An estimate has no labels to resample: its noise is taken as that of a KPI on as many rows.
         basis, value = "estimated", float(estimated[metric])
+        current = Point(window.label, value, None, len(scores))
     else:
         basis, value = "none", None
     comparisons = () if value is None else compare(
-        metric, value, references(ctx.repo, ctx.name, metric, window, card), cfg.drift.model_drift)
+        metric, current, references(ctx.repo, ctx.name, metric, window, card), cfg.drift.model_drift)
     prediction_drift = math.isfinite(psi) and psi > cfg.drift.thresholds.prediction_psi
     return ModelDrift(metric, basis, value, comparisons, dict(realised), estimated, float(psi), prediction_drift)
 

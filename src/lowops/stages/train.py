@@ -1,8 +1,10 @@
 """Train: assemble labelled windows from snapshots, fit, evaluate on the hold-out, register.
 
-The hold-out is the most recent labelled window of the range; the model never
-trains on it, so its hold-out score is an honest benchmark for later windows
-(and for comparing generations of models on the same rows).
+A version trains on every labelled window of its range, the newest (T) included,
+except the rows of held-out entities (``train.holdout_share``, by a hash of the
+entity key, see :mod:`lowops.model.holdout`); their rows of T are the hold-out.
+No version ever trains on a held-out entity, so the hold-out score is an honest
+benchmark for later windows, and generations of models compare on the same rows.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from lowops.model.card import (
 )
 from lowops.model.contract import schema_contract
 from lowops.model.fit import FitPlan, Fitted, fit
+from lowops.model.holdout import HoldoutRule
+from lowops.monitoring.model_drift import with_standard_error
 from lowops.monitoring.reference import reference_files
 from lowops.stages.extract import extract_features, extract_labels
 from lowops.windows import Window
@@ -89,11 +93,10 @@ def assemble(ctx: Context, end: Window, *, full: bool = False) -> tuple[pd.DataF
         joined["__window"] = window.label
         frames.append(joined)
         used.append(DataUse(window.label, feats.version, labels.version))
-    if len(frames) < 2:
+    if not frames:
         raise DataError(
-            f"Training needs at least 2 labelled windows up to {end.label} (one to train on, the most "
-            f"recent as hold-out); found {len(frames)}. Check labels.sql, windows.label_delay and "
-            "train.windows."
+            f"Training needs a labelled window up to {end.label} (train.windows: {ctx.config.train.windows}); "
+            "found none. Check labels.sql, windows.label_delay and train.windows."
         )
     data = pd.concat(frames, ignore_index=True)
     if data[target].isna().any():
@@ -119,16 +122,19 @@ def _rows(ctx: Context, end: Window, full: bool) -> _Rows:
         y_all = data[target].astype(int).to_numpy()
     else:
         y_all = pd.to_numeric(data[target], errors="raise").astype(float).to_numpy()
-    is_holdout = (data["__window"] == used[-1].window).to_numpy()
+    # The held-out entities are left out of every window, so no version learns them (model.holdout).
+    held = HoldoutRule(cfg.train.holdout_share).held_out(data[key].to_numpy())
+    is_holdout = held & (data["__window"] == used[-1].window).to_numpy()
+    is_train = ~held
     if cfg.model.task == "classification":
-        _both_classes(target, [u.window for u in used[:-1]], y_all[~is_holdout], "training range")
-        _both_classes(target, [used[-1].window], y_all[is_holdout], "hold-out window")
+        _both_classes(target, [u.window for u in used], y_all[is_train], "training range")
+        _both_classes(target, [used[-1].window], y_all[is_holdout], "hold-out window", "rows: its held-out entities")
     return _Rows(data=data, used=used, numeric=numeric, categorical=categorical,
-                 x_train=data.loc[~is_holdout, feature_cols], y_train=y_all[~is_holdout],
+                 x_train=data.loc[is_train, feature_cols], y_train=y_all[is_train],
                  x_hold=data.loc[is_holdout, feature_cols].reset_index(drop=True), y_hold=y_all[is_holdout])
 
 
-def _both_classes(target: str, windows: list[str], y: np.ndarray, what: str) -> None:
+def _both_classes(target: str, windows: list[str], y: np.ndarray, what: str, rows: str = "rows") -> None:
     """A model learns, and its benchmark is measured, only where both classes occur.
 
     Raises:
@@ -137,7 +143,7 @@ def _both_classes(target: str, windows: list[str], y: np.ndarray, what: str) -> 
     found = sorted(int(v) for v in np.unique(y))
     if len(found) < 2:
         raise DataError(f"The {what} {', '.join(windows)} holds {'only class ' + str(found[0]) if found else 'no'} "
-                        f"label of labels.target '{target}' ({len(y)} rows); training and its benchmark need both "
+                        f"label of labels.target '{target}' ({len(y)} {rows}); training and its benchmark need both "
                         "classes. Check labels.sql, or widen train.windows.")
 
 
@@ -167,6 +173,16 @@ def _files(ctx: Context, rows: _Rows, fitted: Fitted) -> dict[str, bytes]:
     return figures
 
 
+def _holdout_se(ctx: Context, rows: _Rows, fitted: Fitted) -> dict[str, float]:
+    """The benchmark's own noise: the bootstrap standard error of the primary metric on the hold-out."""
+    cfg = ctx.config
+    found = with_standard_error(fitted.holdout_metrics, cfg.train.primary_metric, cfg.model.task, rows.y_hold,
+                                fitted.holdout_scores, cfg.train.threshold, cfg.drift.model_drift,
+                                cfg.model.random_state)
+    se = found.get(f"se.{cfg.train.primary_metric}")
+    return {} if se is None else {cfg.train.primary_metric: se}
+
+
 def _card(ctx: Context, rows: _Rows, fitted: Fitted, model_bytes: int, reason: str) -> ModelCard:
     cfg = ctx.config
     sql_hashes = {name: sql.sha256 for name, sql in ctx.mart_sql().items()}
@@ -179,13 +195,14 @@ def _card(ctx: Context, rows: _Rows, fitted: Fitted, model_bytes: int, reason: s
         estimator=Estimator(cfg.model.estimator.class_, dict(cfg.model.estimator.params), cfg.model.random_state,
                             fitted.best_params),
         lineage=Lineage(
-            data=tuple(rows.used), train_windows=tuple(u.window for u in rows.used[:-1]),
+            data=tuple(rows.used), train_windows=tuple(u.window for u in rows.used),
             holdout_window=rows.holdout_window, rows={"train": len(rows.x_train), "holdout": len(rows.x_hold)},
+            holdout=HoldoutRule(cfg.train.holdout_share),
             config_hash=ctx.project.section_hash(),
             model_config_hash=ctx.project.section_hash("model", "train", "features", "labels", "entity_key"),
             sql_sha256=sql_hashes, git=git_state(ctx.project.root), packages=package_versions(), lowops=__version__),
         metrics=Metrics(holdout=fitted.holdout_metrics, primary=cfg.train.primary_metric,
-                        threshold=cfg.train.threshold,
+                        threshold=cfg.train.threshold, holdout_se=_holdout_se(ctx, rows, fitted),
                         cv=CrossValidation(cfg.train.primary_metric, len(cv), float(np.mean(cv)) if cv else None,
                                            float(np.std(cv)) if cv else None, tuple(cv))),
         importance=Importance("permutation on the hold-out, per source column", fitted.importance),

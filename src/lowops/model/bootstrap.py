@@ -1,0 +1,101 @@
+"""Metrics under resampling weights: the bootstrap behind comparisons and KPI noise.
+
+A bootstrap replicate is a row of resample counts (weights); a metric under a
+matrix of weights is one value per replicate. ROC AUC and the mean-type
+metrics take every replicate in one vectorised pass; the others loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+_BATCH = 50
+
+
+def weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC under each row of ``weights`` (resample counts), ties counted half; one sort in all."""
+    order = np.argsort(score, kind="mergesort")
+    s, yy = score[order], y[order].astype(bool)
+    w = weights[:, order].astype(float)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    pos = np.add.reduceat(np.where(yy, w, 0.0), starts, axis=1)
+    neg = np.add.reduceat(np.where(yy, 0.0, w), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    num = (pos * (below + 0.5 * neg)).sum(axis=1)
+    den = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _mean(per_row: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = (weights @ per_row) / weights.sum(axis=1)
+    return out
+
+
+def weighted_metric(metric: str, task: str, y: np.ndarray, score: np.ndarray, threshold: float,
+                    weights: np.ndarray) -> np.ndarray:
+    """``metric`` of ``score`` against ``y`` under each row of ``weights``."""
+    if metric == "roc_auc":
+        return weighted_auc(y, score, weights)
+    w = weights.astype(float)
+    if task == "classification":
+        yi = y.astype(int)
+        p = np.clip(score, 1e-15, 1 - 1e-15)
+        if metric == "accuracy":
+            return _mean(((p >= threshold).astype(int) == yi).astype(float), w)
+        if metric == "log_loss":
+            return _mean(-(yi * np.log(p) + (1 - yi) * np.log(1 - p)), w)
+    else:
+        err = np.asarray(y, dtype=float) - np.asarray(score, dtype=float)
+        if metric == "rmse":
+            root: np.ndarray = np.sqrt(_mean(err ** 2, w))
+            return root
+        if metric == "mae":
+            return _mean(np.abs(err), w)
+    return np.asarray([_one(metric, task, y, score, threshold, row) for row in w])
+
+
+def _one(metric: str, task: str, y: np.ndarray, score: np.ndarray, threshold: float, w: np.ndarray) -> float:
+    from sklearn import metrics as m
+
+    if task == "classification":
+        yi = y.astype(int)
+        p = np.clip(score, 1e-15, 1 - 1e-15)
+        pred = (p >= threshold).astype(int)
+        return float({
+            "pr_auc": lambda: m.average_precision_score(yi, p, sample_weight=w),
+            "f1": lambda: m.f1_score(yi, pred, sample_weight=w, zero_division=0),
+            "precision": lambda: m.precision_score(yi, pred, sample_weight=w, zero_division=0),
+            "recall": lambda: m.recall_score(yi, pred, sample_weight=w, zero_division=0),
+        }[metric]())
+    yf = np.asarray(y, dtype=float)
+    nonzero = yf != 0
+    return float({
+        "r2": lambda: m.r2_score(yf, score, sample_weight=w),
+        "mape": lambda: np.average(np.abs((yf[nonzero] - score[nonzero]) / yf[nonzero]), weights=w[nonzero]),
+    }[metric]())
+
+
+def resample_weights(rng: np.random.Generator, n: int, resamples: int) -> Iterator[np.ndarray]:
+    """Bootstrap replicates of ``n`` rows as resample-count matrices, at most ``_BATCH`` rows at a time."""
+    for start in range(0, resamples, _BATCH):
+        batch = min(_BATCH, resamples - start)
+        idx = rng.integers(0, n, size=(batch, n)) + (np.arange(batch) * n)[:, None]
+        yield np.bincount(idx.ravel(), minlength=batch * n).reshape(batch, n)
+
+
+def standard_error(metric: str, task: str, y: np.ndarray, score: np.ndarray, *, threshold: float,
+                   resamples: int, seed: int) -> float:
+    """The bootstrap standard error of ``metric`` on these rows (NaN when it cannot be estimated)."""
+    y, score = np.asarray(y), np.asarray(score, dtype=float)
+    if len(y) < 2 or resamples < 2:
+        return math.nan
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([weighted_metric(metric, task, y, score, threshold, w)
+                             for w in resample_weights(rng, len(y), resamples)])
+    values = values[np.isfinite(values)]
+    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
