@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from lowops.config import Project
-from lowops.model.card import ModelCard, Search
 from lowops.io import deploy, layout, registry
 from lowops.io import version_status as vstatus
+from lowops.model.card import ModelCard, Search
 
 # Fields left out of a diff: they differ for every version and say nothing of how two versions differ.
 _DIFF_SKIP = ("created_at", "run_id", "version")
@@ -87,6 +87,7 @@ def describe(project: Project, version: str) -> str:
 
 
 def _timing(card: ModelCard) -> str:
+    """The whole training time beside the final fit's."""
     profile = card.profile
     if profile.train_seconds is None:  # a version from before the whole training was timed
         return f"fit {profile.fit_seconds}s"
