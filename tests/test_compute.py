@@ -166,6 +166,7 @@ def test_dask_search_chooses_and_scores_as_the_local_engine(local_run: Path, das
     assert dask["estimator"]["best_params"] == local["estimator"]["best_params"]
     assert dask["metrics"]["holdout"] == local["metrics"]["holdout"]
     assert dask["metrics"]["cv"] == local["metrics"]["cv"]
+    assert dask["search"] == local["search"]  # every candidate's fold scores, and the one chosen
     assert dask["importance"] == local["importance"]
 
 

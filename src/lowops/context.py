@@ -159,6 +159,13 @@ class Context:
                 self.project.path(self.project.config.labels.sql), "labels.sql", self.db.dialect)
         return self._sql["__labels__"]
 
+    def golden_sql(self) -> SqlFile:
+        """``smoke.golden_sql``, the smoke test's golden sample, read and checked once per command."""
+        if "__golden__" not in self._sql:
+            self._sql["__golden__"] = read_sql_file(
+                self.project.path(self.project.config.smoke.golden_sql), "smoke.golden_sql", self.db.dialect)
+        return self._sql["__golden__"]
+
     def with_run(self, run_id: str, window: str | None) -> Context:
         self.run_id = run_id
         self.log = EventLog(self.repo, run_id=run_id, window=window, echo=self.log.echo)

@@ -210,8 +210,11 @@ def test_validate_demo(demo_template: Path) -> None:
     assert result.stderr == ""
     assert result.stdout.splitlines() == [
         f"config   {demo_template / 'config' / 'lowops.yaml'}: ok",
+        "model    sklearn.ensemble.HistGradientBoostingClassifier: imports, a classifier for model.task "
+        "'classification'",
         f"database sqlite:///{demo_template / 'demo' / 'store.sqlite'}: answers",
         *sql_lines(demo_template),
+        f"sql      {demo_template / 'sql' / 'golden.sql'}: compiles, 17 columns (smoke.golden_sql)",
         "ready",
     ]
     assert not (demo_template / "repo").exists()  # validate writes nothing
@@ -331,6 +334,92 @@ def test_validate_unknown_config_key(project: Path) -> None:
     assert result.exit_code == 78
     assert result.stderr.startswith(f"Error: {config}: unknown key 'trian'. Did you mean 'train'? Allowed keys here: ")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("model", "problem"), [
+    ({"estimator": {"class": "sklearn.ensemble.HistGradientBoostingClasifier", "params": {}}},
+     "must be an importable class. Got 'sklearn.ensemble.HistGradientBoostingClasifier' instead (module "
+     "'sklearn.ensemble' has no attribute 'HistGradientBoostingClasifier'). Did you mean "
+     "'sklearn.ensemble.HistGradientBoostingClassifier'?"),
+    ({"estimator": {"class": "sklearn.ensembl.HistGradientBoostingClassifier", "params": {}}},
+     "must be an importable class. Got 'sklearn.ensembl.HistGradientBoostingClassifier' instead (No module "
+     "named 'sklearn.ensembl'); check the module's name, and that its package is installed."),
+    ({"estimator": {"class": "xgboost.XGBClassifier", "params": {}}},
+     "must come from sklearn (model.allowed_modules). Got 'xgboost.XGBClassifier' instead; list its package "
+     "under model.allowed_modules to allow it."),
+    ({"estimator": {"class": "sklearn.ensemble.HistGradientBoostingRegressor", "params": {}}},
+     "must be a classifier for model.task 'classification' (it needs predict_proba). Got "
+     "'sklearn.ensemble.HistGradientBoostingRegressor' instead, which is a regressor: choose a classifier or set "
+     "model.task: regression."),
+    ({"task": "regression"},
+     "must be a regressor for model.task 'regression'. Got 'sklearn.ensemble.HistGradientBoostingClassifier' "
+     "instead, which is a classifier: choose a regressor or set model.task: classification."),
+])
+def test_validate_checks_the_estimator(project: Path, model: dict[str, object], problem: str) -> None:
+    config = set_config(project, {"model": model})
+    result = invoke(project, "validate")
+    assert result.exit_code == 78
+    assert result.stdout == f"config   {config}: ok\n"  # before the database is asked anything
+    assert result.stderr == f"Error: {config}: the 'model.estimator.class' parameter {problem}\n"
+
+
+def test_validate_checks_the_estimators_parameters(project: Path) -> None:
+    config = set_config(project, {"model": {"estimator": {"params": {"max_iterr": 40}}}})
+    result = invoke(project, "validate")
+    assert result.exit_code == 78
+    assert result.stderr.startswith(f"Error: {config}: 'model.estimator.params' does not fit "
+                                    "HistGradientBoostingClassifier: ")
+    assert "got an unexpected keyword argument 'max_iterr'. Valid parameters: " in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_validate_accepts_an_allowed_regressor(project: Path) -> None:
+    set_config(project, {"model": {"task": "regression", "estimator": {
+        "class": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0}}}, "train": {"primary_metric": "rmse"}})
+    result = invoke(project, "validate")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == ("model    sklearn.linear_model.Ridge: imports, a regressor for "
+                                             "model.task 'regression'")
+
+
+def test_validate_runs_the_golden_sample_query(project: Path) -> None:
+    set_config(project, {"database": {"retry_backoff": 0}})
+    golden = project / "sql" / "golden.sql"
+    golden.write_text(golden.read_text().replace("    u.data_gb,\n", "    u.data_gbb,\n"))
+    result = invoke(project, "validate")
+    # Found by validate, not when a retrained version's switch fails its smoke test.
+    assert result.exit_code == 78
+    assert result.stdout.splitlines()[-1] == f"sql      {project / 'sql' / 'labels.sql'}: compiles, 2 columns"
+    assert result.stderr == (f"Error: The SQL file {golden} failed on sqlite:///{project / 'demo' / 'store.sqlite'}: "
+                             "no such column: u.data_gbb; fix the query (`lowops validate` runs every query on "
+                             "an empty window).\n")
+
+
+def test_validate_checks_the_configured_golden_sql_file(project: Path) -> None:
+    moved = project / "sql" / "smoke" / "sample.sql"
+    moved.parent.mkdir()
+    (project / "sql" / "golden.sql").rename(moved)
+    assert invoke(project, "validate").stderr == (
+        f"Error: The SQL file {project / 'sql' / 'golden.sql'} named by 'smoke.golden_sql' does not exist; "
+        "create it or fix the path.\n")
+    set_config(project, {"smoke": {"golden_sql": "sql/smoke/sample.sql"}})
+    result = invoke(project, "validate")
+    assert result.exit_code == 0, result.output
+    assert f"sql      {moved}: compiles, 17 columns (smoke.golden_sql)" in result.stdout.splitlines()
+    moved.write_text("DELETE FROM churn_labels")
+    refused = invoke(project, "validate")
+    assert refused.exit_code == 78
+    assert refused.stderr == (f"Error: The SQL file {moved} ('smoke.golden_sql') must be a single read-only SELECT "
+                              "(or WITH … SELECT) query.\n")
+
+
+def test_validate_leaves_the_golden_sql_alone_when_smoke_uses_the_hold_out(project: Path) -> None:
+    (project / "sql" / "golden.sql").unlink()
+    set_config(project, {"smoke": {"golden": "holdout"}})
+    result = invoke(project, "validate")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-2:] == [f"sql      {project / 'sql' / 'labels.sql'}: compiles, 2 columns",
+                                               "ready"]
 
 
 def test_debug_shows_the_traceback(project: Path) -> None:

@@ -375,13 +375,14 @@ def test_train_then_diff(work: Path) -> None:
     assert "lineage.train_windows: ['2024-10', '2024-11', '2024-12'] -> ['2025-04', '2025-05', '2025-06']" in lines
     changed_metrics = {line.split(":")[0] for line in lines if line.startswith("metrics.holdout.")}
     assert changed_metrics == {f"metrics.holdout.{m}" for m in METRICS}
-    assert not any(line.startswith(("created_at", "run_id", "version:", "profile.")) for line in lines)
+    assert not any(line.startswith(("created_at", "run_id", "version:")) for line in lines)
 
     as_json = json.loads(invoke(work, "models", "diff", "v0001", "v0002", "--json").stdout)
     v1 = json.loads((work / "repo" / "models" / "churn" / "v0001" / "model.json").read_text())
     v2 = json.loads((work / "repo" / "models" / "churn" / "v0002" / "model.json").read_text())
     roc = next(c for c in as_json if c["path"] == "metrics.holdout.roc_auc")
     assert (roc["a"], roc["b"]) == (v1["metrics"]["holdout"]["roc_auc"], v2["metrics"]["holdout"]["roc_auc"])
+    assert f"profile.train_seconds: {v1['profile']['train_seconds']} -> {v2['profile']['train_seconds']}" in lines
     same = invoke(work, "models", "diff", "v0002", "v0002", catch_exceptions=False)
     assert same.stdout == "v0002 and v0002 do not differ.\n"
 

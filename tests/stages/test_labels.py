@@ -93,16 +93,18 @@ def test_training_needs_both_classes_in_its_range_and_its_hold_out(template: Pat
     assert not (template / "repo" / "models").exists()
 
 
-@pytest.mark.parametrize(("estimator", "kind"), [
-    ("sklearn.preprocessing.StandardScaler", "a classifier"),
-    ("sklearn.linear_model.LinearRegression", "a classifier"),
+@pytest.mark.parametrize(("estimator", "fix"), [
+    ("sklearn.preprocessing.StandardScaler",
+     ": choose a classifier (e.g. sklearn.ensemble.HistGradientBoostingClassifier)."),
+    ("sklearn.linear_model.LinearRegression",
+     ", which is a regressor: choose a classifier or set model.task: regression."),
 ])
-def test_an_estimator_that_cannot_classify_is_a_config_error(template: Path, estimator: str, kind: str) -> None:
+def test_an_estimator_that_cannot_classify_is_a_config_error(template: Path, estimator: str, fix: str) -> None:
     set_config(template, {"model": {"estimator": {"class": estimator, "params": {}}}})
     result = invoke(template, "run", "--window", "2025-01")
     assert result.exit_code == 78, result.output
     assert result.stderr == (f"Error: {template / 'config' / 'lowops.yaml'}: the 'model.estimator.class' parameter "
-                             f"must be {kind} for model.task 'classification' (it needs predict_proba). Got "
-                             f"{estimator!r} instead.\n")
+                             "must be a classifier for model.task 'classification' (it needs predict_proba). Got "
+                             f"{estimator!r} instead{fix}\n")
     ledger = json.loads(sorted((template / "repo" / "runs").glob("r*.json"))[-1].read_text())
     assert ledger["status"] == "failed"

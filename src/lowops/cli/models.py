@@ -24,7 +24,7 @@ def models() -> None:
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """List the versions of the project's model with their hold-out KPI.
+    """List the versions of the project's model with their hold-out KPI and status.
 
     \b
     Example:
@@ -40,13 +40,13 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         click.echo(f"No versions of '{project.config.model.name}' yet; run `lowops train` or `lowops run`.")
         return
-    click.echo(f"{'version':<8} {'live':<5} {'created':<20} {'holdout':<8} {'primary':<10} {'value':>8}")
+    click.echo(f"{'version':<8} {'live':<5} {'created':<20} {'holdout':<8} {'primary':<10} {'value':>8}  status")
     for row in rows:
         value = row["primary_value"]
         shown = "-" if value is None else format(value, ".4f")
         live = ("*" + (row["slot"] or "")) if row["live"] else ""
         click.echo(f"{row['version']:<8} {live:<5} {row['created_at'] or '-':<20} "
-                   f"{row['holdout_window'] or '-':<8} {row['primary_metric'] or '-':<10} {shown:>8}")
+                   f"{row['holdout_window'] or '-':<8} {row['primary_metric'] or '-':<10} {shown:>8}  {row['status']}")
 
 
 @models.command()
@@ -77,7 +77,7 @@ def show(ctx: click.Context, version: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def diff(ctx: click.Context, version_a: str, version_b: str, as_json: bool) -> None:
-    """Compare two versions: metrics, parameters, data, importance, schema.
+    """Compare two versions: metrics, parameters, search, data, git commit, importance, schema, profile.
 
     \b
     Example:

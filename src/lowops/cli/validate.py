@@ -11,9 +11,11 @@ from lowops.cli.common import open_project, project_options
 @project_options
 @click.pass_context
 def validate(ctx: click.Context) -> None:
-    """Check the config, every SQL file, that the database answers, and that each query compiles.
+    """Check the config, the estimator, every SQL file, that the database answers, and that each query compiles.
 
-    No rows are fetched: each query runs on an empty window.
+    The estimator class must import from model.allowed_modules and suit model.task; the
+    feature, label and golden-sample (smoke.golden_sql) queries run on an empty window, so
+    no rows are fetched. A failure exits 78 (configuration), 69 (database) or 65 (a missing column).
 
     \b
     Example:

@@ -6,9 +6,11 @@ from typing import Any
 
 from lowops.config import Project
 from lowops.io import deploy, layout, registry
+from lowops.io import version_status as vstatus
+from lowops.model.card import ModelCard, Search
 
-# Bulky fields left out of a diff: the plots' and artifact's digests say enough.
-_DIFF_SKIP = ("created_at", "run_id", "version", "lineage.git", "profile")
+# Fields left out of a diff: they differ for every version and say nothing of how two versions differ.
+_DIFF_SKIP = ("created_at", "run_id", "version")
 
 
 def list_models(project: Project) -> list[dict[str, Any]]:
@@ -31,9 +33,15 @@ def list_models(project: Project) -> list[dict[str, Any]]:
             "train_windows": list(card.lineage.train_windows),
             "primary_metric": card.metrics.primary,
             "primary_value": card.benchmark,
-            "status": "registered",
+            "status": _status(project, version),
         })
     return rows
+
+
+def _status(project: Project, version: str) -> str:
+    """The version's current status (its ``.status`` file's last line); "registered" when it never had one."""
+    entry = vstatus.current(project.repo, project.config.model.name, version) or {}
+    return str(entry.get("status") or "registered")
 
 
 def show(project: Project, version: str) -> dict[str, Any]:
@@ -44,7 +52,7 @@ def show(project: Project, version: str) -> dict[str, Any]:
 
 
 def describe(project: Project, version: str) -> str:
-    """A person's view of one version: lineage, metrics, importance, schema contract, profile."""
+    """A person's view of one version: lineage, metrics, search, importance, schema contract, profile."""
     card = registry.read_card(project.repo, project.config.model.name, version)
     lineage, metrics, cv = card.lineage, card.metrics, card.metrics.cv
     lines = [
@@ -60,7 +68,10 @@ def describe(project: Project, version: str) -> str:
         *[f"    {k:<10} {v:.4f}" for k, v in sorted(metrics.holdout.items())],
     ]
     if cv.mean is not None:
-        lines.append(f"    cv {cv.metric} {cv.mean:.4f} ± {cv.std:.4f}")
+        chosen = " of the chosen candidate" if card.search is not None else ""
+        lines.append(f"    cv {cv.metric} {cv.mean:.4f} ± {cv.std:.4f} ({cv.folds} folds{chosen})")
+    if card.search is not None:
+        lines.extend(_search_lines(card.search))
     lines.append("  importance:")
     for feature, share in sorted(card.importance.values.items(), key=lambda kv: -kv[1]):
         lines.append(f"    {feature:<18} {share:.3f} {'#' * int(round(share * 40))}")
@@ -70,10 +81,34 @@ def describe(project: Project, version: str) -> str:
             lines.append(f"    {column.name:<18} numeric      [{column.min}, {column.max}]")
         else:
             lines.append(f"    {column.name:<18} categorical  {', '.join(column.categories[:8])}")
-    profile = card.profile
-    lines.append(f"  profile:     fit {profile.fit_seconds}s, {profile.model_bytes} bytes, "
-                 f"{profile.predict_ms_per_1000_rows} ms per 1000 rows")
+    lines.append(f"  profile:     {_timing(card)}, {card.profile.model_bytes} bytes, "
+                 f"{card.profile.predict_ms_per_1000_rows} ms per 1000 rows")
     return "\n".join(lines)
+
+
+def _timing(card: ModelCard) -> str:
+    """The whole training time beside the final fit's."""
+    profile = card.profile
+    if profile.train_seconds is None:  # a version from before the whole training was timed
+        return f"fit {profile.fit_seconds}s"
+    return f"trained in {profile.train_seconds} s (final fit {profile.fit_seconds} s)"
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in sorted(params.items()))
+
+
+def _search_lines(search: Search) -> list[str]:
+    """The search table: every candidate's CV score, best first, the chosen one starred."""
+    lines = [f"  search:      {search.kind}, {len(search.candidates)} candidates, {search.folds} folds "
+             f"({search.metric}; * chosen, refit on all training rows)",
+             f"    {'rank':>6}  {'mean':>7}  {'std':>7}  params"]
+    order = sorted(range(len(search.candidates)), key=lambda i: (search.candidates[i].rank, i))
+    for i in order:
+        c = search.candidates[i]
+        mark = "*" if i == search.chosen else " "
+        lines.append(f"    {mark}{c.rank:>5}  {c.mean:>7.4f}  {c.std:>7.4f}  {_params(c.params)}")
+    return lines
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -85,10 +120,25 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+def _leaves(card: ModelCard) -> dict[str, Any]:
+    """A card's fields by path; a search's candidates by their parameters, so the same setting lines up."""
+    data = card.to_dict()
+    search = data.pop("search", None)
+    leaves = _flatten(data)
+    if search is not None:
+        candidates = search.pop("candidates")
+        leaves.update(_flatten(search, "search"))
+        leaves["search.chosen"] = _params(candidates[search["chosen"]]["params"])
+        for candidate in candidates:
+            key = f"search.candidates[{_params(candidate.pop('params'))}]"
+            leaves.update(_flatten(candidate, key))
+    return leaves
+
+
 def diff(project: Project, version_a: str, version_b: str) -> list[dict[str, Any]]:
-    """The leaves that differ between two versions' metadata."""
-    a = _flatten(registry.read_card(project.repo, project.config.model.name, version_a).to_dict())
-    b = _flatten(registry.read_card(project.repo, project.config.model.name, version_b).to_dict())
+    """The leaves that differ between two versions' metadata (lineage with its git commit, profile, search …)."""
+    a = _leaves(registry.read_card(project.repo, project.config.model.name, version_a))
+    b = _leaves(registry.read_card(project.repo, project.config.model.name, version_b))
     changes = []
     for path in sorted(set(a) | set(b)):
         if any(path == skip or path.startswith(skip + ".") for skip in _DIFF_SKIP):

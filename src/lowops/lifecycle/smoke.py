@@ -19,7 +19,6 @@ import pandas as pd
 from lowops.context import Context
 from lowops.errors import DataError, IntegrityError, LowopsError, SmokeTestFailed
 from lowops.io import layout, registry, snapshots
-from lowops.io.sql import read_sql_file
 from lowops.model.card import ModelCard
 from lowops.model.predict import predict_frame
 from lowops.windows import Window
@@ -78,8 +77,7 @@ def golden_sample(ctx: Context, card: ModelCard, window: Window | None) -> pd.Da
         return snapshots.load(found).head(cfg.sample_rows).reset_index(drop=True)
     if window is None:
         window = ctx.window(card.lineage.holdout_window)
-    sql = read_sql_file(ctx.project.path(cfg.golden_sql), "smoke.golden_sql", ctx.db.dialect)
-    frame = ctx.db.read_frame(sql, window, ctx.config.compute.chunk_rows)
+    frame = ctx.db.read_frame(ctx.golden_sql(), window, ctx.config.compute.chunk_rows)
     return frame.head(cfg.sample_rows).reset_index(drop=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from typing import Any
 
@@ -25,7 +26,8 @@ def estimator_class(path: str, allowed: tuple[str, ...], config_file: object, ta
     """Import an estimator class named in config, only from the allowed packages.
 
     With ``task``, the class must also do it: a classifier must give probabilities
-    (``predict_proba``), a regressor predictions (``predict``); a transformer does neither.
+    (``predict_proba``), a regressor predictions (``predict``); a transformer does
+    neither, and a classifier is no regressor (nor the other way round).
 
     Raises:
         ConfigError: not allowed, not importable, not an estimator, or not one for ``task``.
@@ -33,29 +35,67 @@ def estimator_class(path: str, allowed: tuple[str, ...], config_file: object, ta
     if not any(path == prefix or path.startswith(prefix.rstrip(".") + ".") for prefix in allowed):
         raise ConfigError(
             f"{config_file}: the 'model.estimator.class' parameter must come from "
-            f"{', '.join(allowed)} (model.allowed_modules). Got {path!r} instead."
+            f"{', '.join(allowed)} (model.allowed_modules). Got {path!r} instead; list its package under "
+            "model.allowed_modules to allow it."
         )
-    module_name, _, class_name = path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"{config_file}: the 'model.estimator.class' parameter must be an importable class. "
-            f"Got {path!r} instead ({exc})."
-        ) from None
+    cls = _import_class(path, config_file)
     if not isinstance(cls, type) or not hasattr(cls, "fit") or not hasattr(cls, "get_params"):
         raise ConfigError(
             f"{config_file}: 'model.estimator.class' {path!r} is not a scikit-learn style estimator "
             "(it needs fit and get_params)."
         )
-    needs = {"classification": "predict_proba", "regression": "predict"}.get(task or "")
-    if needs is not None and not hasattr(cls, needs):
-        kind = "a classifier" if task == "classification" else "a regressor"
-        raise ConfigError(
-            f"{config_file}: the 'model.estimator.class' parameter must be {kind} for model.task "
-            f"{task!r} (it needs {needs}). Got {path!r} instead."
-        )
+    if task in _TASKS:
+        _check_task(cls, path, task, config_file)
     return cls
+
+
+def _import_class(path: str, config_file: object) -> Any:
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, class_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"{config_file}: the 'model.estimator.class' parameter must be an importable class. "
+            f"Got {path!r} instead ({exc}); check the module's name, and that its package is installed."
+        ) from None
+    except AttributeError as exc:
+        # A misspelt class is the usual cause: name the module's closest class.
+        close = difflib.get_close_matches(class_name, [n for n in dir(module) if n[:1].isupper()], n=1)
+        hint = f" Did you mean '{module_name}.{close[0]}'?" if close else ""
+        raise ConfigError(
+            f"{config_file}: the 'model.estimator.class' parameter must be an importable class. "
+            f"Got {path!r} instead ({exc}).{hint}"
+        ) from None
+
+
+# What each task needs of the class, the task it would suit instead, and an example for the message.
+_TASKS = {
+    "classification": ("a classifier", "predict_proba", "regression",
+                       "sklearn.ensemble.HistGradientBoostingClassifier"),
+    "regression": ("a regressor", "predict", "classification", "sklearn.ensemble.HistGradientBoostingRegressor"),
+}
+
+
+def _check_task(cls: type, path: str, task: str, config_file: object) -> None:
+    """The class does the configured task: it has the method scoring calls, and is not of the other kind.
+
+    Raises:
+        ConfigError: a transformer, a regressor under classification or a classifier under regression.
+    """
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    kind, needs, other, example = _TASKS[task]
+    # The mixins are how scikit-learn (and the packages built on it) say which kind an estimator is.
+    other_kind = issubclass(cls, RegressorMixin if task == "classification" else ClassifierMixin)
+    fix = (f", which is {_TASKS[other][0]}: choose {kind} or set model.task: {other}." if other_kind
+           else f": choose {kind} (e.g. {example}).")
+    if not hasattr(cls, needs):
+        raise ConfigError(f"{config_file}: the 'model.estimator.class' parameter must be {kind} for model.task "
+                          f"{task!r} (it needs {needs}). Got {path!r} instead{fix}")
+    if other_kind:
+        raise ConfigError(f"{config_file}: the 'model.estimator.class' parameter must be {kind} for model.task "
+                          f"{task!r}. Got {path!r} instead{fix}")
 
 
 # Estimators that still take ``n_jobs`` but ignore it (and warn at fit when it is set).

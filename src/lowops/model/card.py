@@ -227,13 +227,64 @@ class Importance:
 class Profile:
     """What training measured of the model's cost."""
 
-    fit_seconds: float
+    fit_seconds: float  # the final fit alone
     peak_rss_mb: float
     model_bytes: int
     predict_ms_per_1000_rows: float
+    train_seconds: float | None = None  # the whole training (data, CV, search, importance, plots); None before
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.train_seconds is None:  # a version from before it was measured reads back as written
+            del data["train_seconds"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        seconds = data.get("train_seconds")
+        return cls(fit_seconds=data["fit_seconds"], peak_rss_mb=data["peak_rss_mb"], model_bytes=data["model_bytes"],
+                   predict_ms_per_1000_rows=data["predict_ms_per_1000_rows"],
+                   train_seconds=None if seconds is None else float(seconds))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One parameter setting a search tried, and its cross-validation scores of the primary metric."""
+
+    params: dict[str, Any]  # as model.search.params names them (no pipeline prefix)
+    mean: float
+    std: float
+    scores: tuple[float, ...]
+    rank: int  # 1: the best
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": dict(self.params), "mean": self.mean, "std": self.std, "scores": list(self.scores),
+                "rank": self.rank}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
+        return cls(params=dict(data["params"]), mean=float(data["mean"]), std=float(data["std"]),
+                   scores=tuple(float(s) for s in data["scores"]), rank=int(data["rank"]))
+
+
+@dataclass(frozen=True)
+class Search:
+    """What ``model.search`` tried: every candidate's CV score, and the one chosen (refit on all training rows)."""
+
+    kind: str  # grid | random
+    metric: str
+    folds: int
+    chosen: int  # index into candidates
+    candidates: tuple[Candidate, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "metric": self.metric, "folds": self.folds, "chosen": self.chosen,
+                "candidates": [c.to_dict() for c in self.candidates]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Search:
+        return cls(kind=str(data["kind"]), metric=str(data["metric"]), folds=int(data["folds"]),
+                   chosen=int(data["chosen"]), candidates=tuple(Candidate.from_dict(c) for c in data["candidates"]))
 
 
 @dataclass(frozen=True)
@@ -275,6 +326,7 @@ class ModelCard:
     profile: Profile
     version: str | None = None  # set by the registry
     artifact: Artifact | None = None  # set by the registry
+    search: Search | None = None  # with model.search: every candidate's CV score
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -311,6 +363,8 @@ class ModelCard:
             data["version"] = self.version
         if self.artifact is not None:
             data["artifact"] = self.artifact.to_dict()
+        if self.search is not None:
+            data["search"] = self.search.to_dict()
         return data
 
     @classmethod
@@ -333,10 +387,9 @@ class ModelCard:
                 importance=Importance(str(importance.get("method", "")),
                                       {str(k): float(v) for k, v in (importance.get("values") or {}).items()}),
                 schema=Contract.from_dict(data["schema"]),
-                profile=Profile(**{k: data["profile"][k] for k in
-                                   ("fit_seconds", "peak_rss_mb", "model_bytes", "predict_ms_per_1000_rows")}),
-                version=data.get("version"),
+                profile=Profile.from_dict(data["profile"]), version=data.get("version"),
                 artifact=Artifact.from_dict(artifact) if isinstance(artifact, dict) else None,
+                search=Search.from_dict(data["search"]) if data.get("search") is not None else None,
                 extra={k: v for k, v in data.items() if k not in _FIELDS},
             )
         except CardError:

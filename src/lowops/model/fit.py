@@ -19,6 +19,7 @@ import pandas as pd
 from lowops.config_schema import SearchConfig
 from lowops.errors import ConfigError
 from lowops.model import metrics as metric_fns
+from lowops.model.card import Candidate, Search
 from lowops.model.predict import scores
 
 
@@ -28,13 +29,14 @@ class Fitted:
 
     pipeline: Any
     best_params: dict[str, Any] | None
-    cv_scores: list[float]
-    fit_seconds: float
+    cv_scores: list[float]  # of the chosen parameters: the search's own folds when there is a search
+    fit_seconds: float  # the final fit alone (a search's refit of the chosen candidate)
     peak_rss_mb: float
     holdout_scores: np.ndarray
     holdout_metrics: dict[str, float]
     latency_ms: float  # per 1,000 hold-out rows
     importance: dict[str, float]
+    search: Search | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,27 @@ def _searcher(pipeline: Any, search: SearchConfig, scoring: str, folds: int, see
                               n_jobs=n_jobs, refit=True, random_state=seed)
 
 
+def _search_table(searcher: Any, search: SearchConfig, plan: FitPlan) -> Search:
+    """Every candidate's fold scores as the metric reads (a ``neg_`` scorer's sign undone), and the chosen one."""
+    results = searcher.cv_results_
+    sign = -1.0 if metric_fns.sklearn_scorer(plan.primary).startswith("neg_") else 1.0
+    folds = int(searcher.n_splits_)
+    candidates = []
+    for i, params in enumerate(results["params"]):
+        fold_scores = [sign * float(results[f"split{k}_test_score"][i]) for k in range(folds)]
+        candidates.append(Candidate(
+            params={name.removeprefix("estimator__"): _plain(value) for name, value in params.items()},
+            mean=float(np.mean(fold_scores)), std=float(np.std(fold_scores)), scores=tuple(fold_scores),
+            rank=int(results["rank_test_score"][i])))
+    return Search(kind=search.kind, metric=plan.primary, folds=folds, chosen=int(searcher.best_index_),
+                  candidates=tuple(candidates))
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value ``model.json`` can hold."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def cross_validate(pipeline: Any, x: pd.DataFrame, y: np.ndarray, plan: FitPlan) -> list[float]:
     """k-fold scores of the primary metric (higher or lower is better as the metric says); none below 2 folds.
 
@@ -113,22 +136,29 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
     Raises:
         ConfigError: the estimator refused its parameters or the data.
     """
-    cv_scores = cross_validate(pipeline, x_train, y_train, plan)
+    # A search cross-validates every candidate itself: the chosen one's folds are the version's CV, and
+    # cross-validating the configured (base) parameters as well would describe a model that was not chosen.
+    cv_scores = cross_validate(pipeline, x_train, y_train, plan) if plan.search is None else []
     scoring = metric_fns.sklearn_scorer(plan.primary)
     started = time.perf_counter()
+    table, refit_seconds = None, None
     try:
         if plan.search is not None:
             searcher = _searcher(pipeline, plan.search, scoring, plan.cv_folds, plan.seed, plan.n_jobs)
             with search_backend or contextlib.nullcontext():
                 searcher.fit(x_train, y_train)
             pipeline, best_params = searcher.best_estimator_, searcher.best_params_
+            table = _search_table(searcher, plan.search, plan)
+            cv_scores = list(table.candidates[table.chosen].scores)
+            refit_seconds = float(searcher.refit_time_)
         else:
             pipeline.fit(x_train, y_train)
             best_params = None
     except ValueError as exc:
         raise ConfigError(f"{plan.config_file}: the estimator refused its parameters or the data: "
                           f"{exc}") from None
-    fit_seconds = time.perf_counter() - started
+    # The final fit alone: with a search, its refit of the chosen candidate on every training row.
+    fit_seconds = refit_seconds if refit_seconds is not None else time.perf_counter() - started
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     hold_scores = scores(pipeline, plan.task, x_hold)
@@ -136,4 +166,5 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
     return Fitted(pipeline=pipeline, best_params=best_params, cv_scores=cv_scores, fit_seconds=fit_seconds,
                   peak_rss_mb=peak_rss_mb, holdout_scores=hold_scores,
                   holdout_metrics=metric_fns.compute(plan.task, y_hold, hold_scores, plan.threshold),
-                  latency_ms=latency_ms, importance=importance(pipeline, x_hold, y_hold, scoring, plan.seed))
+                  latency_ms=latency_ms, importance=importance(pipeline, x_hold, y_hold, scoring, plan.seed),
+                  search=table)

@@ -9,6 +9,7 @@ benchmark for later windows, and generations of models compare on the same rows.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,7 +184,8 @@ def _holdout_se(ctx: Context, rows: _Rows, fitted: Fitted) -> dict[str, float]:
     return {} if se is None else {cfg.train.primary_metric: se}
 
 
-def _card(ctx: Context, rows: _Rows, fitted: Fitted, model_bytes: int, reason: str) -> ModelCard:
+def _card(ctx: Context, rows: _Rows, fitted: Fitted, model_bytes: int, reason: str,
+          train_seconds: float) -> ModelCard:
     cfg = ctx.config
     sql_hashes = {name: sql.sha256 for name, sql in ctx.mart_sql().items()}
     sql_hashes["labels"] = ctx.label_sql().sha256
@@ -209,7 +211,9 @@ def _card(ctx: Context, rows: _Rows, fitted: Fitted, model_bytes: int, reason: s
         schema=schema_contract(rows.data[features], rows.numeric, rows.categorical,
                                entity_key=cfg.entity_key, target=cfg.labels.target),
         profile=Profile(fit_seconds=round(fitted.fit_seconds, 3), peak_rss_mb=round(fitted.peak_rss_mb, 1),
-                        model_bytes=model_bytes, predict_ms_per_1000_rows=round(fitted.latency_ms, 3)))
+                        model_bytes=model_bytes, predict_ms_per_1000_rows=round(fitted.latency_ms, 3),
+                        train_seconds=train_seconds),
+        search=fitted.search)
 
 
 def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by hand",
@@ -230,6 +234,7 @@ def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by ha
         DataError: too few labelled windows, or a target that is not binary.
         ConfigError: the estimator or its parameters do not fit.
     """
+    started = time.perf_counter()  # the whole training, which the final fit is only a part of
     cfg = ctx.config
     rows = _rows(ctx, end, full)
     plan = FitPlan(task=cfg.model.task, primary=cfg.train.primary_metric, threshold=cfg.train.threshold,
@@ -239,16 +244,19 @@ def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by ha
     backend = ctx.engine.search_backend() if cfg.model.search is not None else None
     fitted = fit(_pipeline(ctx, rows), rows.x_train, rows.y_train, rows.x_hold, rows.y_hold, plan, backend)
     model_bytes = registry.dump_model(fitted.pipeline)
-    card = _card(ctx, rows, fitted, len(model_bytes), reason)
+    files = _files(ctx, rows, fitted)
+    train_seconds = round(time.perf_counter() - started, 3)  # up to registration: the card must hold it
+    card = _card(ctx, rows, fitted, len(model_bytes), reason, train_seconds)
     metrics_text = "".join(f"holdout.{k} {v:.6f}\n" for k, v in sorted(fitted.holdout_metrics.items()))
     if fitted.cv_scores:
         metrics_text += f"cv.{cfg.train.primary_metric}.mean {np.mean(fitted.cv_scores):.6f}\n"
-    card = registry.register(ctx.repo, cfg.model.name, model_bytes, card, metrics_text, _files(ctx, rows, fitted))
+    card = registry.register(ctx.repo, cfg.model.name, model_bytes, card, metrics_text, files)
     version = str(card.version)
     primary = fitted.holdout_metrics.get(cfg.train.primary_metric, float("nan"))
     ctx.log.event("train", f"registered {cfg.model.name} {version}: hold-out {rows.holdout_window} "
                   f"{cfg.train.primary_metric}={primary:.4f}, trained on {len(rows.x_train)} rows "
-                  f"({', '.join(card.lineage.train_windows)}) in {fitted.fit_seconds:.1f}s")
+                  f"({', '.join(card.lineage.train_windows)}) in {train_seconds:.1f} s "
+                  f"(final fit {card.profile.fit_seconds:.1f} s)")
     went_live = False
     if make_live_if_first and deploy.read_pointer(ctx.repo, cfg.model.name) is None:
         deploy.switch(ctx.repo, cfg.model.name, version, by="lowops", reason="first trained version",
