@@ -138,8 +138,10 @@ def evaluate_triggers(ctx: Context, window: Window, verdict: DriftVerdict | None
             f"see {layout.monitoring_dir(ctx.repo, window.label).relative_to(ctx.repo)}"
         if cfg.data_drift and verdict.drift_that_matters:
             fired.append(Trigger("data_drift", f"drift that matters at {window.label}: {evidence}"))
-        if cfg.model_drift and verdict.model_drift:
-            fired.append(Trigger("model_drift", f"monitoring verdict at {window.label}: {evidence}"))
+        said = ([f"monitoring verdict at {window.label}: {evidence}"] if verdict.model_drift else []) \
+            + list(verdict.late_model_drift)  # late labels of earlier windows, judged at this one
+        if cfg.model_drift and said:
+            fired.append(Trigger("model_drift", "; ".join(said)))
     elif cfg.model_drift:
         found = _kpi_drift(ctx, window, metrics, card)
         if found:
