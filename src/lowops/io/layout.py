@@ -56,7 +56,6 @@ SWEETVIZ_FILE = "sweetviz_compare.html"
 MONITORING_FILES = (DATA_DRIFT_FILE, IMPACT_FILE, MODEL_DRIFT_FILE, VERDICT_FILE)
 DECISION_FILE = "decision.txt"
 ESTIMATED_DIR = "estimated"
-_RECHECK = re.compile(r"^recheck-r\d+$")
 _DECISION = re.compile(r"^decision(-r\d+)?\.txt$")
 
 _VERSION = re.compile(r"^v([0-9]{4,6})\Z")
@@ -184,12 +183,6 @@ def monitoring_windows(repo: Path) -> list[Path]:
 def recheck_dir(repo: Path, window: str, run_id: str) -> Path:
     """``monitoring/<window>/recheck-<run>/``: where a re-check of an already monitored window writes."""
     return monitoring_dir(repo, window) / f"recheck-{run_id}"
-
-
-def recheck_dirs(repo: Path, window: str) -> list[Path]:
-    """A window's re-checks, oldest first."""
-    folder = monitoring_dir(repo, window)
-    return sorted(p for p in folder.iterdir() if p.is_dir() and _RECHECK.match(p.name)) if folder.is_dir() else []
 
 
 def estimated_dir(repo: Path, window: str) -> Path:

@@ -1,6 +1,7 @@
 """Triggers: the reasons to retrain at a window, each with its evidence, and the cool-down.
 
-A trigger fires on the monitoring verdict (drift that matters, model drift),
+A trigger fires on the monitoring verdict (drift that matters, model drift,
+model drift that late labels of an earlier window showed),
 on the primary KPI against T-1, T-2 and the benchmark when monitoring is off,
 every N windows, or on a change of the configuration or a feature SQL file
 that defines the live model. The cool-down keeps an automatic switch from

@@ -7,6 +7,12 @@ features by impact, judges model drift (realised KPI, or the CBPE estimate and
 prediction drift while labels are late), writes ``monitoring/<window>/`` and
 one metrics-log line per statistic, and hands continuous training a
 :class:`~lowops.monitoring.verdict.DriftVerdict`.
+
+Earlier windows whose labels arrive with this check are judged on their
+realised KPI and their record brought to that basis (:mod:`lowops.monitoring.late`);
+their model drift reaches continuous training through this window's verdict.
+A re-check of a window that has a record writes beside it, to
+``monitoring/<window>/recheck-<run>/``.
 """
 
 from __future__ import annotations
