@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+from html import escape as html_escape
 import json
 import re
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, copy_project, home_with_keys, invoke, make_project, set_config
+from ct_support import base_project
 
 SECTIONS = ("summary", "timeline", "kpi", "paths", "drift", "impact", "decisions", "versions", "slots",
             "sweetviz", "runs")
@@ -155,6 +157,60 @@ def test_after_the_switch_the_retrained_path_is_better(reported: Path, tmp_path:
     paths = section_html(page(project), "paths")
     assert "the retrained path is <b>better</b>" in paths and "in 2025-11" in paths
     assert re.search(r"<td>2025-11</td><td>v0003</td>.*?<span class=\"pos\">\+0\.\d{4}</span>", paths)
+
+
+def _summary_items(html: str) -> tuple[list[str], list[str]]:
+    """The summary's "needs attention" items and its "handled" notes, as their HTML."""
+    summary = section_html(html, "summary")
+    attention = summary[summary.index('<div class="attention'):]
+    head, _, handled = attention.partition("Handled:")
+    return re.findall(r"<li>(.*?)</li>", head), re.findall(r"<li>(.*?)</li>", handled)
+
+
+def test_what_a_switch_answered_is_handled_not_flagged(reported: Path) -> None:
+    html = page(reported)
+    assert '<div class="attention calm">Nothing needs attention.' in html
+    state = json.loads((reported / "repo" / "deploy" / "churn.json").read_text())
+    switch = state["history"][-1]
+    verdicts = {w: json.loads((reported / "repo" / "monitoring" / w / "verdict.json").read_text())
+                for w in ("2025-07", "2025-08", "2025-09", "2025-10")}
+    matters = [w for w, v in verdicts.items() if v["drift_that_matters"]]
+    drifting = [w for w, v in verdicts.items() if v["model_drift"]]
+    assert switch["to"] == "v0003" and switch["window"] == "2025-10" and matters and drifting
+    _, handled = _summary_items(html)
+    assert handled == [f"drift that matters at {', '.join(matters)}; model drift at {', '.join(drifting)}: "
+                       f"since then v0003 went live ({switch['action']} at 2025-10)"]
+
+
+def test_unresolved_drift_blocked_retrains_and_model_drift_need_attention(tmp_path_factory: pytest.TempPathFactory,
+                                                                         tmp_path: Path) -> None:
+    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
+    # No challenger can beat the incumbent by a whole point of AUC: every retrain keeps v0001.
+    set_config(project, {"drift": {"sweetviz": {"enabled": False}}, "compare": {"min_improvement": 1.0}})
+    assert invoke(project, "backfill", "--from", "2025-08", "--to", "2025-09").exit_code == 0
+    assert invoke(project, "report", catch_exceptions=False).exit_code == 0
+    repo = project / "repo"
+    verdicts = {w: json.loads((repo / "monitoring" / w / "verdict.json").read_text()) for w in ("2025-08", "2025-09")}
+    assert all(v["drift_that_matters"] and v["model_drift"] and v["version"] == "v0001" for v in verdicts.values())
+    last = verdicts["2025-09"]
+    items, handled = _summary_items(page(project))
+    assert "Nothing needs attention" not in page(project) and handled == []
+    assert items == [
+        f"drift that matters not followed by a switch in 2 windows (2025-08, 2025-09); latest, 2025-09 (v0001): "
+        f"{html_escape(last['evidence'][0])}",
+        f"model drift not answered by a switch in 2 windows (2025-08, 2025-09); latest, 2025-09 (v0001): "
+        f"{html_escape(last['evidence'][-1])}",
+        "retrain blocked at 2025-08: keep v0001 (<code>monitoring/2025-08/decision.txt</code>)",
+        "retrain blocked at 2025-09: keep v0001 (<code>monitoring/2025-09/decision.txt</code>)"]
+
+    # A switch by hand (dated by the last window run, 2025-09) answers all of it.
+    assert invoke(project, "promote", "v0003", "--by", "ana", "--reason", "KPI dropped after the price rise").exit_code == 0
+    assert invoke(project, "report", catch_exceptions=False).exit_code == 0
+    items, handled = _summary_items(page(project))
+    assert items == [] and '<div class="attention calm">Nothing needs attention.' in page(project)
+    action = json.loads((repo / "deploy" / "churn.json").read_text())["history"][-1]["action"]
+    assert handled == ["drift that matters at 2025-08, 2025-09; model drift at 2025-08, 2025-09; a blocked retrain "
+                       f"at 2025-08, 2025-09: since then v0003 went live ({action} at 2025-09)"]
 
 
 def test_nothing_run_yet(project: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_project, home_with_keys, invoke, set_config
+from ct_support import drifted_project
 
 FEATURES = {"plan", "contract", "tenure_months", "age", "region", "payment_method", "data_gb", "call_minutes",
             "sms_count", "support_calls", "dropped_calls", "app_sessions", "monthly_charge", "discount_pct",
@@ -127,14 +128,17 @@ def test_baseline_reference_needs_a_window(project: Path) -> None:
 def test_previous_and_baseline_windows_as_reference(monitored: Path, tmp_path: Path) -> None:
     work = copy_project(monitored, tmp_path / "churn")
     configure(work, reference="previous")
+    # 2025-09 has its record (against the training range): the other references are re-checks beside it.
     data = json.loads(invoke(work, "drift", "--window", "2025-09", "--json", catch_exceptions=False).stdout)
-    assert data["reference"]["kind"] == "previous" and data["reference"]["windows"] == ["2025-08"]
+    assert data["reference"]["kind"] == "training"
+    recheck = data["recheck"]
+    assert recheck["reference"]["kind"] == "previous" and recheck["reference"]["windows"] == ["2025-08"]
     # August to September: the price rise is already in both, so the charge barely moves.
-    assert data["features"]["monthly_charge"]["median_shift"] < 0.1
+    assert recheck["features"]["monthly_charge"]["median_shift"] < 0.1
     configure(work, reference="baseline", baseline_window="2025-06")
-    data = json.loads(invoke(work, "drift", "--window", "2025-09", "--json", catch_exceptions=False).stdout)
-    assert data["reference"] == {"kind": "baseline", "windows": ["2025-06"], "rows": 2000}
-    assert data["features"]["monthly_charge"]["drifted"]  # June is before the price rise
+    recheck = json.loads(invoke(work, "drift", "--window", "2025-09", "--json", catch_exceptions=False).stdout)["recheck"]
+    assert recheck["reference"] == {"kind": "baseline", "windows": ["2025-06"], "rows": 2000}
+    assert recheck["features"]["monthly_charge"]["drifted"]  # June is before the price rise
 
 
 def test_late_labels_are_estimated_then_back_filled(monitored: Path, tmp_path: Path) -> None:
@@ -165,8 +169,151 @@ def test_sweetviz_report_is_written_quietly(monitored: Path, tmp_path: Path, low
     done = subprocess.run([str(lowops_bin), "-C", str(work), "drift", "--window", "2025-08"], env=env,
                           capture_output=True, text=True, timeout=280, check=False)
     assert done.returncode == 0, done.stderr
-    html = work / "repo" / "monitoring" / "2025-08" / "sweetviz_compare.html"
+    html = work / "repo" / "monitoring" / "2025-08" / f"recheck-{_last_run(work)}" / "sweetviz_compare.html"
     assert html.stat().st_size > 10_000 and b"<html" in html.read_bytes()[:2000].lower()
     noise = ("findfont", "it/s", "%|", "Feature:", "Report ", "[Step", "Done!")
     for stream in (done.stdout, done.stderr):
         assert not [n for n in noise if n in stream], stream
+
+
+# --------------------------------------------------------------------------- re-checking a past window
+
+
+def _last_run(project: Path) -> str:
+    return sorted((project / "repo" / "runs").glob("r*.json"))[-1].stem
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.fixture
+def rechecked(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    """A copy of the project whose 2025-09 run (v0001, model drift) retrained and made v0002 live; Sweetviz off."""
+    project = copy_project(drifted_project(tmp_path_factory), tmp_path / "project")
+    configure(project)
+    return project
+
+
+def test_a_past_window_is_rechecked_with_the_version_that_scored_it_beside_the_record(rechecked: Path) -> None:
+    september = rechecked / "repo" / "monitoring" / "2025-09"
+    record, recorded = _files(september), json.loads((september / "verdict.json").read_text())
+    assert recorded["version"] == "v0001" and recorded["model_drift"] is True
+    assert json.loads((rechecked / "repo" / "deploy" / "churn.json").read_text())["slots"]["green"]["version"] == "v0002"
+    result = invoke(rechecked, "drift", "--window", "2025-09", "--json", catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run = _last_run(rechecked)
+    data = json.loads(result.stdout)
+    # The answer is the record: v0001's verdict as the 2025-09 run wrote it ...
+    for key in ("version", "run_id", "drift_that_matters", "model_drift", "evidence", "drifted", "kpi", "reference"):
+        assert data[key] == recorded[key], key
+    assert data["files"] == {name: f"monitoring/2025-09/{name}" for name in WINDOW_FILES | {"sweetviz_compare.html"}}
+    # ... and the re-check, by v0001 against v0001's reference, agrees with it.
+    assert data["recheck"] == {
+        "run_id": run, "version": "v0001", "drift_that_matters": recorded["drift_that_matters"],
+        "model_drift": True, "model_drift_basis": "realised", "drifted": recorded["drifted"],
+        "evidence": recorded["evidence"], "agrees": True, "differences": [],
+        "files": {name: f"monitoring/2025-09/recheck-{run}/{name}" for name in WINDOW_FILES}}
+    assert _files(september) == record  # the record is byte for byte as written
+    again = json.loads((september / f"recheck-{run}" / "verdict.json").read_text())
+    assert again["run_id"] == run and again["features"] == recorded["features"]
+    ledger = json.loads((rechecked / "repo" / "runs" / f"{run}.json").read_text())
+    monitor_stage = next(s for s in ledger["stages"] if s["name"] == "monitor")["outputs"]
+    assert (monitor_stage["version"], monitor_stage["recheck_of"], monitor_stage["agrees"]) == (
+        "v0001", recorded["run_id"], True)
+
+    text = invoke(rechecked, "drift", "--window", "2025-09", "--fail-on-drift")
+    assert text.exit_code == 3  # the recorded verdict: model drift
+    second = _last_run(rechecked)
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"2025-09 against v0001 (training reference, recorded by run {recorded['run_id']}):"
+    assert f"  re-check {second} with v0001: agrees" in lines
+    assert lines[-1] == "  written: " + ", ".join(sorted(f"monitoring/2025-09/recheck-{second}/{name}"
+                                                         for name in WINDOW_FILES))
+    assert _files(september) == record
+
+
+def test_a_recheck_that_differs_says_how_and_a_window_never_monitored_is_checked_as_today(rechecked: Path) -> None:
+    september = rechecked / "repo" / "monitoring" / "2025-09"
+    record, recorded = _files(september), json.loads((september / "verdict.json").read_text())
+    assert recorded["drift_that_matters"] is True and recorded["drifted"]
+    # Thresholds nothing passes: the same window, checked under another config, drifts nowhere.
+    configure(rechecked, thresholds={"median_shift": 1000, "psi": 1000, "missing_rate": 1.0})
+    data = json.loads(invoke(rechecked, "drift", "--window", "2025-09", "--json", catch_exceptions=False).stdout)
+    assert data["drift_that_matters"] is True and data["recheck"]["agrees"] is False
+    assert data["recheck"]["differences"] == [
+        "drift_that_matters: recorded True, re-check False",
+        f"drifted: recorded {', '.join(sorted(recorded['drifted']))}, re-check none"]
+    assert _files(september) == record
+
+    # 2025-10 was never run: checked with today's live version, and that answer is its record.
+    configure(rechecked, thresholds={"median_shift": 0.1, "psi": 0.1, "missing_rate": 0.05})
+    october = json.loads(invoke(rechecked, "drift", "--window", "2025-10", "--json", catch_exceptions=False).stdout)
+    assert october["version"] == "v0002" and "recheck" not in october
+    assert october["files"] == {name: f"monitoring/2025-10/{name}" for name in WINDOW_FILES}
+    assert sorted(p.name for p in (rechecked / "repo" / "monitoring" / "2025-10").iterdir()) == sorted(WINDOW_FILES)
+
+
+# --------------------------------------------------------------------------- late labels close the loop
+
+
+def test_late_labels_bring_the_window_to_the_realised_basis_and_fire_the_trigger(monitored: Path,
+                                                                                 tmp_path: Path) -> None:
+    from lowops.windows import last_complete, parse_window, window_range
+
+    work = copy_project(monitored, tmp_path / "churn")
+    delay = len(window_range(parse_window("2025-09"), last_complete("monthly"))) - 1
+    set_config(work, {"windows": {"label_delay": delay}})  # 2025-09's labels are due today, 2025-10's are not
+    assert invoke(work, "run", "--window", "2025-10").exit_code == 0
+    estimated_run = _last_run(work)
+    october = work / "repo" / "monitoring" / "2025-10"
+    as_estimated = _files(october)
+    before = json.loads(as_estimated["verdict.json"])
+    assert before["model_drift_basis"] == "estimated" and before["kpi"]["realised"] == {}
+    estimate = before["kpi"]["estimated"]["roc_auc"]
+
+    set_config(work, {"windows": {"label_delay": 0}, "triggers": {"model_drift": True}})  # October's labels arrive
+    assert invoke(work, "run", "--window", "2025-11").exit_code == 0
+    run = _last_run(work)
+    lines = [line.split(" ") for line in (work / "repo" / "logs" / "metrics.log").read_text().splitlines()]
+    [realised] = [float(p[5]) for p in lines if p[1:5] == ["2025-10", "churn", "v0001", "roc_auc"]]
+    logged = {p[4]: float(p[5]) for p in lines if p[1] == "2025-10" and p[7] == run}
+    assert logged["cbpe.roc_auc.error"] == pytest.approx(estimate - realised, abs=2e-6)
+    assert logged["roc_auc"] == realised and logged["verdict.model_drift"] == 1.0
+    assert {"kpi.roc_auc.drop_t1", "kpi.roc_auc.drop_t2", "kpi.roc_auc.drop_benchmark"} <= set(logged)
+
+    # The estimate as first written stays readable, byte for byte, beside the realised record.
+    assert _files(october / "estimated") == {"model_drift.txt": as_estimated["model_drift.txt"],
+                                             "verdict.json": as_estimated["verdict.json"]}
+    after = json.loads((october / "verdict.json").read_text())
+    assert after["model_drift_basis"] == "realised" and after["model_drift"] is True
+    assert after["kpi"]["value"] == pytest.approx(realised, abs=1e-6) and after["kpi"]["estimated"]["roc_auc"] == estimate
+    assert after["run_id"] == estimated_run and after["late_labels"]["run_id"] == run
+    assert after["late_labels"]["window"] == "2025-11"
+    assert after["late_labels"]["cbpe_error"]["roc_auc"] == pytest.approx(estimate - after["kpi"]["value"])
+    assert after["late_labels"]["before"]["model_drift_basis"] == "estimated"
+    assert after["late_labels"]["before"]["model_drift"] == before["model_drift"]
+    flagged = [c for c in after["kpi"]["comparisons"] if c["flagged"]]
+    assert flagged and [e for e in after["evidence"] if e.startswith("roc_auc ")] == [
+        f"roc_auc realised {after['kpi']['value']:.4f} vs {c['against']} {c['reference']:.4f} (drop {c['drop']:+.4f})"
+        for c in flagged]
+    text = (october / "model_drift.txt").read_text().splitlines()
+    assert text[2] == f"roc_auc at 2025-10: {after['kpi']['value']:.4f}, realised (labels)"
+    assert f"estimate error (roc_auc): {estimate - after['kpi']['value']:+.4f}" in text
+    assert (f"labels arrived late: realised by run {run} at window 2025-11; before them, run {estimated_run} "
+            f"judged roc_auc estimated {estimate:.4f} -> {'MODEL DRIFT' if before['model_drift'] else 'no model drift'}"
+            " (as first written: monitoring/2025-10/estimated/)") in text
+    assert text[-1] == "verdict: MODEL DRIFT (basis: realised)"
+
+    # The window at which they arrived names the late window, and its trigger fires on it.
+    evidence = (f"late labels for 2025-10 (v0001): roc_auc realised {after['kpi']['value']:.4f} vs "
+                + ", ".join(f"{c['against']} {c['reference']:.4f} (drop {c['drop']:+.4f})" for c in flagged))
+    november = json.loads((work / "repo" / "monitoring" / "2025-11" / "verdict.json").read_text())
+    assert november["late_labels"] == [{"window": "2025-10", "version": "v0001", "metric": "roc_auc",
+                                        "realised": after["kpi"]["value"], "estimated": estimate,
+                                        "model_drift": True, "updated": True, "evidence": evidence}]
+    ledger = json.loads((work / "repo" / "runs" / f"{run}.json").read_text())
+    decide = next(s for s in ledger["stages"] if s["name"] == "decide")["outputs"]
+    [trigger] = [t for t in decide["triggers"] if t.startswith("model_drift: ")]
+    assert trigger.endswith(evidence)
+    assert f"model_drift fired at 2025-11: " in (work / "repo" / "logs" / "lowops.log").read_text()

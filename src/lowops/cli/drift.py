@@ -31,6 +31,12 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: 
     labels are late), and writes repo/monitoring/W/. Drift is a result, not
     an error: the exit code is 0 unless --fail-on-drift is given.
 
+    A window monitored before is re-checked with the version that scored it
+    and that version's reference; the re-check goes to
+    repo/monitoring/W/recheck-RUN/ beside the record, which is never
+    overwritten, and the answer is the recorded verdict, saying whether the
+    re-check agrees (--fail-on-drift goes by the recorded verdict).
+
     \b
     Example:
         lowops drift --window 2025-09
@@ -44,9 +50,9 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: 
     details = verdict.details
     data: dict[str, Any] = {"window": verdict.window, "drift_that_matters": verdict.drift_that_matters,
             "model_drift": verdict.model_drift, "evidence": list(verdict.evidence),
-            **{k: details.get(k) for k in ("status", "version", "reference", "model_drift_basis",
+            **{k: details.get(k) for k in ("status", "version", "run_id", "reference", "model_drift_basis",
                                            "prediction_drift", "drifted", "ranking", "kpi", "files",
-                                           "features") if k in details}}
+                                           "features", "late_labels", "recheck") if k in details}}
     data.setdefault("features", {})
     if as_json:
         print_json(data)
@@ -62,8 +68,9 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: 
 
 def _print(data: dict[str, Any]) -> None:
     kpi = data.get("kpi") or {}
+    recorded = f", recorded by run {data.get('run_id')}" if data.get("recheck") else ""
     click.echo(f"{data['window']} against {data['version']} "
-               f"({(data.get('reference') or {}).get('kind', 'training')} reference):")
+               f"({(data.get('reference') or {}).get('kind', 'training')} reference{recorded}):")
     click.echo(f"  drift that matters: {'YES' if data['drift_that_matters'] else 'no'}")
     value = kpi.get("value")
     shown = f"{kpi.get('metric')} {value:.4f} ({data.get('model_drift_basis')})" if value is not None else "no KPI yet"
@@ -79,5 +86,10 @@ def _print(data: dict[str, Any]) -> None:
     for line in data.get("evidence") or []:
         click.echo(f"  - {line}")
     files = data.get("files") or {}
+    recheck = data.get("recheck")
     if files:
-        click.echo("  written: " + ", ".join(sorted(files.values())))
+        click.echo(("  recorded: " if recheck else "  written: ") + ", ".join(sorted(files.values())))
+    if recheck:
+        said = "agrees" if recheck["agrees"] else "differs: " + "; ".join(recheck["differences"])
+        click.echo(f"  re-check {recheck['run_id']} with {recheck['version']}: {said}")
+        click.echo("  written: " + ", ".join(sorted((recheck.get("files") or {}).values())))

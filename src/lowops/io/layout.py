@@ -13,6 +13,8 @@
       outputs/<window>/predictions-<run>.csv, slots-<run>.csv
       monitoring/<window>/                  data_drift.csv, impact.csv, model_drift.txt, verdict.json,
                                             sweetviz_compare.html, decision.txt (decision-<run>.txt after it)
+      monitoring/<window>/recheck-<run>/    a later re-check of the window (``lowops drift``), beside the record
+      monitoring/<window>/estimated/        model_drift.txt and verdict.json as first written, before late labels
       runs/<run>.json                       one run's ledger
       logs/lowops.log, logs/metrics.log     events and metrics, one line each (logs/pipelines/: the shell's)
       audit.log, audit.head                 the hash-chained audit trail and its head
@@ -53,6 +55,7 @@ VERDICT_FILE = "verdict.json"
 SWEETVIZ_FILE = "sweetviz_compare.html"
 MONITORING_FILES = (DATA_DRIFT_FILE, IMPACT_FILE, MODEL_DRIFT_FILE, VERDICT_FILE)
 DECISION_FILE = "decision.txt"
+ESTIMATED_DIR = "estimated"
 _DECISION = re.compile(r"^decision(-r\d+)?\.txt$")
 
 _VERSION = re.compile(r"^v([0-9]{4,6})\Z")
@@ -175,6 +178,16 @@ def monitoring_windows(repo: Path) -> list[Path]:
     if not base.is_dir():
         return []
     return sorted(p for p in base.iterdir() if p.is_dir() and _WINDOW.match(p.name))
+
+
+def recheck_dir(repo: Path, window: str, run_id: str) -> Path:
+    """``monitoring/<window>/recheck-<run>/``: where a re-check of an already monitored window writes."""
+    return monitoring_dir(repo, window) / f"recheck-{run_id}"
+
+
+def estimated_dir(repo: Path, window: str) -> Path:
+    """``monitoring/<window>/estimated/``: the window's model drift as judged before its late labels arrived."""
+    return monitoring_dir(repo, window) / ESTIMATED_DIR
 
 
 def decision_file(repo: Path, window: str, run_id: str) -> Path:

@@ -1,6 +1,7 @@
 """Triggers: the reasons to retrain at a window, each with its evidence, and the cool-down.
 
-A trigger fires on the monitoring verdict (drift that matters, model drift),
+A trigger fires on the monitoring verdict (drift that matters, model drift,
+model drift that late labels of an earlier window showed),
 on the primary KPI against T-1, T-2 and the benchmark when monitoring is off,
 every N windows, or on a change of the configuration or a feature SQL file
 that defines the live model. The cool-down keeps an automatic switch from
@@ -148,8 +149,10 @@ def evaluate_triggers(ctx: Context, window: Window, verdict: DriftVerdict | None
             f"see {layout.monitoring_dir(ctx.repo, window.label).relative_to(ctx.repo)}"
         if cfg.data_drift and verdict.drift_that_matters:
             fired.append(Trigger("data_drift", f"drift that matters at {window.label}: {evidence}"))
-        if cfg.model_drift and verdict.model_drift:
-            fired.append(Trigger("model_drift", f"monitoring verdict at {window.label}: {evidence}"))
+        said = ([f"monitoring verdict at {window.label}: {evidence}"] if verdict.model_drift else []) \
+            + list(verdict.late_model_drift)  # late labels of earlier windows, judged at this one
+        if cfg.model_drift and said:
+            fired.append(Trigger("model_drift", "; ".join(said)))
     elif cfg.model_drift:
         found = _kpi_drift(ctx, window, metrics, card)
         if found:

@@ -1,6 +1,7 @@
 """What monitoring writes: ``monitoring/<window>/`` files and ``logs/metrics.log`` lines.
 
-``monitoring/<window>/`` holds the latest check of that window:
+``monitoring/<window>/`` holds the record of that window (a re-check of it by
+``lowops drift`` writes the same files to ``recheck-<run>/`` inside it):
 
 - ``data_drift.csv``: one row per feature, every statistic, the decision;
 - ``impact.csv``: the ranking (drifted features first), importance-weighted
@@ -11,9 +12,11 @@
   ``lowops status`` and the dashboard;
 - ``sweetviz_compare.html`` (when enabled).
 
-They are derived views, recomputable from the snapshots, so a later check of
-the same window (``--force``, late labels) replaces them; the history stays in
-``logs/metrics.log``, which is only ever appended to.
+They are derived views, recomputable from the snapshots. ``lowops run --force``
+replaces them; labels that arrive late update ``model_drift.txt`` and
+``verdict.json`` to the realised basis, keeping the estimated ones in
+``estimated/``; the history stays in ``logs/metrics.log``, which is only ever
+appended to.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ def feature_objects(drifts: list[FeatureDrift], impact: ImpactResult) -> dict[st
 
 
 def write_window(repo: Path, window: str, drifts: list[FeatureDrift], impact: ImpactResult,
-                 model_text: str, verdict: dict[str, Any]) -> dict[str, str]:
+                 model_text: str, verdict: dict[str, Any], folder: Path | None = None) -> dict[str, str]:
     """Write the window's files (replacing an earlier check's) and return their paths.
 
     Args:
@@ -86,11 +89,12 @@ def write_window(repo: Path, window: str, drifts: list[FeatureDrift], impact: Im
         impact: the ranking.
         model_text: the body of ``model_drift.txt``.
         verdict: the JSON summary (already JSON-safe).
+        folder: where to write them (``monitoring/<window>/`` unless a re-check says otherwise).
 
     Returns:
         File role to path relative to the repository.
     """
-    folder = layout.monitoring_dir(repo, window)
+    folder = folder or layout.monitoring_dir(repo, window)
     rows = [d.row() for d in drifts]
     columns = list(dict.fromkeys(key for row in rows for key in row))
     _csv(folder / layout.DATA_DRIFT_FILE, rows, columns)
@@ -130,6 +134,19 @@ def log_window(metrics: MetricsLog, window: str, version: str, rows: int, drifts
     for metric, value in lines:
         metrics.log(window, version, metric, value, rows)
     return len(lines)
+
+
+def recorded_verdict(repo: Path, window: str) -> dict[str, Any] | None:
+    """The window's recorded ``verdict.json`` (with the paths of the recorded files), if it was monitored."""
+    folder = layout.monitoring_dir(repo, window)
+    if not (folder / layout.VERDICT_FILE).is_file():
+        return None
+    verdict = read_json(folder / layout.VERDICT_FILE)
+    if not isinstance(verdict, dict):
+        return None
+    names = (*layout.MONITORING_FILES, layout.SWEETVIZ_FILE)
+    verdict["files"] = {name: str((folder / name).relative_to(repo)) for name in names if (folder / name).is_file()}
+    return verdict
 
 
 def latest_verdict(repo: Path) -> dict[str, Any] | None:

@@ -238,6 +238,45 @@ def decide_outputs(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _answer(switches: list[dict[str, Any]], window: str, version: Any) -> dict[str, Any] | None:
+    """The first switch to another version at or after ``window`` (a rollback answers nothing), if any."""
+    return next((h for h in switches if str(h["window"]) >= window and h.get("to") != version), None)
+
+
+def attention(monitoring: list[dict[str, Any]], history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """What the summary flags, window by window: drift that matters, model drift and blocked retrains.
+
+    A finding at window W is unresolved while no switch to a version other than the one
+    that scored W happened at or after W; a resolved one is listed under ``handled`` with
+    the switch that answered it. A blocked retrain is a decision whose outcome kept the
+    incumbent (it won, the cool-down, or the winner failed its smoke test).
+
+    Returns:
+        ``drift``, ``model_drift``, ``blocked``: the unresolved findings, oldest first, each
+        ``{"window", "version", "evidence"}`` (``blocked``: ``"outcome"`` and ``"file"``);
+        ``handled``: the resolved ones, each with its ``kind`` and ``switch``.
+    """
+    switches = [h for h in history if h.get("window") and h.get("from") and h.get("action") != "rollback"]
+    found: dict[str, list[dict[str, Any]]] = {"drift": [], "model_drift": [], "blocked": [], "handled": []}
+    for entry in monitoring:
+        verdict = entry.get("verdict") or {}
+        window, version = entry["window"], verdict.get("version")
+        evidence = [str(e) for e in verdict.get("evidence") or []]
+        items: list[tuple[str, dict[str, Any]]] = []
+        if verdict.get("drift_that_matters"):
+            items.append(("drift", {"evidence": evidence[0] if evidence else ""}))
+        if verdict.get("model_drift"):
+            items.append(("model_drift", {"evidence": evidence[-1] if evidence else ""}))
+        for decision in entry.get("decisions") or []:
+            if str(decision.get("outcome") or "").startswith("keep "):
+                items.append(("blocked", {"outcome": decision["outcome"], "file": decision["file"]}))
+        switch = _answer(switches, window, version)
+        for kind, item in items:
+            item.update(window=window, version=version)
+            found["handled" if switch else kind].append({**item, "kind": kind, "switch": switch} if switch else item)
+    return found
+
+
 def collect(project: Project) -> dict[str, Any]:
     """Everything the report shows, read from the project's repository (no database access).
 
@@ -262,6 +301,7 @@ def collect(project: Project) -> dict[str, Any]:
     chain = _guard(problems, where(layout.audit_log(repo)), [], audit.check_chain, repo)
     pending = _guard(problems, f"{where(layout.model_dir(repo, name))}/*.status", [], vstatus.with_status, repo,
                      name, "pending")
+    monitoring = monitoring_windows(repo, problems)
     live = None
     if state:
         content = (state.get("slots") or {}).get(state.get("live")) or {}
@@ -271,7 +311,7 @@ def collect(project: Project) -> dict[str, Any]:
         "repo": repo, "mode": cfg.deploy.mode, "governance": cfg.governance.promote,
         "task": cfg.model.task, "kpis": kpis, "state": state, "live": live,
         "history": (state or {}).get("history", []), "runs": runs, "served_runs": served_by_runs(runs),
-        "monitoring": monitoring_windows(repo, problems),
+        "monitoring": monitoring, "attention": attention(monitoring, (state or {}).get("history", [])),
         "versions": versions_table(repo, name, primary, state, kpis["served"], problems),
         "audit": entries, "audit_problems": chain, "pending": pending,
         "impact_thresholds": (cfg.drift.impact.threshold, cfg.drift.impact.counterfactual_threshold),

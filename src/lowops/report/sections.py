@@ -90,7 +90,7 @@ def summary(data: dict[str, Any], windows: list[str]) -> str:
         cards.append(_card("Last run", f"{badge(str(status), 'ok' if status in ('done', 'empty') else 'bad')}",
                            f"{esc(last_run.get('run_id'))} {esc(last_run.get('command'))} "
                            f"{esc(last_run.get('window') or '')} at {stamp(last_run.get('started_at'))}", raw=True))
-    body = f'<div class="cards">{"".join(cards)}</div>' + _attention(data, verdict)
+    body = f'<div class="cards">{"".join(cards)}</div>' + _attention(data)
     return section("summary", "At a glance", body)
 
 
@@ -101,7 +101,39 @@ def _card(label: str, value: str, detail: str, raw: bool = False) -> str:
             f'<div class="detail">{said}</div></div>')
 
 
-def _attention(data: dict[str, Any], verdict: dict[str, Any] | None) -> str:
+_KINDS = {"drift": "drift that matters", "model_drift": "model drift", "blocked": "a blocked retrain"}
+
+
+def _windows(found: list[dict[str, Any]]) -> str:
+    windows = list(dict.fromkeys(str(f["window"]) for f in found))
+    return f"{len(windows)} window{'s' if len(windows) != 1 else ''} ({', '.join(windows)})"
+
+
+def _findings(found: dict[str, list[dict[str, Any]]]) -> tuple[list[str], list[str]]:
+    """Unresolved drift that matters, model drift and blocked retrains; and the ones a switch answered."""
+    items = []
+    for kind, said in (("drift", "drift that matters not followed by a switch"),
+                       ("model_drift", "model drift not answered by a switch")):
+        if found[kind]:
+            last = found[kind][-1]
+            items.append(f"{said} in {esc(_windows(found[kind]))}; latest, {esc(last['window'])} "
+                         f"({esc(last['version'] or '?')}): {esc(last['evidence'])}")
+    for item in found["blocked"]:
+        items.append(f"retrain blocked at {esc(item['window'])}: {esc(item['outcome'])} "
+                     f"(<code>{esc(item['file'])}</code>)")
+    notes: list[str] = []
+    by_switch: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+    for item in found["handled"]:
+        switch = item["switch"]
+        by_switch.setdefault((switch.get("to"), switch.get("window"), switch.get("action") or "switch"), []).append(item)
+    for (version, window, action), handled in by_switch.items():
+        kinds = [f"{_KINDS[kind]} at {', '.join(dict.fromkeys(str(h['window']) for h in handled if h['kind'] == kind))}"
+                 for kind in _KINDS if any(h["kind"] == kind for h in handled)]
+        notes.append(f"{esc('; '.join(kinds))}: since then {esc(version)} went live ({esc(action)} at {esc(window)})")
+    return items, notes
+
+
+def _attention(data: dict[str, Any]) -> str:
     items = []
     failed = [r for r in data["runs"][-10:] if r.get("status") not in ("done", "empty", "running")]
     for run in failed[-3:]:
@@ -111,16 +143,8 @@ def _attention(data: dict[str, Any], verdict: dict[str, Any] | None) -> str:
         items.append(f"{esc(item['version'])} waits for approval since {stamp(item.get('at'))}: "
                      f"<code>lowops approve {esc(item['version'])} --by NAME --reason TEXT</code> or "
                      f"<code>lowops reject …</code>")
-    notes = []
-    if verdict and verdict.get("model_drift"):
-        window = str(verdict.get("window"))
-        switched = [h for h in data["history"] if str(h.get("window") or "") >= window and h.get("from")]
-        line = f"model drift at {esc(window)} ({esc((verdict.get('evidence') or [''])[-1])})"
-        if switched:
-            notes.append(f"{line}; since then {esc(switched[-1].get('to'))} went live "
-                         f"({esc(switched[-1].get('action') or 'switch')} at {esc(switched[-1].get('window'))})")
-        else:
-            items.append(line)
+    found, notes = _findings(data["attention"])
+    items.extend(found)
     if data["audit_problems"]:
         items.append(f"audit.log chain broken: {esc(data['audit_problems'][0])} — run <code>lowops verify</code>")
     noted = "".join(f"<li>{n}</li>" for n in notes)
@@ -128,7 +152,7 @@ def _attention(data: dict[str, Any], verdict: dict[str, Any] | None) -> str:
         return (f'<div class="attention calm">Nothing needs attention.'
                 f'{"<br>Handled:<ul>" + noted + "</ul>" if noted else ""}</div>')
     return ('<div class="attention"><b>Needs attention</b><ul>' + "".join(f"<li>{i}</li>" for i in items)
-            + noted + "</ul></div>")
+            + "</ul>" + (f"Handled:<ul>{noted}</ul>" if noted else "") + "</div>")
 
 
 def timeline(data: dict[str, Any], windows: list[str]) -> str:

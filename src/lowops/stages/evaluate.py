@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from lowops.context import Context
 from lowops.io import layout, predictions, runs, snapshots
+from lowops.io.logs import read_metrics
 from lowops.io.snapshots import Snapshot
 from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
-from lowops.monitoring.model_drift import kpi_history, with_standard_error
+from lowops.monitoring.model_drift import with_standard_error
 from lowops.stages.extract import extract_labels
 from lowops.windows import Window
 
@@ -72,7 +74,30 @@ def _scored_by(ctx: Context, path: Path, scored: pd.DataFrame) -> str:
     return str(version) if version else str(scored["version"].iloc[-1])
 
 
-def late_labels(ctx: Context, window: Window) -> list[tuple[Window, dict[str, float], str]]:
+def scored_by(ctx: Context, window: str) -> str | None:
+    """The version that scored ``window``: its latest predictions' run ledger (else the file's rows), if scored."""
+    files = layout.predictions_files(ctx.repo, window)
+    if not files:
+        return None
+    return _scored_by(ctx, files[-1], predictions.read_scores(files[-1], ctx.config.entity_key))
+
+
+class LateLabels(NamedTuple):
+    """An earlier window evaluated once its labels arrived."""
+
+    window: Window
+    values: dict[str, float]  # the realised KPIs
+    version: str  # the version that scored it
+    rows: int  # labelled rows evaluated
+
+
+def _realised_elsewhere(ctx: Context, metric: str) -> set[str]:
+    """Windows whose realised ``metric`` a run other than this one logged (this run's own: a resumed run's)."""
+    return {row["window"] for row in read_metrics(ctx.repo) if row["model"] == ctx.name and row["metric"] == metric
+            and row["run"] != ctx.run_id and math.isfinite(row["value"])}
+
+
+def late_labels(ctx: Context, window: Window) -> list[LateLabels]:
     """Evaluate earlier windows whose labels arrived after they were scored.
 
     Looks back ``drift.model_drift.backfill_windows`` windows for one that has
@@ -80,12 +105,15 @@ def late_labels(ctx: Context, window: Window) -> list[tuple[Window, dict[str, fl
     extracts its labels, evaluates its stored predictions (logging the KPIs
     under that window) and returns what it found.
 
+    A window this very run back-filled before it was interrupted is found again
+    (its metric lines are not written twice), so a resumed run judges it too.
+
     Returns:
-        ``(window, realised metrics, version)`` per window back-filled.
+        One :class:`LateLabels` per window back-filled, oldest first.
     """
     cfg = ctx.config
     primary, key = cfg.train.primary_metric, cfg.entity_key
-    done = kpi_history(ctx.repo, ctx.name, primary)
+    done = _realised_elsewhere(ctx, primary)
     found = []
     for lag in range(cfg.drift.model_drift.backfill_windows, 0, -1):  # oldest first
         earlier = window.prev(lag)
@@ -107,5 +135,6 @@ def late_labels(ctx: Context, window: Window) -> list[tuple[Window, dict[str, fl
         if values:
             ctx.log.event("monitor", f"late labels for {earlier.label} arrived: realised {primary}="
                           f"{values.get(primary, math.nan):.4f} ({version})")
-            found.append((earlier, values, version))
+            known = snapshots.load(labels, columns=[key, cfg.labels.target]).dropna()
+            found.append(LateLabels(earlier, values, version, int(scored[key].isin(known[key]).sum())))
     return found

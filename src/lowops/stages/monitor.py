@@ -7,6 +7,12 @@ features by impact, judges model drift (realised KPI, or the CBPE estimate and
 prediction drift while labels are late), writes ``monitoring/<window>/`` and
 one metrics-log line per statistic, and hands continuous training a
 :class:`~lowops.monitoring.verdict.DriftVerdict`.
+
+Earlier windows whose labels arrive with this check are judged on their
+realised KPI and their record brought to that basis (:mod:`lowops.monitoring.late`);
+their model drift reaches continuous training through this window's verdict.
+A re-check of a window that has a record writes beside it, to
+``monitoring/<window>/recheck-<run>/``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
 from lowops.model.contract import check_frame
 from lowops.model.predict import predictor
-from lowops.monitoring import cbpe, sweetviz
+from lowops.monitoring import cbpe, late, sweetviz
 from lowops.monitoring.drift import FeatureDrift, data_drift
 from lowops.monitoring.impact import (
     ImpactResult,
@@ -38,7 +44,7 @@ from lowops.monitoring.model_drift import (
     summary_text,
     with_standard_error,
 )
-from lowops.monitoring.outputs import clean, feature_objects, log_window, write_window
+from lowops.monitoring.outputs import clean, feature_objects, log_window, recorded_verdict, write_window
 from lowops.monitoring.reference import (
     Reference,
     build_reference,
@@ -53,6 +59,7 @@ from lowops.windows import Window, parse_window
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     import pandas as pd
 
@@ -133,25 +140,40 @@ def _realised(ctx: Context, window: Window, card: ModelCard, current: pd.DataFra
                                cfg.drift.model_drift, cfg.model.random_state)
 
 
-def _late(ctx: Context, window: Window, metric: str) -> tuple[list[str], bool]:
-    """Late labels of earlier windows, judged against their own T-1, T-2 and benchmark."""
-    lines, flagged_any = [], False
-    for earlier, values, version in late_labels(ctx, window):
-        if metric not in values:
+def _late(ctx: Context, window: Window, metric: str) -> list[late.LateFinding]:
+    """Late labels of earlier windows: each judged against its own T-1, T-2 and benchmark, its record updated."""
+    cfg, found = ctx.config, []
+    for item in late_labels(ctx, window):
+        if metric not in item.values:
             continue
-        current = Point(earlier.label, values[metric], values.get(f"se.{metric}"))
-        comparisons = compare(metric, current, references(ctx.repo, ctx.name, metric, earlier, ctx.card(version)),
-                              ctx.config.drift.model_drift)
-        flagged = any(c.flagged for c in comparisons)
-        flagged_any = flagged_any or flagged
-        lines.append(f"late labels: {earlier.label} realised {metric}={values[metric]:.4f} -> "
-                     f"{'MODEL DRIFT' if flagged else 'within tolerance'}")
-    return lines, flagged_any
+        label, version = item.window.label, item.version
+        current = Point(label, item.values[metric], item.values.get(f"se.{metric}"))
+        comparisons = compare(metric, current, references(ctx.repo, ctx.name, metric, item.window, ctx.card(version)),
+                              cfg.drift.model_drift)
+        recorded = recorded_verdict(ctx.repo, label)
+        finding = late.realised_finding(metric, item.values, comparisons, recorded,
+                                        late.logged_estimates(ctx.repo, ctx.name, label, version))
+        update = recorded is not None and recorded.get("model_drift_basis") != "realised"
+        if recorded is not None and update:
+            where = layout.estimated_dir(ctx.repo, label).relative_to(ctx.repo)
+            text = summary_text(label, ctx.name, version, finding, cfg.drift.model_drift,
+                                cfg.drift.thresholds.prediction_psi,
+                                [late.history_line(recorded, ctx.run_id, window.label, str(where))])
+            late.rewrite_record(ctx.repo, label, text, late.updated_verdict(recorded, finding, ctx.run_id,
+                                                                            window.label))
+        result = late.LateFinding(label, version, finding, update)
+        late.log_late(ctx.metrics, result, item.rows)
+        ctx.log.event("monitor", f"late labels: {label} ({version}) on the realised basis: "
+                      f"{'MODEL DRIFT' if finding.flagged else 'no model drift'}"
+                      + (f"; {layout.monitoring_dir(ctx.repo, label).relative_to(ctx.repo)} updated" if update else ""),
+                      level="WARN" if finding.flagged else "INFO")
+        found.append(result)
+    return found
 
 
 def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, card: ModelCard,
             scores: np.ndarray | None = None, labels: Snapshot | None = None,
-            realised: dict[str, float] | None = None) -> DriftVerdict:
+            realised: dict[str, float] | None = None, recheck: bool = False) -> DriftVerdict:
     """Check one window: data drift, impact, model drift; write and log the results.
 
     Args:
@@ -163,6 +185,8 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
         scores: the live model's scores of the snapshot's rows, in order (scored again if None).
         labels: the window's labels, when they exist.
         realised: the KPIs ``evaluate`` computed for the window, if it ran.
+        recheck: the window has a record already: write to ``monitoring/<window>/recheck-<run>/``
+            beside it, and leave other windows' late labels to the loop.
 
     Returns:
         The window's verdicts.
@@ -182,27 +206,30 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
     label_frame = _labels_frame(ctx, labels)
     if realised is None:
         realised = _realised(ctx, window, card, current, scores, label_frame)
-    late_lines, late_flag = _late(ctx, window, cfg.train.primary_metric)
+    folder = layout.recheck_dir(ctx.repo, window.label, ctx.run_id) if recheck else \
+        layout.monitoring_dir(ctx.repo, window.label)
+    found_late = [] if recheck else _late(ctx, window, cfg.train.primary_metric)
     finding = _model_drift(ctx, window, card, scores, reference, realised or {})
-    model_drift = finding.flagged or (finding.basis != "realised" and late_flag)
+    model_drift = finding.flagged
     evidence = [*impact.evidence,
                 *(f"{finding.metric} {finding.basis} {finding.value:.4f} vs {c.against} {c.reference:.4f} "
-                  f"(drop {c.drop:+.4f})" for c in finding.comparisons if c.flagged),
-                *(line for line in late_lines if line.endswith("MODEL DRIFT"))]
+                  f"(drop {c.drop:+.4f})" for c in finding.comparisons if c.flagged)]
     summary = _verdict_json(ctx, window, card, reference, drifts, impact, finding, model_drift, evidence)
+    summary["late_labels"] = clean([f.summary() for f in found_late])
     text = summary_text(window.label, ctx.name, str(card.version), finding, cfg.drift.model_drift,
-                        cfg.drift.thresholds.prediction_psi, late_lines)
-    files = write_window(ctx.repo, window.label, drifts, impact, text, summary)
+                        cfg.drift.thresholds.prediction_psi, [f.line for f in found_late])
+    files = write_window(ctx.repo, window.label, drifts, impact, text, summary, folder)
     if cfg.drift.sweetviz.enabled and reference_rows is not None:
-        files.update(_sweetviz(ctx, window, reference_rows, current, label_frame))
+        files.update(_sweetviz(ctx, window, reference_rows, current, label_frame, folder))
     count = log_window(ctx.metrics, window.label, str(card.version), len(current), drifts, impact, finding, summary)
     drifted = [d.feature for d in drifts if d.drifted]
     ctx.log.event("monitor", f"{len(drifts)} features, drifted: {', '.join(drifted) or 'none'}; drift that "
                   f"matters: {'yes' if impact.matters else 'no'}; model drift: {'yes' if model_drift else 'no'} "
-                  f"({finding.basis}); {count} metrics logged -> {layout.monitoring_dir(ctx.repo, window.label)}",
+                  f"({finding.basis}); {count} metrics logged -> {folder}",
                   level="WARN" if impact.matters or model_drift else "INFO")
     return DriftVerdict(window.label, drift_that_matters=impact.matters, model_drift=model_drift,
-                        evidence=tuple(evidence), details={**summary, "files": files, "metrics_logged": count})
+                        evidence=tuple(evidence), details={**summary, "files": files, "metrics_logged": count},
+                        late_model_drift=tuple(f.evidence for f in found_late if f.finding.flagged))
 
 
 def _verdict_json(ctx: Context, window: Window, card: ModelCard, reference: Reference, drifts: list[FeatureDrift],
@@ -250,7 +277,7 @@ def _model_drift(ctx: Context, window: Window, card: ModelCard, scores: np.ndarr
 
 
 def _sweetviz(ctx: Context, window: Window, reference_rows: pd.DataFrame, current: pd.DataFrame,
-              label_frame: pd.DataFrame | None) -> dict[str, str]:
+              label_frame: pd.DataFrame | None, folder: Path) -> dict[str, str]:
     cfg = ctx.config
     key, target = cfg.entity_key, cfg.labels.target
     rows, seed = cfg.drift.sweetviz.max_rows, cfg.drift.impact.seed
@@ -259,7 +286,7 @@ def _sweetviz(ctx: Context, window: Window, reference_rows: pd.DataFrame, curren
         cur = current.merge(label_frame[[key, target]], on=key, how="left")
     cur = sweetviz.sample(cur.drop(columns=[key]), rows, seed)
     ref = sweetviz.sample(reference_rows.drop(columns=[key], errors="ignore"), rows, seed)
-    path = layout.monitoring_dir(ctx.repo, window.label) / layout.SWEETVIZ_FILE
+    path = folder / layout.SWEETVIZ_FILE
     try:
         sweetviz.compare_report(ref, cur, path, target=target if label_frame is not None else None,
                                 window=window.label)
