@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from lowops.commands._run import locked, recorded, stage
 from lowops.context import Context
-from lowops.io import snapshots
 from lowops.monitoring.verdict import DriftVerdict
-from lowops.stages.extract import extract_features, extract_labels
+from lowops.stages.extract import current, extract_features, stored
 from lowops.stages.monitor import monitor
 from lowops.windows import Window, check_not_future
 
@@ -22,7 +21,7 @@ def drift(ctx: Context, window: Window) -> DriftVerdict:
     check_not_future(window)
     with locked(ctx, f"lowops drift --window {window.label}"), recorded(ctx, "drift", window.label) as ledger:
         model, card, _slot = ctx.load_live()
-        features = snapshots.latest(ctx.repo, window.label, "features")
+        features = stored(ctx, window, "features")  # None too when made from other SQL or marts
         if features is None:
             with stage(ledger, "extract") as out:
                 features = extract_features(ctx, window)
@@ -30,9 +29,7 @@ def drift(ctx: Context, window: Window) -> DriftVerdict:
         if features is None:
             ledger.finish("empty")
             return DriftVerdict(window.label, details={"status": "empty"})
-        labels = snapshots.latest(ctx.repo, window.label, "labels")
-        if labels is None and ctx.labels_due(window):
-            labels = extract_labels(ctx, window)
+        labels = current(ctx, window, "labels")
         with stage(ledger, "monitor") as out:
             verdict = monitor(ctx, window, features=features, model=model, card=card, labels=labels)
             out.update(verdict.ledger())

@@ -22,6 +22,7 @@ from lowops.errors import DataError
 from lowops.io import snapshots
 from lowops.model import metrics as metric_fns
 from lowops.model.predict import predict_frame
+from lowops.stages.extract import current
 
 _BATCH = 50
 
@@ -67,8 +68,8 @@ def holdout_rows(ctx: Context, window: str) -> tuple[pd.DataFrame, np.ndarray]:
         DataError: the window has no features or no labels stored.
     """
     key, target = ctx.config.entity_key, ctx.config.labels.target
-    feats = snapshots.latest(ctx.repo, window, "features")
-    labels = snapshots.latest(ctx.repo, window, "labels")
+    feats = current(ctx, ctx.window(window), "features")
+    labels = current(ctx, ctx.window(window), "labels")
     if feats is None or labels is None:
         raise DataError(f"The hold-out window {window} has no {'features' if feats is None else 'labels'} "
                         "snapshot; run `lowops extract --window " + window + "` first.")
