@@ -213,3 +213,21 @@ def test_current_reuses_only_todays_data_and_refuses_when_the_database_lost_it(p
         "from, or leave 2025-01 out (train.windows, --window).")
     assert refused.value.exit_code == 65
     ctx.close()
+
+
+def test_score_and_drift_read_the_window_as_todays_sql_makes_it(project: Path, lowops_bin: Path) -> None:
+    kept = snapshots.latest(project / "repo", "2025-01", "features", "churn")
+    assert kept is not None
+    new_sha = add_usage_column(project)
+    for command in ("score", "drift"):
+        done = lowops(lowops_bin, project, command, "--window", "2025-01")
+        assert done.returncode == 0, done.stderr
+    now = snapshots.latest(project / "repo", "2025-01", "features", "churn")
+    assert now is not None and now.version != kept.version
+    assert dict(map(tuple, now.manifest["definition"]["marts"]))["usage"] == new_sha
+    ledgers = [json.loads(p.read_text()) for p in sorted((project / "repo" / "runs").glob("r*.json"))]
+    score, drift = ledgers[-2], ledgers[-1]
+    # score extracted the window again (in the same pass); drift found that version current and reused it
+    assert [s["name"] for s in score["stages"]] == ["extract", "score"]
+    assert score["stages"][0]["outputs"]["features"] == now.version
+    assert [s["name"] for s in drift["stages"]] == ["monitor"]
