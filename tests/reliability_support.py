@@ -371,7 +371,7 @@ def score_loop(project: str, stop: str, report: str, min_loads: int = 1) -> None
     from lowops.model.predict import model_input
 
     ctx = open_context(Path(project))
-    rows = pq.read_table(snapshots.latest(ctx.repo, "2025-03", "features").file).slice(0, 20).to_batches()[0]
+    rows = pq.read_table(snapshots.latest(ctx.repo, "2025-03", "features", ctx.name).file).slice(0, 20).to_batches()[0]
     loads, failures, seen = 0, [], {}
     while not Path(stop).exists() or loads < min_loads:
         try:

@@ -108,8 +108,8 @@ def _without_scored_at(path: Path) -> str:
 def _assert_same_loop(server: Path, sqlite: Path, url: str) -> None:
     for window in WINDOWS:
         for kind in ("features", "labels"):
-            mine = snapshots.latest(server / "repo", window, kind)
-            theirs = snapshots.latest(sqlite / "repo", window, kind)
+            mine = snapshots.latest(server / "repo", window, kind, "churn")
+            theirs = snapshots.latest(sqlite / "repo", window, kind, "churn")
             assert mine is not None and theirs is not None
             assert mine.rows == theirs.rows == 2000
             pd.testing.assert_frame_equal(snapshots.load(mine), snapshots.load(theirs), check_dtype=False,
@@ -122,7 +122,7 @@ def _assert_same_loop(server: Path, sqlite: Path, url: str) -> None:
     their_kpis = [line.split()[1:7] for line in (sqlite / "repo" / "logs" / "metrics.log").read_text().splitlines()]
     assert len(mine_kpis) >= 7 * len(WINDOWS)
     assert mine_kpis == their_kpis
-    manifest = snapshots.latest(server / "repo", WINDOWS[0], "features").manifest  # type: ignore[union-attr]
+    manifest = snapshots.latest(server / "repo", WINDOWS[0], "features", "churn").manifest  # type: ignore[union-attr]
     assert manifest["source"] == sa.make_url(url).render_as_string(hide_password=True)
 
 

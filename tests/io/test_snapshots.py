@@ -27,6 +27,9 @@ PROVENANCE = {
 }
 
 
+DEFINITION = {"model": "churn", "entity_key": "customer_id", "marts": [["profile", "ab" * 32]]}
+
+
 def frame(rows: int = 50) -> pd.DataFrame:
     return pd.DataFrame({
         "customer_id": range(1, rows + 1),
@@ -45,12 +48,14 @@ def files(root: Path) -> list[str]:
 
 def test_snapshot_manifest(tmp_path: Path) -> None:
     snap = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
-                                    provenance=PROVENANCE)
+                                    provenance=PROVENANCE, definition=DEFINITION)
     assert snap.created
     data = snap.file.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    # content-addressed: the id is the digest of the rows, the manifest also pins the file's bytes
-    assert snap.version == f"features-{manifest_of(snap)['content_sha256'][:12]}"
+    # content-addressed: the id is the digest of the rows and their definition; the manifest also pins the bytes
+    defined = hashlib.sha256(json.dumps(DEFINITION, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert snap.version == "features-" + hashlib.sha256(
+        (defined + manifest_of(snap)["content_sha256"]).encode()).hexdigest()[:12]
     assert snap.path == tmp_path / "data" / "2025-03" / snap.version
     assert sorted(p.name for p in snap.path.iterdir()) == ["features.parquet", "manifest.json"]
     manifest = json.loads((snap.path / "manifest.json").read_text())
@@ -65,6 +70,7 @@ def test_snapshot_manifest(tmp_path: Path) -> None:
     assert manifest["params"] == PROVENANCE["params"]
     assert manifest["source"] == PROVENANCE["source"]
     assert manifest["extracted_at"].endswith("Z")
+    assert (manifest["model"], manifest["definition"], manifest["definition_sha256"]) == ("churn", DEFINITION, defined)
     assert (manifest["window"], manifest["kind"], manifest["file"], manifest["version"]) == (
         "2025-03", "features", "features.parquet", snap.version)
     pd.testing.assert_frame_equal(snapshots.load(snap), frame(), check_dtype=False)
@@ -72,23 +78,23 @@ def test_snapshot_manifest(tmp_path: Path) -> None:
 
 def test_same_rows_chunked_differently_are_the_same_version(tmp_path: Path) -> None:
     first = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
-                                     provenance=PROVENANCE)
+                                     provenance=PROVENANCE, definition=DEFINITION)
     second = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=7,
-                                      provenance=PROVENANCE)
+                                      provenance=PROVENANCE, definition=DEFINITION)
     assert (second.version, second.created) == (first.version, False)
     # one version, and the pointer naming it as the window's latest extract
     assert sorted(p.name for p in (tmp_path / "data" / "2025-03").iterdir()) == [
-        first.version, "features.latest.json"]
-    assert snapshots.latest(tmp_path, "2025-03", "features").version == first.version
+        first.version, "features.churn.latest.json"]
+    assert snapshots.latest(tmp_path, "2025-03", "features", "churn").version == first.version
 
 
 def test_same_frame_twice_is_the_same_version(tmp_path: Path) -> None:
     first = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
-                                     provenance=PROVENANCE)
+                                     provenance=PROVENANCE, definition=DEFINITION)
     before = files(tmp_path)
     manifest_bytes = (first.path / "manifest.json").read_bytes()
     second = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
-                                      provenance={**PROVENANCE, "source": "elsewhere"})
+                                      provenance={**PROVENANCE, "source": "elsewhere"}, definition=DEFINITION)
     assert (first.created, second.created) == (True, False)
     assert second.version == first.version
     assert second.manifest == first.manifest
@@ -98,22 +104,22 @@ def test_same_frame_twice_is_the_same_version(tmp_path: Path) -> None:
 
 def test_different_content_is_a_new_version(tmp_path: Path) -> None:
     first = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
-                                     provenance=PROVENANCE)
+                                     provenance=PROVENANCE, definition=DEFINITION)
     changed = frame()
     changed.loc[0, "data_gb"] = 99.0
     second = snapshots.write_snapshot(tmp_path, "2025-03", "features", changed, row_group_rows=20,
-                                      provenance=PROVENANCE)
+                                      provenance=PROVENANCE, definition=DEFINITION)
     assert second.created and second.version != first.version
     assert [s.version for s in snapshots.versions(tmp_path, "2025-03", "features")] == [
         first.version, second.version]
-    assert snapshots.latest(tmp_path, "2025-03", "features").version == second.version
-    assert snapshots.latest(tmp_path, "2025-03", "labels") is None
-    assert snapshots.latest(tmp_path, "2025-04", "features") is None
+    assert snapshots.latest(tmp_path, "2025-03", "features", "churn").version == second.version
+    assert snapshots.latest(tmp_path, "2025-03", "labels", "churn") is None
+    assert snapshots.latest(tmp_path, "2025-04", "features", "churn") is None
 
 
 def test_altered_snapshot_is_refused(tmp_path: Path) -> None:
     snap = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
-                                    provenance=PROVENANCE)
+                                    provenance=PROVENANCE, definition=DEFINITION)
     flip(snap.file, 100)
     with pytest.raises(IntegrityError, match=r"does not match its manifest .*the data version was altered"):
         snapshots.load(snap)
@@ -124,8 +130,34 @@ def test_altered_snapshot_is_refused(tmp_path: Path) -> None:
 
 def test_version_without_manifest_is_an_integrity_error(tmp_path: Path) -> None:
     snap = snapshots.write_snapshot(tmp_path, "2025-03", "labels", frame()[["customer_id"]], row_group_rows=20,
-                                    provenance=PROVENANCE)
+                                    provenance=PROVENANCE, definition=DEFINITION)
     (snap.path / "manifest.json").unlink()
     with pytest.raises(IntegrityError) as excinfo:
         snapshots.versions(tmp_path, "2025-03", "labels")
     assert str(excinfo.value) == f"Data version {snap.path} has no manifest.json; run `lowops verify`."
+
+
+def test_same_rows_from_another_definition_or_model_are_another_version(tmp_path: Path) -> None:
+    first = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                     provenance=PROVENANCE, definition=DEFINITION)
+    edited = {**DEFINITION, "marts": [["profile", "cd" * 32]]}
+    other_sql = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                         provenance=PROVENANCE, definition=edited)
+    other_model = snapshots.write_snapshot(tmp_path, "2025-03", "features", frame(), row_group_rows=20,
+                                           provenance=PROVENANCE, definition={**DEFINITION, "model": "upsell"})
+    assert (first.created, other_sql.created, other_model.created) == (True, True, True)
+    assert len({first.version, other_sql.version, other_model.version}) == 3
+    # the same rows, each manifest saying what made them
+    assert first.manifest["content_sha256"] == other_sql.manifest["content_sha256"] == \
+        other_model.manifest["content_sha256"]
+    assert (other_sql.manifest["definition"], other_model.manifest["model"]) == (edited, "upsell")
+    # one latest-extract pointer per model: the second model's extract does not move the first's
+    assert sorted(p.name for p in (tmp_path / "data" / "2025-03").glob("*.json")) == [
+        "features.churn.latest.json", "features.upsell.latest.json"]
+    assert snapshots.latest(tmp_path, "2025-03", "features", "churn").version == other_sql.version
+    assert snapshots.latest(tmp_path, "2025-03", "features", "upsell").version == other_model.version
+    assert snapshots.changes(first.manifest, edited) == "mart 'profile' SQL changed"
+    assert snapshots.changes(first.manifest, {**DEFINITION, "marts": [["profile", "ab" * 32], ["usage", "ef" * 32]],
+                                              "model": "upsell"}) == "mart 'usage' added; model 'churn' -> 'upsell'"
+    assert snapshots.changes({"version": "features-0"}, DEFINITION) == (
+        "its manifest records no definition: an older lowops extracted it")

@@ -1,8 +1,13 @@
-"""lifecycle.compare: the weighted AUC and the paired bootstrap of a challenger's gain."""
+"""lifecycle.compare: the weighted AUC, the paired bootstrap of a challenger's gain, and the size gate."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
+from conftest import copy_project, open_context, set_config
+from ct_support import base_project
 
 from lowops.lifecycle.compare import bootstrap_delta
 from lowops.model.bootstrap import weighted_auc
@@ -26,3 +31,26 @@ def test_weighted_auc_matches_sklearn_and_bootstrap_finds_real_gains() -> None:
     gain, low, high = bootstrap_delta("log_loss", "classification", y, np.clip(good / 1.5, 0, 1),
                                       np.clip(weak / 1.1, 0, 1), threshold=0.5, resamples=100, confidence=0.9, seed=1)
     assert gain > 0 and low > 0
+
+
+def test_model_size_is_gated_by_an_absolute_budget_not_by_the_live_versions_size(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    from lowops.lifecycle.compare import Candidate, decide
+
+    project = copy_project(base_project(tmp_path_factory), tmp_path / "project")
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 600)
+    good, weak = np.clip(y * 0.5 + rng.random(600) * 0.5, 0, 1), rng.random(600)
+
+    def candidates() -> list[Candidate]:
+        # The live version stopped early (20 kB); a normal challenger is a hundred times its size.
+        live = Candidate("v0001", ["live"], {"roc_auc": 0.5}, ms_per_1000=4.0, bytes=20_000, scores=weak)
+        new = Candidate("v0002", ["new"], {"roc_auc": 0.9}, ms_per_1000=4.0, bytes=2_000_000, scores=good)
+        return [new, live]
+
+    decision = decide(open_context(project), "2025-09", "2025-09", "v0001", candidates(), y)
+    assert (decision.winner, decision.candidates[0].verdict) == ("v0002", "passes")
+    set_config(project, {"compare": {"max_model_mb": 1}})
+    decision = decide(open_context(project), "2025-09", "2025-09", "v0001", candidates(), y)
+    assert decision.winner == "v0001"
+    assert decision.candidates[0].verdict == "blocked: model file 2000000 bytes > compare.max_model_mb 1 MB"

@@ -30,7 +30,7 @@ def shifted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _keys(project: Path, window: str) -> np.ndarray:
     ctx = open_context(project)
-    snap = snapshots.latest(ctx.repo, window, "labels")
+    snap = snapshots.latest(ctx.repo, window, "labels", ctx.name)
     assert snap is not None
     return snapshots.load(snap)["customer_id"].to_numpy()
 

@@ -122,7 +122,7 @@ def test_late_labels_in_split_mode_judge_the_live_version_on_the_rows_it_served(
     # Labels up to 2025-09 are due today, 2025-10's are not; then they arrive.
     project = _split_run(drifted, tmp_path / "project", windows={"label_delay": delay})
     run_ok(project, "run", "--window", "2025-10")
-    assert not (project / "repo" / "data" / "2025-10" / "labels.latest.json").exists()
+    assert not (project / "repo" / "data" / "2025-10" / "labels.churn.latest.json").exists()
     set_config(project, {"windows": {"label_delay": 0}})
     [predictions_csv] = (project / "repo" / "outputs" / "2025-10").glob("predictions-*.csv")
     served = pd.read_csv(predictions_csv)

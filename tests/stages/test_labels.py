@@ -38,7 +38,7 @@ def test_labels_outside_the_classes_are_bad_data_naming_the_values(ran: Path) ->
     assert result.stderr.endswith("rows), outside labels.classes [0, 1]; map them in "
                                   f"{ran / 'sql' / 'labels.sql'} (CASE WHEN …) or set labels.classes to the "
                                   "negative and the positive class.\n")
-    assert latest(ran / "repo", "2025-04", "labels") is None  # nothing stored
+    assert latest(ran / "repo", "2025-04", "labels", "churn") is None  # nothing stored
 
 
 def test_text_labels_are_refused_unless_they_are_the_configured_classes(template: Path) -> None:
@@ -50,7 +50,7 @@ def test_text_labels_are_refused_unless_they_are_the_configured_classes(template
     set_config(template, {"labels": {"classes": ["no", "yes"]}})
     result = invoke(template, "run", "--window", "2025-01")
     assert result.exit_code == 0, result.output
-    stored = load(latest(template / "repo", "2024-12", "labels"))  # type: ignore[arg-type]
+    stored = load(latest(template / "repo", "2024-12", "labels", "churn"))  # type: ignore[arg-type]
     assert sorted(stored["churned"].unique().tolist()) == [0, 1]  # stored as the classes lowops uses
 
 

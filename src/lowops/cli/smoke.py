@@ -19,8 +19,9 @@ def smoke(ctx: click.Context, version: str | None, window: str | None, as_json: 
 
     Checks: digests verify; it loads; it scores the golden sample with
     outputs in range and no NaN; a missing column, a wrong dtype and an
-    empty frame are rejected cleanly; latency per 1000 rows and peak memory
-    stay within smoke.max_ms_per_1000_rows and smoke.max_memory_mb.
+    empty frame are rejected cleanly; latency per 1000 rows (CPU time on one
+    thread, best of 5) and peak memory (bytes allocated while loading and
+    scoring) stay within smoke.max_ms_per_1000_rows and smoke.max_memory_mb.
 
     \b
     Example:

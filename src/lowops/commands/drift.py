@@ -14,12 +14,11 @@ from typing import Any
 
 from lowops.commands._run import locked, recorded, stage
 from lowops.context import Context
-from lowops.io import snapshots
 from lowops.model.card import ModelCard
 from lowops.monitoring.outputs import recorded_verdict
 from lowops.monitoring.verdict import DriftVerdict, agreement
 from lowops.stages.evaluate import scored_by
-from lowops.stages.extract import extract_features, extract_labels
+from lowops.stages.extract import current, extract_features, stored
 from lowops.stages.monitor import monitor
 from lowops.windows import Window, check_not_future
 
@@ -64,7 +63,7 @@ def drift(ctx: Context, window: Window) -> DriftVerdict:
     with locked(ctx, f"lowops drift --window {window.label}"), recorded(ctx, "drift", window.label) as ledger:
         record = recorded_verdict(ctx.repo, window.label)
         model, card = _model(ctx, window, record)
-        features = snapshots.latest(ctx.repo, window.label, "features")
+        features = stored(ctx, window, "features")  # None too when made from other SQL or marts
         if features is None:
             with stage(ledger, "extract") as out:
                 features = extract_features(ctx, window)
@@ -72,9 +71,7 @@ def drift(ctx: Context, window: Window) -> DriftVerdict:
         if features is None:
             ledger.finish("empty")
             return DriftVerdict(window.label, details={"status": "empty"})
-        labels = snapshots.latest(ctx.repo, window.label, "labels")
-        if labels is None and ctx.labels_due(window):
-            labels = extract_labels(ctx, window)
+        labels = current(ctx, window, "labels")
         with stage(ledger, "monitor") as out:
             verdict = monitor(ctx, window, features=features, model=model, card=card, labels=labels,
                               recheck=record is not None)

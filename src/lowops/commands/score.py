@@ -6,7 +6,7 @@ from typing import Any
 
 from lowops.commands._run import check_sql, locked, recorded, stage
 from lowops.context import Context
-from lowops.io import snapshots
+from lowops.stages.extract import stored
 from lowops.stages.score import extract_and_score
 from lowops.stages.score import score as score_snapshot
 from lowops.windows import Window, check_not_future
@@ -28,8 +28,8 @@ def score(ctx: Context, window: Window) -> dict[str, Any]:
     with locked(ctx, f"lowops score --window {window.label}"), recorded(ctx, "score", window.label) as ledger:
         # Verify and load the model before touching any data: a tampered model stops here.
         model, card, slot = ctx.load_live()
-        features = snapshots.latest(ctx.repo, window.label, "features")
-        labels = snapshots.latest(ctx.repo, window.label, "labels")
+        # Stored versions only if made from today's SQL and marts; else extracted again below.
+        features, labels = stored(ctx, window, "features"), stored(ctx, window, "labels")
         if features is None:
             # Not extracted yet: one pass, each chunk scored as it is staged (the ledger
             # shows the two stages running together).

@@ -5,7 +5,7 @@
     repo/
       .lock                                 one writer at a time (io/lock.py)
       data/<window>/<kind>-<digest>/        a data version: <kind>.parquet, manifest.json (last)
-      data/<window>/<kind>.latest.json      the version the latest extract produced or found
+      data/<window>/<kind>.<model>.latest.json  the version the model's latest extract produced or found
       models/<name>/vNNNN/                  model.joblib, model.json, metrics.txt, plots, reference.json,
                                             reference_sample.parquet, SHA256SUMS, SIGNATURE (last)
       models/<name>/vNNNN.status            the version's life after registration (append-only)
@@ -85,9 +85,16 @@ def snapshot_file(kind: str) -> str:
     return f"{kind}.parquet"
 
 
-def data_pointer(repo: Path, window: str, kind: str) -> Path:
-    """``data/<window>/<kind>.latest.json``."""
-    return window_data(repo, window) / f"{kind}.latest.json"
+def data_pointer(repo: Path, window: str, kind: str, model: str) -> Path:
+    """``data/<window>/<kind>.<model>.latest.json``: one per model, since models sharing a repository
+    never share data versions."""
+    return window_data(repo, window) / f"{kind}.{model}.latest.json"
+
+
+def data_pointers(repo: Path, window: str) -> list[Path]:
+    """Every latest-extract pointer of a window, ``<kind>.latest.json`` of older repositories included."""
+    base = window_data(repo, window)
+    return sorted(p for p in base.glob("*.latest.json") if p.is_file()) if base.is_dir() else []
 
 
 # --------------------------------------------------------------------------- models

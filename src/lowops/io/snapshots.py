@@ -1,19 +1,25 @@
 """Versioned data: ``data/<window>/<kind>-<digest>/`` holding a Parquet snapshot and its manifest.
 
-The version id derives from the content, so extracting unchanged data again
-finds the version already there and writes nothing. A version directory is
-built under a temporary name and renamed into place once its manifest (the
-last file written) is complete.
+The version id derives from the content and from the data's *definition*: what
+made it besides the window (the model it is extracted for, the SQL files' hashes,
+the marts and their order, the key; see ``stages.extract.definition``). Extracting
+unchanged data again with the same definition finds the version already there
+and writes nothing; the same rows from another SQL file, another list of marts
+or for another model are another version, whose manifest says what it came
+from. A version directory is built under a temporary name and renamed into
+place once its manifest (the last file written) is complete.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +78,25 @@ def parquet_bytes(frame: pd.DataFrame, row_group_rows: int) -> bytes:
     return buffer.getvalue()
 
 
+def definition_digest(definition: dict[str, Any]) -> str:
+    """The sha256 of a data definition (canonical JSON: the same definition, the same digest)."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def changes(manifest: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """How the definition a version's manifest records differs from ``now``, in words."""
+    old = manifest.get("definition")
+    if not isinstance(old, Mapping):
+        return "its manifest records no definition: an older lowops extracted it"
+    before = {str(n): str(h) for n, h in old.get("marts", [])}
+    after = {str(n): str(h) for n, h in now.get("marts", [])}
+    said = [f"mart '{k}' {'SQL changed' if k in after else 'removed'}" for k in before if before[k] != after.get(k)]
+    said += [f"mart '{k}' added" for k in after if k not in before] + [
+        f"{k} {old.get(k)!r} -> {now.get(k)!r}" for k in sorted(now) if k != "marts" and old.get(k) != now.get(k)]
+    return "; ".join(said) or "its definition differs"
+
+
 def content_digest_update(digest: Any, frame: pd.DataFrame) -> None:
     """Feed a chunk's rows into a running content digest.
 
@@ -93,9 +118,11 @@ class SnapshotWriter:
     directory into place, or discards it if that version is already stored.
     """
 
-    def __init__(self, repo: Path, window: str, kind: str, provenance: dict[str, Any]) -> None:
-        assert kind in KINDS
+    def __init__(self, repo: Path, window: str, kind: str, provenance: dict[str, Any],
+                 definition: dict[str, Any]) -> None:
+        assert kind in KINDS and isinstance(definition.get("model"), str), "a definition names its model"
         self.repo, self.window, self.kind, self.provenance = repo, window, kind, provenance
+        self.definition, self.model = definition, str(definition["model"])
         self.base = layout.window_data(repo, window)
         self._stage: Path | None = None
         self._writer: Any = None
@@ -166,11 +193,12 @@ class SnapshotWriter:
         self._writer.close()
         self._writer = None
         content = self._digest.hexdigest()
-        version = f"{self.kind}-{content[:12]}"
+        defined = definition_digest(self.definition)
+        version = f"{self.kind}-{hashlib.sha256((defined + content).encode()).hexdigest()[:12]}"
         final = self.base / version
         if final.exists():
             self.abort()
-            _point(self.repo, self.window, self.kind, version)
+            _point(self.repo, self.window, self.kind, self.model, version)
             return Snapshot(self.window, version, final, read_manifest(final), created=False)
         data_file = self._stage / layout.snapshot_file(self.kind)
         manifest = {
@@ -180,6 +208,9 @@ class SnapshotWriter:
             "file": data_file.name,
             "sha256": sha256_file(data_file),
             "content_sha256": content,
+            "model": self.model,
+            "definition": self.definition,
+            "definition_sha256": defined,
             "bytes": data_file.stat().st_size,
             "rows": int(self.rows),
             "schema": self._columns,
@@ -202,14 +233,14 @@ class SnapshotWriter:
             self.abort()
             raise
         self._stage = None
-        _point(self.repo, self.window, self.kind, version)
+        _point(self.repo, self.window, self.kind, self.model, version)
         return Snapshot(self.window, version, final, manifest, created=True)
 
 
-def _point(repo: Path, window: str, kind: str, version: str) -> None:
+def _point(repo: Path, window: str, kind: str, model: str, version: str) -> None:
     # The latest extract wins even when it found its content already stored
     # (data fixed back to an earlier state), so the pointer is rewritten each time.
-    write_json(layout.data_pointer(repo, window, kind), {"version": version}, overwrite=True)
+    write_json(layout.data_pointer(repo, window, kind, model), {"version": version}, overwrite=True)
 
 
 class SchemaDrift(Exception):
@@ -217,9 +248,9 @@ class SchemaDrift(Exception):
 
 
 def write_snapshot(repo: Path, window: str, kind: str, frame: pd.DataFrame, *,
-                   row_group_rows: int, provenance: dict[str, Any]) -> Snapshot:
+                   row_group_rows: int, provenance: dict[str, Any], definition: dict[str, Any]) -> Snapshot:
     """Store a whole in-memory frame as a data version (row groups of ``row_group_rows``)."""
-    writer = SnapshotWriter(repo, window, kind, provenance)
+    writer = SnapshotWriter(repo, window, kind, provenance, definition)
     try:
         step = max(row_group_rows, 1)
         for start in range(0, max(len(frame), 1), step):
@@ -260,18 +291,30 @@ def find(repo: Path, window: str, kind: str, version: str) -> Snapshot | None:
     return next((s for s in versions(repo, window, kind) if s.version == version), None)
 
 
-def latest(repo: Path, window: str, kind: str) -> Snapshot | None:
-    """The version the most recent extract of a window produced or found, if any."""
+def pointed(repo: Path, window: str, pointer: Path) -> Snapshot:
+    """The data version a latest-extract pointer names.
+
+    Raises:
+        IntegrityError: it names no complete data version.
+    """
     base = layout.window_data(repo, window)
-    pointer = layout.data_pointer(repo, window, kind)
+    target = read_json(pointer)
+    version = target.get("version") if isinstance(target, dict) else None
+    if not isinstance(version, str) or not _VERSION.match(version) or not (base / version).is_dir():
+        raise IntegrityError(f"{pointer} names {version!r}, which is not a complete data version; "
+                             "run `lowops verify`.")
+    return Snapshot(window, version, base / version, read_manifest(base / version), created=False)
+
+
+def latest(repo: Path, window: str, kind: str, model: str) -> Snapshot | None:
+    """The version the model's most recent extract of a window produced or found, if any.
+
+    Whether it was made from today's SQL is the caller's question (``stages.extract.stored``).
+    """
+    pointer = layout.data_pointer(repo, window, kind, model)
     if pointer.is_file():
-        target = read_json(pointer)
-        version = target.get("version") if isinstance(target, dict) else None
-        if not isinstance(version, str) or not _VERSION.match(version) or not (base / version).is_dir():
-            raise IntegrityError(f"{pointer} names {version!r}, which is not a complete data version; "
-                                 "run `lowops verify`.")
-        return Snapshot(window, version, base / version, read_manifest(base / version), created=False)
-    found = versions(repo, window, kind)
+        return pointed(repo, window, pointer)
+    found = [s for s in versions(repo, window, kind) if s.manifest.get("model") == model]
     return found[-1] if found else None
 
 

@@ -150,10 +150,11 @@ def _data(repo: Path) -> list[Finding]:
                     snapshots.verify_snapshot(snap)
                 except IntegrityError as exc:
                     found.append(Finding(snap.file, str(exc)))
+        for pointer in layout.data_pointers(repo, window):
             try:
-                snapshots.latest(repo, window, kind)
+                snapshots.pointed(repo, window, pointer)
             except IntegrityError as exc:
-                found.append(Finding(layout.data_pointer(repo, window, kind), str(exc)))
+                found.append(Finding(pointer, str(exc)))
     return found
 
 

@@ -5,14 +5,16 @@ same labelled rows. The primary metric decides, but the live version keeps
 its place unless a challenger beats it by ``compare.min_improvement`` *and*
 the paired bootstrap confidence interval of the difference (the same
 resampled rows for both models) excludes zero. Guardrail metrics may not get
-worse beyond their tolerance, and a challenger slower per 1,000 rows or
-larger than the incumbent beyond ``compare.resource_margin`` is blocked.
+worse beyond their tolerance; a challenger slower per 1,000 rows than the
+incumbent beyond ``compare.resource_margin`` (CPU time on one thread, see
+:mod:`lowops.lifecycle.gates`), or whose model file is larger than
+``compare.max_model_mb``, is blocked.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -20,10 +22,12 @@ import pandas as pd
 from lowops.context import Context
 from lowops.errors import DataError
 from lowops.io import snapshots
+from lowops.lifecycle import gates
 from lowops.model import metrics as metric_fns
 from lowops.model.bootstrap import resample_weights, weighted_metric
 from lowops.model.holdout import HoldoutRule
 from lowops.model.predict import predict_frame
+from lowops.stages.extract import current
 
 
 @dataclass
@@ -68,8 +72,8 @@ def holdout_rows(ctx: Context, window: str) -> tuple[pd.DataFrame, np.ndarray]:
         DataError: the window has no features or no labels stored.
     """
     key, target = ctx.config.entity_key, ctx.config.labels.target
-    feats = snapshots.latest(ctx.repo, window, "features")
-    labels = snapshots.latest(ctx.repo, window, "labels")
+    feats = current(ctx, ctx.window(window), "features")
+    labels = current(ctx, ctx.window(window), "labels")
     if feats is None or labels is None:
         raise DataError(f"The hold-out window {window} has no {'features' if feats is None else 'labels'} "
                         "snapshot; run `lowops extract --window " + window + "` first.")
@@ -192,26 +196,19 @@ def evaluate_versions(ctx: Context, roles: dict[str, list[str]], frame: pd.DataF
     and no OpenMP thread waits for a core another process holds. What remains is
     each model's own cost per row, comparable from one run to the next.
     """
-    from threadpoolctl import threadpool_limits
-
     loaded = {version: ctx.load_model(version) for version in roles}
     scores = {version: predict_frame(model, card, frame, f"hold-out rows for {version}")
               for version, (model, card) in loaded.items()}
     sample = frame.iloc[:_TIMING_ROWS]
-    best = dict.fromkeys(roles, float("inf"))
-    with threadpool_limits(limits=1):
-        for _ in range(_TIMING_ROUNDS):
-            for version, (model, card) in loaded.items():
-                started = time.perf_counter()
-                predict_frame(model, card, sample, f"hold-out rows for {version}")
-                best[version] = min(best[version], time.perf_counter() - started)
+    best = gates.cpu_seconds({version: partial(predict_frame, model, card, sample, f"hold-out rows for {version}")
+                              for version, (model, card) in loaded.items()}, _TIMING_ROUNDS)
     found = []
     for version, names in roles.items():
         card = loaded[version][1]
         assert card.artifact is not None
         found.append(Candidate(version=version, roles=names,
                                metrics=metric_fns.compute(card.task, y, scores[version], card.threshold),
-                               ms_per_1000=best[version] * 1000 / max(len(sample), 1) * 1000,
+                               ms_per_1000=gates.ms_per_1000(best[version], len(sample)),
                                bytes=card.artifact.bytes, threshold=card.threshold, scores=scores[version]))
     return found
 
@@ -250,8 +247,8 @@ def decide(ctx: Context, window: str, holdout: str, incumbent: str, candidates: 
         if cand.ms_per_1000 > inc.ms_per_1000 * limit + cfg.latency_slack_ms:
             blocked.append(f"{cand.ms_per_1000:.1f} ms per 1000 rows > {limit:g} x {inc.ms_per_1000:.1f} "
                            f"+ {cfg.latency_slack_ms:g}")
-        if cand.bytes > inc.bytes * limit:
-            blocked.append(f"{cand.bytes} bytes > {limit:g} x {inc.bytes}")
+        if cand.bytes > cfg.max_model_mb * 1024 * 1024:  # absolute: a small live model must not block the rest
+            blocked.append(f"model file {cand.bytes} bytes > compare.max_model_mb {cfg.max_model_mb:g} MB")
         cand.verdict = "passes" if not blocked else "blocked: " + "; ".join(blocked)
         if not blocked:
             passing.append(cand)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lowops.context import Context
-from lowops.io import deploy, layout, registry, snapshots
+from lowops.io import deploy, layout, registry
 from lowops.io import version_status as vstatus
 from lowops.io.files import write_text
 from lowops.lifecycle import compare, slots
@@ -25,7 +25,7 @@ from lowops.lifecycle.promote import gated_switch, mark_pending, smoke_failed
 from lowops.lifecycle.smoke import smoke_test
 from lowops.lifecycle.triggers import Trigger, cooldown, evaluate_triggers, live_at
 from lowops.monitoring.verdict import DriftVerdict
-from lowops.stages.extract import Extracted
+from lowops.stages.extract import Extracted, current
 from lowops.stages.score import ScoreResult
 from lowops.stages.train import TrainResult, train
 from lowops.windows import Window
@@ -65,7 +65,7 @@ def decide(ctx: Context, window: Window, data: Extracted, scored: ScoreResult, v
         out["decision"] = waiting
         return out
     holdout = window.prev(ctx.config.windows.label_delay)
-    if snapshots.latest(ctx.repo, holdout.label, "labels") is None:
+    if current(ctx, holdout, "labels") is None:
         ctx.log.event("decide", f"triggers fired but {holdout.label} has no labels yet to hold out; "
                       "retraining waits", level="WARN")
         out["decision"] = f"waiting for the labels of {holdout.label}"

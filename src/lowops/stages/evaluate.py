@@ -21,7 +21,7 @@ from lowops.io.snapshots import Snapshot
 from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
 from lowops.monitoring.model_drift import with_standard_error
-from lowops.stages.extract import extract_labels
+from lowops.stages.extract import current
 from lowops.windows import Window
 
 
@@ -120,7 +120,7 @@ def late_labels(ctx: Context, window: Window) -> list[LateLabels]:
         files = layout.predictions_files(ctx.repo, earlier.label)
         if earlier.label in done or not files or not ctx.labels_due(earlier):
             continue
-        labels = snapshots.latest(ctx.repo, earlier.label, "labels") or extract_labels(ctx, earlier)
+        labels = current(ctx, earlier, "labels")
         if labels is None:
             continue
         scored = predictions.read_scores(files[-1], key)

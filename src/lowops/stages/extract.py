@@ -2,11 +2,16 @@
 
 Labels come from their own SQL and are snapshotted separately, since they may
 arrive windows after the features.
+
+A data version records its *definition* (:func:`definition`: the model, the SQL
+hashes, the marts), and a stored version is reused only while that is still the
+project's (:func:`stored`, :func:`current`): after a SQL file changes or a mart
+goes, every stage reads the data the current SQL makes, never an older extract.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +20,7 @@ from lowops.context import Context
 from lowops.errors import DataError
 from lowops.io import snapshots
 from lowops.io.snapshots import Snapshot
-from lowops.model.card import Contract
+from lowops.model.card import Contract, DataUse
 from lowops.model.contract import ContractCheck
 from lowops.stages.merge import NotSorted, merge_sorted
 
@@ -41,6 +46,19 @@ def _provenance(ctx: Context, window: Window, sql: Mapping[str, object]) -> dict
         "params": {"window_start": start.isoformat() + "Z", "window_end": end.isoformat() + "Z"},
         "source": ctx.db.masked_url,
     }
+
+
+def definition(ctx: Context, kind: str) -> dict[str, Any]:
+    """What a data version of ``kind`` is made from besides the window (part of its id and manifest): the
+    model (models sharing a repository never share data), the key, and each mart's name and SQL hash in
+    join order; for labels, the labels SQL's hash and the target, classes and task that shape them."""
+    cfg = ctx.config
+    if kind == "features":
+        return {"model": ctx.name, "entity_key": cfg.entity_key,
+                "marts": [[name, sql.sha256] for name, sql in ctx.mart_sql().items()]}
+    assert kind == "labels", kind
+    return {"model": ctx.name, "entity_key": cfg.entity_key, "labels": ctx.label_sql().sha256,
+            "target": cfg.labels.target, "classes": list(cfg.labels.classes), "task": cfg.model.task}
 
 
 def _check_key(frame: pd.DataFrame, key: str, what: str, path: object) -> pd.DataFrame:
@@ -116,7 +134,8 @@ class FeatureStream:
                            if sql.path.is_relative_to(ctx.project.root) else str(sql.path),
                            "sha256": sql.sha256} for name, sql in marts.items()}
         self.provenance = _provenance(ctx, window, sql_meta)
-        self.writer = snapshots.SnapshotWriter(ctx.repo, window.label, "features", self.provenance)
+        self.writer = snapshots.SnapshotWriter(ctx.repo, window.label, "features", self.provenance,
+                                               definition(ctx, "features"))
         self.check = _contract_check(ctx, window, contract)
         self.contract = contract
         self.snapshot: Snapshot | None = None  # set by commit()
@@ -224,7 +243,8 @@ def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, Any],
         check.update(joined)
         check.finish()
     return snapshots.write_snapshot(ctx.repo, window.label, "features", joined,
-                                    row_group_rows=ctx.config.compute.chunk_rows, provenance=provenance)
+                                    row_group_rows=ctx.config.compute.chunk_rows, provenance=provenance,
+                                    definition=definition(ctx, "features"))
 
 
 def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
@@ -245,6 +265,7 @@ def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
     snap = snapshots.write_snapshot(
         ctx.repo, window.label, "labels", frame, row_group_rows=ctx.config.compute.chunk_rows,
         provenance=_provenance(ctx, window, {"labels": {"path": rel, "sha256": sql.sha256}}),
+        definition=definition(ctx, "labels"),
     )
     state = "new data version" if snap.created else "unchanged"
     ctx.log.event("labels", f"{window.label} labels {snap.rows} rows: {snap.version} ({state})")
@@ -311,3 +332,63 @@ def extract(ctx: Context, window: Window, *, labels: bool = True,
         return Extracted(window.label, None, None)
     label_snap = extract_labels(ctx, window) if labels and ctx.labels_due(window) else None
     return Extracted(window.label, features, label_snap)
+
+
+def _latest(ctx: Context, window: Window, kind: str) -> Snapshot | None:
+    """The model's latest stored version of ``kind``, else the latest an older lowops stored (no model named)."""
+    found = snapshots.latest(ctx.repo, window.label, kind, ctx.name)
+    older = [] if found else [s for s in snapshots.versions(ctx.repo, window.label, kind) if "model" not in s.manifest]
+    return found or (older[-1] if older else None)
+
+
+def stored(ctx: Context, window: Window, kind: str) -> Snapshot | None:
+    """The model's latest data version of ``kind`` for the window if made from today's definition, else None
+    (made from other SQL or marts, or before manifests recorded a definition: logged, the caller extracts)."""
+    snap, now = _latest(ctx, window, kind), definition(ctx, kind)
+    if snap is None or snap.manifest.get("definition_sha256") == snapshots.definition_digest(now):
+        return snap
+    ctx.log.event("extract", f"{window.label} {kind}: the stored {snap.version} is not made from today's "
+                  f"definition ({snapshots.changes(snap.manifest, now)}); extracting again")
+    return None
+
+
+def current(ctx: Context, window: Window, kind: str) -> Snapshot | None:
+    """The window's data version of ``kind`` made from today's SQL, marts and model, extracted now if the
+    stored one is not (labels once due); None: an empty window, or no labels yet. Every stage that reads
+    a window's data again asks here (or :func:`stored`), so none reads data today's SQL did not make.
+
+    Raises:
+        DataError: a stored version is out of date and the database now returns nothing for the window.
+    """
+    found = stored(ctx, window, kind)
+    if found is not None or (kind == "labels" and not ctx.labels_due(window)):
+        return found
+    snap = extract_features(ctx, window) if kind == "features" else extract_labels(ctx, window)
+    old = _latest(ctx, window, kind) if snap is None else None
+    if old is not None:
+        raise DataError(f"window {window.label}: the stored {kind} {old.version} are not made from today's "
+                        f"definition ({snapshots.changes(old.manifest, definition(ctx, kind))}), and the database now "
+                        f"returns no {kind} for the window; restore the SQL they were made from, or leave "
+                        f"{window.label} out (train.windows, --window).")
+    return snap
+
+
+def data_sql(ctx: Context, used: Sequence[DataUse]) -> dict[str, str]:
+    """The SQL hashes the training data came from, as its versions' manifests record them (each mart's
+    sha256, and ``labels``): all a model card's lineage may claim.
+
+    Raises:
+        DataError: a version records no definition, or the windows came from different SQL.
+    """
+    found: list[dict[str, str]] = []
+    for use in used:
+        feats, labels = (snapshots.find(ctx.repo, use.window, kind, version) for kind, version in
+                         (("features", use.features), ("labels", use.labels)))
+        defs = [s.manifest.get("definition") if s is not None else None for s in (feats, labels)]
+        if not all(isinstance(d, Mapping) for d in defs):
+            raise DataError(f"window {use.window}: a data version records no definition; retrain with --full.")
+        found.append({**{str(n): str(h) for n, h in defs[0]["marts"]}, "labels": str(defs[1]["labels"])})  # type: ignore[index]
+        if found[-1] != found[0]:
+            raise DataError(f"window {use.window} was extracted from other SQL than {used[0].window}; "
+                            "retrain with --full.")
+    return found[0] if found else {}

@@ -54,7 +54,7 @@ from lowops.monitoring.reference import (
 from lowops.monitoring.stats import numeric_drift
 from lowops.monitoring.verdict import DriftVerdict
 from lowops.stages.evaluate import late_labels
-from lowops.stages.extract import extract_features
+from lowops.stages.extract import current
 from lowops.windows import Window, parse_window
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from lowops.io.snapshots import Snapshot
 
 def _window_frame(ctx: Context, window: Window, columns: list[str]) -> pd.DataFrame | None:
-    snap = snapshots.latest(ctx.repo, window.label, "features") or extract_features(ctx, window)
+    snap = current(ctx, window, "features")
     return None if snap is None else snapshots.load(snap, columns=[ctx.config.entity_key, *columns])
 
 

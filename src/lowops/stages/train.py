@@ -37,7 +37,7 @@ from lowops.model.fit import FitPlan, Fitted, fit
 from lowops.model.holdout import HoldoutRule
 from lowops.monitoring.model_drift import with_standard_error
 from lowops.monitoring.reference import reference_files
-from lowops.stages.extract import extract_features, extract_labels
+from lowops.stages.extract import data_sql, extract_features, extract_labels, stored
 from lowops.windows import Window
 
 
@@ -78,13 +78,13 @@ def assemble(ctx: Context, end: Window, *, full: bool = False) -> tuple[pd.DataF
     frames, used = [], []
     for offset in range(ctx.config.train.windows - 1, -1, -1):
         window = end.prev(offset)
-        feats = None if full else snapshots.latest(ctx.repo, window.label, "features")
+        feats = None if full else stored(ctx, window, "features")
         if feats is None:
             feats = extract_features(ctx, window)
         if feats is None:
             ctx.log.event("train", f"window {window.label} has no feature rows; skipped", level="WARN")
             continue
-        labels = None if full else snapshots.latest(ctx.repo, window.label, "labels")
+        labels = None if full else stored(ctx, window, "labels")
         if labels is None and ctx.labels_due(window):
             labels = extract_labels(ctx, window)
         if labels is None:
@@ -187,8 +187,7 @@ def _holdout_se(ctx: Context, rows: _Rows, fitted: Fitted) -> dict[str, float]:
 def _card(ctx: Context, rows: _Rows, fitted: Fitted, model_bytes: int, reason: str,
           train_seconds: float) -> ModelCard:
     cfg = ctx.config
-    sql_hashes = {name: sql.sha256 for name, sql in ctx.mart_sql().items()}
-    sql_hashes["labels"] = ctx.label_sql().sha256
+    sql_hashes = data_sql(ctx, rows.used)  # what the data came from, as its manifests say
     cv = fitted.cv_scores
     features = [*rows.numeric, *rows.categorical]
     return ModelCard(
