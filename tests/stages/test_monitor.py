@@ -316,4 +316,4 @@ def test_late_labels_bring_the_window_to_the_realised_basis_and_fire_the_trigger
     decide = next(s for s in ledger["stages"] if s["name"] == "decide")["outputs"]
     [trigger] = [t for t in decide["triggers"] if t.startswith("model_drift: ")]
     assert trigger.endswith(evidence)
-    assert f"model_drift fired at 2025-11: " in (work / "repo" / "logs" / "lowops.log").read_text()
+    assert "model_drift fired at 2025-11: " in (work / "repo" / "logs" / "lowops.log").read_text()

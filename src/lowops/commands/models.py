@@ -7,7 +7,8 @@ from typing import Any
 from lowops.config import Project
 from lowops.io import deploy, layout, registry
 from lowops.io import version_status as vstatus
-from lowops.model.card import ModelCard, Search
+from lowops.model.card import ModelCard
+from lowops.model.search_record import Search
 
 # Fields left out of a diff: they differ for every version and say nothing of how two versions differ.
 _DIFF_SKIP = ("created_at", "run_id", "version")

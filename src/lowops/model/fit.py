@@ -19,7 +19,7 @@ import pandas as pd
 from lowops.config_schema import SearchConfig
 from lowops.errors import ConfigError
 from lowops.model import metrics as metric_fns
-from lowops.model.card import Candidate, Search
+from lowops.model.search_record import Candidate, Search
 from lowops.model.predict import scores
 
 
