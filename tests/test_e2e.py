@@ -53,7 +53,7 @@ def test_installed_script_init_validate_backfill_list(lowops_bin: Path, tmp_path
     done = lowops(lowops_bin, "-C", str(target), "validate", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "ready"
-    assert len([line for line in done.stdout.splitlines() if line.startswith("sql ")]) == 4
+    assert len([line for line in done.stdout.splitlines() if line.startswith("sql ")]) == 5  # + smoke.golden_sql
 
     done = lowops(lowops_bin, "backfill", "--from", "2025-01", "--to", "2025-03", cwd=target)  # project = cwd
     assert done.returncode == 0, done.stderr

@@ -92,8 +92,9 @@ def test_train_logs_and_records_the_whole_training_time(versions: tuple[Path, di
     assert whole > final > 0  # the search, importance and plots besides the final fit
     log = (project / "repo" / "logs" / "lowops.log").read_text()
     (line,) = [x for x in log.splitlines() if " registered churn v0002: " in x]
-    found = re.search(r" train INFO registered churn v0002: hold-out 2025-03 roc_auc=0\.\d{4}, trained on 4000 rows "
-                      r"\(2025-01, 2025-02\) in (\d+\.\d) s \(final fit (\d+\.\d) s\)$", line)
+    rows = card(project, "v0002")["lineage"]["rows"]["train"]
+    found = re.search(rf" train INFO registered churn v0002: hold-out 2025-03 roc_auc=0\.\d{{4}}, trained on {rows} rows "
+                      r"\(2025-01, 2025-02, 2025-03\) in (\d+\.\d) s \(final fit (\d+\.\d) s\)$", line)
     assert found is not None, line
     assert found.groups() == (f"{whole:.1f}", f"{final:.1f}")
     shown = invoke(project, "models", "show", "v0002", catch_exceptions=False).stdout.splitlines()

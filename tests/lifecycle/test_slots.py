@@ -84,10 +84,12 @@ def test_split_mode_predictions_hold_the_score_each_row_was_served(drifted: Path
     november = pd.read_csv(november_csv)
     routed = split_share(november["customer_id"].to_numpy(), "lowops") < 0.25
     assert len(november) == 2000 and 0 < routed.sum() < 2000
-    # 2025-10's retrain staged v0003 in the idle slot, which now serves the challenger's share.
+    # No trigger fired at 2025-10 (v0002 holds its KPI): the idle slot still holds v0001, which serves
+    # the challenger's share.
     pointer = json.loads((project / "repo" / "deploy" / "churn.json").read_text())
-    assert pointer["live"] == "green" and pointer["slots"]["blue"]["version"] == "v0003"
-    assert (november["version"] == np.where(routed, "v0003", "v0002")).all()
+    assert pointer["live"] == "green" and pointer["slots"]["blue"]["version"] == "v0001"
+    assert "no retraining trigger fired at 2025-10; v0002 stays live" in (project / "repo" / "logs" / "lowops.log").read_text()
+    assert (november["version"] == np.where(routed, "v0001", "v0002")).all()
     assert (november["slot"] == np.where(routed, "blue", "green")).all()
 
 

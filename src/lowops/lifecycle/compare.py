@@ -14,6 +14,7 @@ incumbent beyond ``compare.resource_margin`` (CPU time on one thread, see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from functools import partial
 
 import numpy as np
@@ -25,6 +26,7 @@ from lowops.io import snapshots
 from lowops.lifecycle import gates
 from lowops.model import metrics as metric_fns
 from lowops.model.bootstrap import resample_weights, weighted_metric
+from lowops.model.card import ModelCard
 from lowops.model.holdout import HoldoutRule
 from lowops.model.predict import predict_frame
 from lowops.stages.extract import current
@@ -94,8 +96,8 @@ class Unseen:
     excluded: list[str]
 
 
-def unseen_rows(ctx: Context, window: str, roles: dict[str, list[str]], frame: pd.DataFrame,
-                y: np.ndarray, *, new: str, incumbent: str) -> Unseen:
+def unseen_rows(ctx: Context, window: str, cards: dict[str, ModelCard], roles: dict[str, list[str]],
+                frame: pd.DataFrame, y: np.ndarray, *, new: str, incumbent: str) -> Unseen:
     """Keep the comparison off rows a candidate learnt (versions trained under another hold-out rule).
 
     The new and the live version are compared on the hold-out rows neither trained
@@ -106,7 +108,7 @@ def unseen_rows(ctx: Context, window: str, roles: dict[str, list[str]], frame: p
         DataError: the new or the live version trained on every hold-out row.
     """
     keys = frame[ctx.config.entity_key].to_numpy()
-    seen = {version: ctx.card(version).lineage.trained_on(window, keys) for version in roles}
+    seen = {version: cards[version].lineage.trained_on(window, keys) for version in roles}
     keep = ~(seen[new] | seen[incumbent])
     if not keep.any():
         raise DataError(f"Every hold-out row of {window} was in the training data of "
@@ -187,8 +189,8 @@ _TIMING_ROWS = 5000
 _TIMING_ROUNDS = 5
 
 
-def evaluate_versions(ctx: Context, roles: dict[str, list[str]], frame: pd.DataFrame,
-                      y: np.ndarray) -> list[Candidate]:
+def evaluate_versions(ctx: Context, roles: dict[str, list[str]], frame: pd.DataFrame, y: np.ndarray,
+                      loaded: dict[str, tuple[Any, ModelCard]] | None = None) -> list[Candidate]:
     """Score every version on the same rows; KPIs, latency per 1,000 rows and model bytes.
 
     Latency is the best of several rounds that take the versions in turn, on one
@@ -196,7 +198,7 @@ def evaluate_versions(ctx: Context, roles: dict[str, list[str]], frame: pd.DataF
     and no OpenMP thread waits for a core another process holds. What remains is
     each model's own cost per row, comparable from one run to the next.
     """
-    loaded = {version: ctx.load_model(version) for version in roles}
+    loaded = {version: (loaded or {}).get(version) or ctx.load_model(version) for version in roles}
     scores = {version: predict_frame(model, card, frame, f"hold-out rows for {version}")
               for version, (model, card) in loaded.items()}
     sample = frame.iloc[:_TIMING_ROWS]

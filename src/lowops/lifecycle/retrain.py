@@ -128,9 +128,11 @@ def retrain(ctx: Context, window: Window, holdout: Window, fired: list[Trigger],
     incumbent = deploy.live_version(ctx.repo, ctx.name)
     assert incumbent is not None
     frame, y = compare.holdout_rows(ctx, holdout.label)
-    rows = compare.unseen_rows(ctx, holdout.label, _roles(ctx, window, new, incumbent), frame, y,
+    roles = _roles(ctx, window, new, incumbent)
+    loaded = {version: ctx.load_model(version) for version in roles}  # verified before anything is read
+    rows = compare.unseen_rows(ctx, holdout.label, {v: card for v, (_, card) in loaded.items()}, roles, frame, y,
                                new=new, incumbent=incumbent)
-    candidates = compare.evaluate_versions(ctx, rows.roles, rows.frame, rows.y)
+    candidates = compare.evaluate_versions(ctx, rows.roles, rows.frame, rows.y, loaded)
     decision = compare.decide(ctx, window.label, holdout.label, incumbent, candidates, rows.y)
     decision.excluded.extend(rows.excluded)
     _log_comparison(ctx, holdout, decision)

@@ -123,7 +123,8 @@ def cross_validate(pipeline: Any, x: pd.DataFrame, y: np.ndarray, plan: FitPlan)
 
 
 def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.DataFrame, y_hold: np.ndarray,
-        plan: FitPlan, search_backend: contextlib.AbstractContextManager[Any] | None = None) -> Fitted:
+        plan: FitPlan, search_backend: contextlib.AbstractContextManager[Any] | None = None,
+        unseen: tuple[pd.DataFrame, np.ndarray] | None = None) -> Fitted:
     """Cross-validate, fit (searching when configured), and measure on the hold-out.
 
     Args:
@@ -132,6 +133,8 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
         x_hold: hold-out rows, never trained on. y_hold: their targets.
         plan: the metric, folds, search, seed and cores.
         search_backend: the joblib backend a search runs under (a Dask cluster's, say).
+        unseen: rows never trained on, the hold-out's among them, that permutation importance is
+            measured on (default: the hold-out); more rows than the hold-out steady it.
 
     Raises:
         ConfigError: the estimator refused its parameters or the data.
@@ -166,5 +169,5 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
     return Fitted(pipeline=pipeline, best_params=best_params, cv_scores=cv_scores, fit_seconds=fit_seconds,
                   peak_rss_mb=peak_rss_mb, holdout_scores=hold_scores,
                   holdout_metrics=metric_fns.compute(plan.task, y_hold, hold_scores, plan.threshold),
-                  latency_ms=latency_ms, importance=importance(pipeline, x_hold, y_hold, scoring, plan.seed),
+                  latency_ms=latency_ms, importance=importance(pipeline, *(unseen or (x_hold, y_hold)), scoring, plan.seed),
                   search=table)

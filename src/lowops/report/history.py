@@ -39,7 +39,7 @@ def versions(data: dict[str, Any], colors: dict[str, str]) -> str:
             state += " " + badge(v["status"], kind)
         holdout = v["holdout"]
         others = " · ".join(f"{k} {num(holdout[k], 3)}" for k in sorted(holdout) if k != primary)
-        trained = ", ".join(w for w in v["train_windows"] if w != v["holdout_window"]) or "–"
+        trained = ", ".join(v["train_windows"]) or "–"  # the hold-out window too, but its held-out entities
         served = v["served"]
         served_text = (f"{served[0]} … {served[-1]} ({len(served)})" if len(served) > 2 else ", ".join(served)) or "–"
         cv = f"{num(v['cv_mean'])} ± {num(v['cv_std'], 3)}" if v["cv_mean"] is not None else "–"

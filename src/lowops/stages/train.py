@@ -62,6 +62,8 @@ class _Rows:
     y_train: np.ndarray
     x_hold: pd.DataFrame
     y_hold: np.ndarray
+    x_unseen: pd.DataFrame  # every held-out entity's rows of the range: what importance is measured on
+    y_unseen: np.ndarray
 
     @property
     def holdout_window(self) -> str:
@@ -132,7 +134,8 @@ def _rows(ctx: Context, end: Window, full: bool) -> _Rows:
         _both_classes(target, [used[-1].window], y_all[is_holdout], "hold-out window", "rows: its held-out entities")
     return _Rows(data=data, used=used, numeric=numeric, categorical=categorical,
                  x_train=data.loc[is_train, feature_cols], y_train=y_all[is_train],
-                 x_hold=data.loc[is_holdout, feature_cols].reset_index(drop=True), y_hold=y_all[is_holdout])
+                 x_hold=data.loc[is_holdout, feature_cols].reset_index(drop=True), y_hold=y_all[is_holdout],
+                 x_unseen=data.loc[held, feature_cols].reset_index(drop=True), y_unseen=y_all[held])
 
 
 def _both_classes(target: str, windows: list[str], y: np.ndarray, what: str, rows: str = "rows") -> None:
@@ -206,7 +209,8 @@ def _card(ctx: Context, rows: _Rows, fitted: Fitted, model_bytes: int, reason: s
                         threshold=cfg.train.threshold, holdout_se=_holdout_se(ctx, rows, fitted),
                         cv=CrossValidation(cfg.train.primary_metric, len(cv), float(np.mean(cv)) if cv else None,
                                            float(np.std(cv)) if cv else None, tuple(cv))),
-        importance=Importance("permutation on the hold-out, per source column", fitted.importance),
+        importance=Importance("permutation on the held-out entities' rows of the range, per source column",
+                              fitted.importance),
         schema=schema_contract(rows.data[features], rows.numeric, rows.categorical,
                                entity_key=cfg.entity_key, target=cfg.labels.target),
         profile=Profile(fit_seconds=round(fitted.fit_seconds, 3), peak_rss_mb=round(fitted.peak_rss_mb, 1),
@@ -241,7 +245,8 @@ def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by ha
                    n_jobs=cfg.compute.n_jobs, config_file=ctx.project.config_path)
     # On Dask, each candidate-fold fit of a search is a task on the cluster.
     backend = ctx.engine.search_backend() if cfg.model.search is not None else None
-    fitted = fit(_pipeline(ctx, rows), rows.x_train, rows.y_train, rows.x_hold, rows.y_hold, plan, backend)
+    fitted = fit(_pipeline(ctx, rows), rows.x_train, rows.y_train, rows.x_hold, rows.y_hold, plan, backend,
+                 unseen=(rows.x_unseen, rows.y_unseen))
     model_bytes = registry.dump_model(fitted.pipeline)
     files = _files(ctx, rows, fitted)
     train_seconds = round(time.perf_counter() - started, 3)  # up to registration: the card must hold it
