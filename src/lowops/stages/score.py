@@ -15,7 +15,6 @@ still the live version's score of every row, for evaluation and monitoring.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from lowops.io import deploy, layout, predictions, snapshots
 from lowops.io.snapshots import Snapshot
 from lowops.model.card import ModelCard
 from lowops.model.contract import BatchCounts, check_columns, count_batch, unknown_rate_error
+from lowops.model.holdout import key_share
 from lowops.model.predict import predict_batch, predict_frame, score_partition, scorer
 from lowops.stages.extract import FeatureStream
 from lowops.stages.merge import NotSorted
@@ -64,8 +64,7 @@ class ScoreResult:
 
 def split_share(keys: np.ndarray, salt: str) -> np.ndarray:
     """A deterministic number in [0, 1) per entity key: the same key always lands in the same slot."""
-    return np.array([int.from_bytes(hashlib.sha256(f"{salt}:{k}".encode()).digest()[:8], "big") / 2**64
-                     for k in keys])
+    return key_share(keys, salt)
 
 
 @dataclass(frozen=True)
