@@ -195,6 +195,9 @@ class ModelDriftConfig(_Section):
 
 class SweetvizConfig(_Section):
     enabled: bool = True
+    # attention: only windows with drift that matters or model drift (where a person looks);
+    # always: every window. Any window's report on demand: lowops drift --sweetviz -w W.
+    when: Literal["attention", "always"] = "attention"
     max_rows: int = Field(default=5000, ge=100, le=10_000_000)
     reference_rows: int = Field(default=5000, ge=100, le=10_000_000)
 

@@ -162,14 +162,22 @@ def test_late_labels_are_estimated_then_back_filled(monitored: Path, tmp_path: P
 
 
 @pytest.mark.timeout(300)
-def test_sweetviz_report_is_written_quietly(monitored: Path, tmp_path: Path, lowops_bin: Path) -> None:
+def test_sweetviz_report_only_where_a_person_looks_and_on_demand_quietly(monitored: Path, tmp_path: Path,
+                                                                        lowops_bin: Path) -> None:
     work = copy_project(monitored, tmp_path / "churn")
     configure(work, sweetviz={"enabled": True, "max_rows": 500, "reference_rows": 500})
+    quiet = invoke(work, "drift", "--window", "2025-03", "--json", catch_exceptions=False)
+    assert quiet.exit_code == 0, quiet.output
+    verdict = json.loads(quiet.stdout)
+    assert "recheck" not in verdict  # a first check: the record itself
+    assert verdict["drift_that_matters"] is False and verdict["model_drift"] is False
+    assert "sweetviz_compare.html" not in verdict["files"]  # drift.sweetviz.when: attention
+    assert not list((work / "repo" / "monitoring" / "2025-03").rglob("sweetviz_compare.html"))
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home_with_keys(tmp_path)), "LANG": "C.UTF-8"}  # cron's bare one
-    done = subprocess.run([str(lowops_bin), "-C", str(work), "drift", "--window", "2025-08"], env=env,
-                          capture_output=True, text=True, timeout=280, check=False)
+    done = subprocess.run([str(lowops_bin), "-C", str(work), "drift", "--window", "2025-03", "--sweetviz"],
+                          env=env, capture_output=True, text=True, timeout=280, check=False)
     assert done.returncode == 0, done.stderr
-    html = work / "repo" / "monitoring" / "2025-08" / f"recheck-{_last_run(work)}" / "sweetviz_compare.html"
+    html = work / "repo" / "monitoring" / "2025-03" / f"recheck-{_last_run(work)}" / "sweetviz_compare.html"
     assert html.stat().st_size > 10_000 and b"<html" in html.read_bytes()[:2000].lower()
     noise = ("findfont", "it/s", "%|", "Feature:", "Report ", "[Step", "Done!")
     for stream in (done.stdout, done.stderr):

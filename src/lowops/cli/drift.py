@@ -18,10 +18,14 @@ DRIFT_EXIT_CODE = 3
 @click.option("--fail-on-drift", is_flag=True,
               help=f"Exit {DRIFT_EXIT_CODE} when the window shows drift that matters or model drift "
                    "(the report is written either way).")
+@click.option("--sweetviz", "sweetviz_report", is_flag=True,
+              help="Build the Sweetviz compare report of the window too (by default only windows with "
+                   "drift that matters or model drift get one; drift.sweetviz.when).")
 @project_options
 @json_option
 @click.pass_context
-def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: bool) -> None:
+def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, sweetviz_report: bool,
+          as_json: bool) -> None:
     """Check a window for data drift, its impact on the live model, and model drift.
 
     Compares every feature with the reference (the live version's training
@@ -42,11 +46,12 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, as_json: 
         lowops drift --window 2025-09
         lowops drift --window 2025-09 --json | jq '.features.monthly_charge'
         lowops drift --fail-on-drift || pipelines/retrain.sh
+        lowops drift --window 2025-03 --sweetviz   # the visual comparison of a quiet window
     """
     from lowops.commands.drift import drift as check_window
 
     stage_ctx = open_project(ctx)
-    verdict = check_window(stage_ctx, stage_ctx.window(window))
+    verdict = check_window(stage_ctx, stage_ctx.window(window), sweetviz_report=sweetviz_report)
     details = verdict.details
     data: dict[str, Any] = {"window": verdict.window, "drift_that_matters": verdict.drift_that_matters,
             "model_drift": verdict.model_drift, "evidence": list(verdict.evidence),

@@ -47,7 +47,7 @@ def _as_recorded(record: dict[str, Any], recheck: DriftVerdict, run_id: str) -> 
                         details=details)
 
 
-def drift(ctx: Context, window: Window) -> DriftVerdict:
+def drift(ctx: Context, window: Window, *, sweetviz_report: bool = False) -> DriftVerdict:
     """Check one window (extracting it if not yet snapshotted), or re-check it beside its record.
 
     Returns:
@@ -74,7 +74,7 @@ def drift(ctx: Context, window: Window) -> DriftVerdict:
         labels = current(ctx, window, "labels")
         with stage(ledger, "monitor") as out:
             verdict = monitor(ctx, window, features=features, model=model, card=card, labels=labels,
-                              recheck=record is not None)
+                              recheck=record is not None, sweetviz_report=sweetviz_report)
             out.update(verdict.ledger(), version=card.version)
             if record is not None and verdict.details.get("enabled") is not False:
                 verdict = _as_recorded(record, verdict, ledger.run_id)

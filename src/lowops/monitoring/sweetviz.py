@@ -6,6 +6,11 @@ around every run. The report is built with both streams captured, the font
 logger raised to ERROR, warnings off, matplotlib on its Agg backend and its
 global style restored afterwards, so nothing reaches the terminal, no later
 plot inherits Sweetviz's fonts, and no browser is ever opened.
+
+Sweetviz registers its bundled fonts again at every graph it draws; matplotlib's
+font list then grows by a dozen entries per graph, and every uncached font
+lookup walks it, so each report of a long backfill would be slower than the
+last. While a report is built, a font file already registered is not added again.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -43,6 +49,28 @@ def quiet() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def fonts_once() -> Iterator[None]:
+    """Register each font file at most once with matplotlib's font manager, for the duration."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    add = manager.addfont
+    known = {str(entry.fname) for entry in manager.ttflist}
+
+    def addfont(path: str | os.PathLike[str]) -> None:
+        name = str(path)
+        if name not in known:
+            known.add(name)
+            add(path)
+
+    manager.addfont = addfont  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        manager.addfont = add  # type: ignore[method-assign]
 
 
 def sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
@@ -86,7 +114,7 @@ def compare_report(reference: pd.DataFrame, current: pd.DataFrame, path: Path, *
     make_dir(path.parent)
     # rc_context: Sweetviz restyles matplotlib globally (Roboto fonts); later plots in the
     # same process (a retrained model's ROC curve) must not inherit that, nor its warnings.
-    with quiet(), matplotlib.rc_context(), \
+    with quiet(), fonts_once(), matplotlib.rc_context(), \
             tempfile.TemporaryDirectory(prefix=".tmp-sweetviz-", dir=path.parent) as scratch:
         import sweetviz
 

@@ -173,7 +173,8 @@ def _late(ctx: Context, window: Window, metric: str) -> list[late.LateFinding]:
 
 def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, card: ModelCard,
             scores: np.ndarray | None = None, labels: Snapshot | None = None,
-            realised: dict[str, float] | None = None, recheck: bool = False) -> DriftVerdict:
+            realised: dict[str, float] | None = None, recheck: bool = False,
+            sweetviz_report: bool = False) -> DriftVerdict:
     """Check one window: data drift, impact, model drift; write and log the results.
 
     Args:
@@ -187,6 +188,7 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
         realised: the KPIs ``evaluate`` computed for the window, if it ran.
         recheck: the window has a record already: write to ``monitoring/<window>/recheck-<run>/``
             beside it, and leave other windows' late labels to the loop.
+        sweetviz_report: build the Sweetviz report whatever ``drift.sweetviz.when`` says.
 
     Returns:
         The window's verdicts.
@@ -219,7 +221,9 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
     text = summary_text(window.label, ctx.name, str(card.version), finding, cfg.drift.model_drift,
                         cfg.drift.thresholds.prediction_psi, [f.line for f in found_late])
     files = write_window(ctx.repo, window.label, drifts, impact, text, summary, folder)
-    if cfg.drift.sweetviz.enabled and reference_rows is not None:
+    # Sweetviz costs most of a window's time: by default it is built where a person will look.
+    wanted = sweetviz_report or cfg.drift.sweetviz.when == "always" or impact.matters or model_drift
+    if cfg.drift.sweetviz.enabled and wanted and reference_rows is not None:
         files.update(_sweetviz(ctx, window, reference_rows, current, label_frame, folder))
     count = log_window(ctx.metrics, window.label, str(card.version), len(current), drifts, impact, finding, summary)
     drifted = [d.feature for d in drifts if d.drifted]
