@@ -72,7 +72,7 @@ def _window_frame(ctx: Context, window: Window, columns: list[str]) -> pd.DataFr
 
 def resolve_reference(ctx: Context, window: Window, card: ModelCard,
                       predict: Callable[[pd.DataFrame], np.ndarray]) -> tuple[Reference, pd.DataFrame | None]:
-    """The reference chosen by ``drift.reference``, and a row sample of it for Sweetviz.
+    """The reference chosen by ``drift.reference``, and its rows when it is another window's.
 
     Args:
         ctx: the command's context.
@@ -81,7 +81,8 @@ def resolve_reference(ctx: Context, window: Window, card: ModelCard,
         predict: ``frame -> scores`` of the live model (to sketch a window's scores).
 
     Returns:
-        The reference and the sample (None when none is at hand).
+        The reference, and the reference window's rows (None for the training range,
+        whose row sample :func:`_stored_sample` reads when a report needs it).
     """
     settings = ctx.config.drift
     version = str(card.version)
@@ -98,10 +99,15 @@ def resolve_reference(ctx: Context, window: Window, card: ModelCard,
             return Reference(reference.features, reference.score, stored.calibration, reference.source), frame
         ctx.log.event("monitor", f"reference window {other.label} has no data; comparing with the "
                       "training range instead", level="WARN")
-    listed = (layout.version_dir(ctx.repo, ctx.name, version) / layout.SAMPLE_FILE).is_file()
-    sample = sample_from_bytes(registry.trusted_file(ctx.repo, ctx.name, version, layout.SAMPLE_FILE)) \
-        if listed else None
-    return stored, sample
+    return stored, None
+
+
+def _stored_sample(ctx: Context, card: ModelCard) -> pd.DataFrame | None:
+    """The training range's row sample stored beside the version for Sweetviz (None if it has none)."""
+    version = str(card.version)
+    if not (layout.version_dir(ctx.repo, ctx.name, version) / layout.SAMPLE_FILE).is_file():
+        return None
+    return sample_from_bytes(registry.trusted_file(ctx.repo, ctx.name, version, layout.SAMPLE_FILE))
 
 
 def _labels_frame(ctx: Context, labels: Snapshot | None) -> pd.DataFrame | None:
@@ -223,8 +229,11 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
     files = write_window(ctx.repo, window.label, drifts, impact, text, summary, folder)
     # Sweetviz costs most of a window's time: by default it is built where a person will look.
     wanted = sweetviz_report or cfg.drift.sweetviz.when == "always" or impact.matters or model_drift
-    if cfg.drift.sweetviz.enabled and wanted and reference_rows is not None:
-        files.update(_sweetviz(ctx, window, reference_rows, current, label_frame, folder))
+    if cfg.drift.sweetviz.enabled and wanted:
+        # Read only now: a window without a report never reads the stored sample.
+        rows = reference_rows if reference_rows is not None else _stored_sample(ctx, card)
+        if rows is not None:
+            files.update(_sweetviz(ctx, window, rows, current, label_frame, folder))
     count = log_window(ctx.metrics, window.label, str(card.version), len(current), drifts, impact, finding, summary)
     drifted = [d.feature for d in drifts if d.drifted]
     ctx.log.event("monitor", f"{len(drifts)} features, drifted: {', '.join(drifted) or 'none'}; drift that "
