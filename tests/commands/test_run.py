@@ -168,6 +168,11 @@ def test_run_ledgers(ran_project: Path) -> None:
         assert {s["status"] for s in record["stages"]} == {"done"}
         names = [s["name"] for s in record["stages"]]
         assert [n for n in names if n in FOUNDATION_STAGES] == ["extract", "score", "evaluate"]
+    # Every stage says what it cost in CPU seconds; training the first version costs more than
+    # reading its window back.
+    cpu = {s["name"]: s["cpu_seconds"] for s in first["stages"]}
+    assert all(isinstance(v, float) and v >= 0 for v in cpu.values()), cpu
+    assert cpu["train"] > cpu["extract"]
 
 
 def test_models_show_json(ran_project: Path) -> None:

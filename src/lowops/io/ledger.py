@@ -8,6 +8,7 @@ that window resumes under the same id.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ class Ledger:
         self.repo = repo
         self.record = record
         self.path = layout.run_file(repo, record.run_id)
+        self._cpu_at_start: dict[str, float] = {}
 
     @property
     def run_id(self) -> str:
@@ -59,12 +61,15 @@ class Ledger:
 
     def stage_start(self, name: str) -> None:
         self.record.stages.append(StageRecord(name=name, started_at=utc_now()))
+        self._cpu_at_start[name] = time.process_time()
         self.save()
 
     def stage_end(self, name: str, status: str = "done", **outputs: Any) -> None:
         stage = self.record.stage(name)
         assert stage is not None, f"stage {name} never started"
         stage.status, stage.ended_at = status, utc_now()
+        if name in self._cpu_at_start:
+            stage.cpu_seconds = round(time.process_time() - self._cpu_at_start.pop(name), 3)
         stage.outputs.update(outputs)
         self.save()
 

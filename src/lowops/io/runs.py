@@ -30,6 +30,9 @@ class StageRecord:
     started_at: str | None = None
     ended_at: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    # CPU seconds of this process (every thread) the stage took: what it costs on a shared
+    # server, which wall time between started_at and ended_at does not say.
+    cpu_seconds: float | None = None
 
     @property
     def done(self) -> bool:
@@ -37,15 +40,16 @@ class StageRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "started_at": self.started_at,
-                "ended_at": self.ended_at, "outputs": self.outputs}
+                "ended_at": self.ended_at, "cpu_seconds": self.cpu_seconds, "outputs": self.outputs}
 
     @classmethod
     def from_dict(cls, data: Any) -> StageRecord:
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             raise ValueError("a stage needs a name")
-        outputs = data.get("outputs")
+        outputs, cpu = data.get("outputs"), data.get("cpu_seconds")
         return cls(name=data["name"], status=str(data.get("status", "running")), started_at=data.get("started_at"),
-                   ended_at=data.get("ended_at"), outputs=dict(outputs) if isinstance(outputs, dict) else {})
+                   ended_at=data.get("ended_at"), outputs=dict(outputs) if isinstance(outputs, dict) else {},
+                   cpu_seconds=float(cpu) if isinstance(cpu, (int, float)) else None)
 
 
 @dataclass
