@@ -226,10 +226,11 @@ class DriftConfig(_Section):
 
 # --- continuous training: triggers, comparison, smoke test, deploy, governance, notify ---
 
-NotifyEvent = Literal["drift", "model_drift", "retrained", "promoted", "pending_approval", "rejected",
-                      "smoke_failed", "rolled_back", "pipeline_failed"]
-NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("drift", "model_drift", "retrained", "promoted", "pending_approval",
-                                          "rejected", "smoke_failed", "rolled_back", "pipeline_failed")
+NotifyEvent = Literal["drift", "model_drift", "prediction_drift", "retrained", "promoted", "pending_approval",
+                      "rejected", "smoke_failed", "rolled_back", "pipeline_failed"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("drift", "model_drift", "prediction_drift", "retrained", "promoted",
+                                          "pending_approval", "rejected", "smoke_failed", "rolled_back",
+                                          "pipeline_failed")
 
 
 class TriggersConfig(_Section):

@@ -192,3 +192,25 @@ def test_a_mistyped_command_is_no_pipeline_failure(project: Path, tmp_path: Path
     assert result.exit_code == 2, result.output  # v0001 is live, not pending: a usage error
     assert "is not pending approval" in result.stderr
     assert not out.exists()  # nobody is mailed "pipeline_failed" for a typo
+
+
+@pytest.mark.timeout(600)
+def test_drift_is_alerted_when_no_trigger_retrains(project: Path, tmp_path: Path) -> None:
+    # Alerts follow what monitoring found, not the retraining switches: with both drift triggers
+    # off, the demo world's shift at 2025-09 is mailed (here: piped to a command) and nothing retrains.
+    out = tmp_path / "alerts"
+    out.mkdir()
+    set_config(project, {"triggers": {"data_drift": False, "model_drift": False, "config_change": False},
+                         "notify": {"events": ["drift", "model_drift", "prediction_drift", "retrained"],
+                                    "command": {"argv": ["sh", "-c", f'cat > {out}/"$LOWOPS_EVENT"']}}})
+    from ct_support import run_ok
+
+    run_ok(project, "run", "--window", "2025-09")
+    sent = sorted(p.name for p in out.iterdir())
+    assert "model_drift" in sent and "retrained" not in sent, sent
+    text = (out / "model_drift").read_text()
+    assert text.startswith("[lowops churn-demo] model_drift: model drift at 2025-09 (churn v0001)\n"), text
+    assert "no trigger retrains on it (alert only)" in text
+    assert not (project / "repo" / "models" / "churn" / "v0002").exists()
+    log = (project / "repo" / "logs" / "lowops.log").read_text()
+    assert "no retraining trigger fired at 2025-09; v0001 stays live" in log

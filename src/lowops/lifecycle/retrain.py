@@ -19,7 +19,7 @@ from lowops.context import Context
 from lowops.io import deploy, layout, registry
 from lowops.io import version_status as vstatus
 from lowops.io.files import write_text
-from lowops.lifecycle import compare, slots
+from lowops.lifecycle import alerts, compare, slots
 from lowops.lifecycle.notify import notify
 from lowops.lifecycle.promote import gated_switch, mark_pending, smoke_failed
 from lowops.lifecycle.smoke import smoke_test
@@ -29,15 +29,6 @@ from lowops.stages.extract import Extracted, current
 from lowops.stages.score import ScoreResult
 from lowops.stages.train import TrainResult, train
 from lowops.windows import Window
-
-
-def _notify_drift(ctx: Context, window: Window, live: str, fired: list[Trigger]) -> None:
-    for event, kinds in (("drift", ("data_drift",)), ("model_drift", ("model_drift",))):
-        hits = [t for t in fired if t.name in kinds]
-        if hits:
-            notify(ctx, event, f"{event.replace('_', ' ')} at {window.label} ({ctx.name} {live})",
-                   "\n".join(str(t) for t in hits) + f"\n\nMonitoring: {layout.monitoring_dir(ctx.repo, window.label)}\n"
-                   f"Metrics: {layout.metrics_log(ctx.repo)}", window=window.label)
 
 
 def decide(ctx: Context, window: Window, data: Extracted, scored: ScoreResult, verdict: DriftVerdict | None,
@@ -53,12 +44,12 @@ def decide(ctx: Context, window: Window, data: Extracted, scored: ScoreResult, v
     assert live is not None
     fired = evaluate_triggers(ctx, window, verdict, metrics, ctx.card(live))
     out["triggers"] = [str(t) for t in fired]
+    alerts.alert(ctx, window, live, verdict, fired)
     if not fired:
         ctx.log.event("decide", f"no retraining trigger fired at {window.label}; {live} stays live")
         return out
     for trigger in fired:
         ctx.log.event("trigger", f"{trigger.name} fired at {window.label}: {trigger.evidence}")
-    _notify_drift(ctx, window, live, fired)
     waiting = cooldown(ctx, window)
     if waiting:
         ctx.log.event("decide", f"triggers fired but no retraining at {window.label}: {waiting}")
