@@ -337,6 +337,27 @@ class IntegrityConfig(_Section):
         return self
 
 
+class ExportConfig(_Section):
+    """Metrics for the dashboards a team already watches, written at the end of every run."""
+
+    prometheus_textfile: str | None = None  # e.g. /var/lib/node_exporter/textfile/lowops.prom
+    sql_table: str | None = None            # a table of the project's database, created when missing
+
+    @field_validator("prometheus_textfile")
+    @classmethod
+    def _prom(cls, value: str | None) -> str | None:
+        if value is not None and not value.endswith(".prom"):
+            raise ValueError("a path ending in .prom (node_exporter's textfile collector reads no other file)")
+        return value
+
+    @field_validator("sql_table")
+    @classmethod
+    def _table(cls, value: str | None) -> str | None:
+        if value is not None and not _IDENT.match(value):
+            raise ValueError("a plain table name (letters, digits, '_')")
+        return value
+
+
 class Config(_Section):
     project: str = "lowops"
     database: DatabaseConfig
@@ -357,6 +378,7 @@ class Config(_Section):
     governance: GovernanceConfig = GovernanceConfig()
     notify: NotifyConfig = NotifyConfig()
     integrity: IntegrityConfig = IntegrityConfig()
+    export: ExportConfig = ExportConfig()
 
     @field_validator("entity_key")
     @classmethod

@@ -16,9 +16,10 @@ from lowops import faults
 from lowops.config import Project
 from lowops.context import Context
 from lowops.errors import LowopsError, UsageError
+from lowops.io import deploy, export
 from lowops.io.ledger import Ledger
 from lowops.io.lock import repository_lock
-from lowops.io.runs import RunRecord
+from lowops.io.runs import RunRecord, read_runs
 from lowops.lifecycle.notify import notify_failure
 
 
@@ -48,14 +49,17 @@ def recorded(ctx: Context, command: str, window: str | None,
         ctx.log.event(command, f"resuming interrupted run {ledger.run_id}")
     try:
         yield ledger
+        _export(ctx, ledger)
     except LowopsError as exc:
         ctx.log.event(command, f"failed: {exc}", level="ERROR")
         ledger.finish("failed", f"{type(exc).__name__}: {exc}")
+        _export(ctx, ledger)
         if not isinstance(exc, UsageError):  # a mistyped command line is no pipeline failure to mail about
             notify_failure(ctx, command, window, exc)
         raise
     except Exception as exc:
         ledger.finish("failed", f"{type(exc).__name__}: {exc}")
+        _export(ctx, ledger)
         notify_failure(ctx, command, window, exc)
         raise
     except BaseException as exc:
@@ -63,6 +67,29 @@ def recorded(ctx: Context, command: str, window: str | None,
         # stays resumable under its own id; ``finally`` blocks have removed temp files.
         ledger.finish("interrupted", f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _export(ctx: Context, ledger: Ledger) -> None:
+    """The run's metrics to ``export:``'s textfile and table; a failure is logged, never raised."""
+    cfg = ctx.config.export
+    if cfg.prometheus_textfile is None and cfg.sql_table is None:
+        return
+    if cfg.prometheus_textfile is not None:
+        path = ctx.project.path(cfg.prometheus_textfile)
+        try:
+            export.write_prometheus(path, ctx.repo, ctx.name, deploy.live_version(ctx.repo, ctx.name),
+                                    read_runs(ctx.repo), ledger.record)
+        except (OSError, LowopsError) as exc:
+            ctx.log.event("export", f"Prometheus textfile {path} not written: {exc}", level="WARN")
+    if cfg.sql_table is not None:
+        rows = export.run_metrics(ctx.repo, ledger.run_id)
+        try:
+            written = export.append_sql(ctx.db.url, cfg.sql_table, rows)
+        except export.ExportError as exc:
+            ctx.log.event("export", f"metrics not appended to table {cfg.sql_table}: {exc}", level="WARN")
+        else:
+            if written:
+                ctx.log.event("export", f"{written} metric line(s) appended to table {cfg.sql_table}")
 
 
 @contextlib.contextmanager
