@@ -16,6 +16,7 @@ from lowops.io.db import Database, SqlFile, read_sql_file
 from lowops.io.files import confine, refuse_links
 from lowops.io.logs import EventLog, MetricsLog
 from lowops.model.card import ModelCard
+from lowops.progress import Progress
 from lowops.windows import Window, last_complete, parse_window
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -66,6 +67,7 @@ class Context:
     run_id: str = "-"
     _sql: dict[str, SqlFile] = field(default_factory=dict)
     _engine: Engine | None = None
+    progress: Progress = field(default_factory=Progress)  # a bar on a terminal, else nothing
 
     @classmethod
     def open(cls, project: Project, echo: bool = False) -> Context:

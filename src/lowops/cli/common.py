@@ -59,9 +59,12 @@ def load_only(ctx: click.Context) -> Any:
 def open_project(ctx: click.Context) -> Any:
     """Load the project the options name and open a command context on it (closed with the click context)."""
     from lowops import commands
+    from lowops.progress import for_terminal
 
-    opened = commands.open_context(load_only(ctx))
+    shown = for_terminal(bool(ctx.params.get("as_json")))
+    opened = commands.open_context(load_only(ctx), shown)
     ctx.call_on_close(opened.close)
+    ctx.call_on_close(shown.close)
     return opened
 
 

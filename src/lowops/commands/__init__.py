@@ -13,6 +13,7 @@ from pathlib import Path
 from lowops.config import Project, load_project
 from lowops.context import Context, use_model_key
 from lowops.io.files import confine
+from lowops.progress import Progress
 
 
 def load(project_dir: Path | None = None, config_file: Path | None = None) -> Project:
@@ -27,6 +28,12 @@ def load(project_dir: Path | None = None, config_file: Path | None = None) -> Pr
     return project
 
 
-def open_context(project: Project) -> Context:
-    """A command's view of a loaded project: its database, logs and compute engine (close it when done)."""
-    return Context.open(project)
+def open_context(project: Project, progress: Progress | None = None) -> Context:
+    """A command's view of a loaded project: its database, logs and compute engine (close it when done).
+
+    ``progress`` is what a person at a terminal sees while it works (default: nothing).
+    """
+    ctx = Context.open(project)
+    if progress is not None:
+        ctx.progress = progress
+    return ctx

@@ -45,6 +45,7 @@ def recorded(ctx: Context, command: str, window: str | None,
     """
     ledger = Ledger.resume(ctx.repo, resume) if resume is not None else Ledger.start(ctx.repo, command, window)
     ctx.with_run(ledger.run_id, window)
+    ledger.watch = ctx.progress.stage
     if resume is not None:
         ctx.log.event(command, f"resuming interrupted run {ledger.run_id}")
     try:

@@ -22,6 +22,7 @@ def retrain(ctx: Context, window: Window | None, *, by: str | None = None) -> di
     if window is None:
         window = ctx.window(last_window(ctx))
     check_not_future(window)
+    ctx.progress.window(window.label)
     with locked(ctx, f"lowops retrain --window {window.label}"), recorded(ctx, "retrain", window.label) as ledger:
         with stage(ledger, "retrain") as out:
             result = retrain_by_hand(ctx, window, by=who(by))

@@ -119,6 +119,7 @@ def _monitor_and_decide(ctx: Context, ledger: Ledger, window: Window, data: Extr
 
 
 def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool = False) -> Outcome:
+    ctx.progress.window(window.label)
     prior = completed_run(ctx, window.label)
     if prior is not None and not force:
         ctx.log.event("run", f"window {window.label} already done by run {prior.run_id}; nothing to do "
@@ -161,6 +162,7 @@ def run(ctx: Context, window: Window, *, force: bool = False, resume: bool = Fal
     """
     check_not_future(window)
     check_sql(ctx)
+    ctx.progress.windows([window.label])
     with locked(ctx, f"lowops run --window {window.label}"):
         return _run_window(ctx, window, force=force, resume_only=resume)
 
@@ -183,6 +185,7 @@ def catch_up(ctx: Context, *, force: bool = False, max_windows: int = 1000) -> l
     todo = [w for w in window_range(first, newest) if w.label not in done][-max_windows:]
     outcomes = []
     check_sql(ctx)
+    ctx.progress.windows([w.label for w in todo])
     with locked(ctx, "lowops run"):
         for window in todo:
             outcomes.append(_run_window(ctx, window, force=force))
@@ -195,6 +198,7 @@ def backfill(ctx: Context, first: Window, last: Window, *, force: bool = False) 
     check_not_future(last)
     check_sql(ctx)
     outcomes = []
+    ctx.progress.windows([w.label for w in windows])
     with locked(ctx, f"lowops backfill --from {first.label} --to {last.label}"):
         for window in windows:
             outcomes.append(_run_window(ctx, window, force=force))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ class Ledger:
         self.record = record
         self.path = layout.run_file(repo, record.run_id)
         self._cpu_at_start: dict[str, float] = {}
+        # Told of each stage as it starts (rows None) and ends (the rows it handled, if it says).
+        self.watch: Callable[[str, int | None], None] | None = None
 
     @property
     def run_id(self) -> str:
@@ -63,6 +66,8 @@ class Ledger:
         self.record.stages.append(StageRecord(name=name, started_at=utc_now()))
         self._cpu_at_start[name] = time.process_time()
         self.save()
+        if self.watch is not None:
+            self.watch(name, None)
 
     def stage_end(self, name: str, status: str = "done", **outputs: Any) -> None:
         stage = self.record.stage(name)
@@ -72,6 +77,9 @@ class Ledger:
             stage.cpu_seconds = round(time.process_time() - self._cpu_at_start.pop(name), 3)
         stage.outputs.update(outputs)
         self.save()
+        rows = outputs.get("rows")
+        if self.watch is not None and isinstance(rows, int):
+            self.watch(name, rows)
 
     def done(self, name: str) -> dict[str, Any] | None:
         """The outputs of stage ``name`` if this run finished it (before an interruption, say)."""

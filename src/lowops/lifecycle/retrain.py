@@ -115,9 +115,11 @@ def retrain(ctx: Context, window: Window, holdout: Window, fired: list[Trigger],
     Returns:
         The new version, the winner, the outcome and where the decision was written.
     """
+    ctx.progress.stage("retrain: training")
     new = _challenger(ctx, window, holdout, fired, by).version
     incumbent = deploy.live_version(ctx.repo, ctx.name)
     assert incumbent is not None
+    ctx.progress.stage("retrain: comparing")
     frame, y = compare.holdout_rows(ctx, holdout.label)
     roles = _roles(ctx, window, new, incumbent)
     loaded = {version: ctx.load_model(version) for version in roles}  # verified before anything is read
