@@ -1,0 +1,207 @@
+"""The Python API: a project from a notebook or a script, through the CLI's own code paths.
+
+    import lowops
+
+    project = lowops.open("churn-demo")
+    live = project.live()                      # the live version, verified and loaded
+    frame = project.snapshot("2025-03")        # the features lowops scored that window
+    live.predict(frame)                        # scores through the model's own preparation
+    project.verdict("2025-03")["drift_that_matters"]
+    project.metrics().query("metric == 'roc_auc'")
+    project.run("2025-04")                     # the whole loop, under the repository lock
+
+Every call checks what the CLI checks (digests, HMAC, the lock, the SQL gate) and raises
+the CLI's own exceptions (:mod:`lowops.errors`, each with its ``exit_code``); nothing
+here knows a path of the repository that the commands do not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lowops import commands
+from lowops.config import Project as LoadedProject
+from lowops.context import Context
+from lowops.errors import DataError, UsageError
+from lowops.io import layout, registry
+from lowops.io import snapshots as snaps
+from lowops.io.logs import read_metrics
+from lowops.model.card import ModelCard
+from lowops.model.predict import scores
+from lowops.windows import parse_window
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Model", "Project", "open_project"]
+
+
+@dataclass(frozen=True)
+class Model:
+    """One version of a model, verified and loaded: its fitted pipeline and its card."""
+
+    name: str
+    version: str
+    pipeline: Any
+    card: ModelCard
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        """Scores of ``frame``'s rows (positive-class probability, or the regression's value)."""
+        return scores(self.pipeline, self.card.task, frame[self.card.schema.names])
+
+
+class Project:
+    """A lowops project: its config, its repository and its loop."""
+
+    def __init__(self, loaded: LoadedProject) -> None:
+        self._loaded = loaded
+
+    @property
+    def path(self) -> Path:
+        return self._loaded.root
+
+    @property
+    def repo(self) -> Path:
+        return self._loaded.repo
+
+    @property
+    def config(self) -> Any:
+        """The validated configuration (read-only)."""
+        return self._loaded.config
+
+    @property
+    def models(self) -> list[str]:
+        """The models of the project, in the config's order."""
+        return [self._loaded.config.model.name]
+
+    def _window(self, label: str) -> str:
+        """``label`` checked against ``windows.frequency`` (a WindowError, exit 2, otherwise)."""
+        windows = self._loaded.config.windows
+        return parse_window(label, windows.frequency, tz=windows.timezone).label
+
+    def _model(self, model: str | None) -> str:
+        name = model or self.models[0]
+        if name not in self.models:
+            raise UsageError(f"no model {name!r} in {self._loaded.config_path}; the project has: "
+                             f"{', '.join(self.models)}")
+        return name
+
+    @contextmanager
+    def _context(self) -> Iterator[Context]:
+        ctx = commands.open_context(self._loaded)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+    def versions(self, model: str | None = None) -> list[dict[str, Any]]:
+        """Every version with its status and hold-out KPI, as ``lowops models list --json`` prints them."""
+        from lowops.commands.models import list_models
+
+        self._model(model)
+        return list_models(self._loaded)
+
+    def live(self, model: str | None = None) -> Model:
+        """The live version, verified (digests, HMAC) and loaded.
+
+        Raises:
+            UsageError: no version is live yet.
+            IntegrityError: a file of the version fails its digest or HMAC.
+        """
+        name = self._model(model)
+        pipeline, card, _slot = registry.load_live(self.repo, name)
+        return Model(name, str(card.version), pipeline, card)
+
+    def load(self, version: str, model: str | None = None) -> Model:
+        """One version (``v0003``), verified and loaded.
+
+        Raises:
+            UnknownVersionError: there is no such version.
+            IntegrityError: a file of the version fails its digest or HMAC.
+        """
+        name = self._model(model)
+        pipeline, card = registry.load_model(self.repo, name, version)
+        return Model(name, version, pipeline, card)
+
+    def snapshot(self, window: str, kind: str = "features", model: str | None = None) -> pd.DataFrame:
+        """The window's latest extract (``features`` or ``labels``) as the model used it, digest verified.
+
+        Raises:
+            DataError: the window has no such snapshot (run or extract it first).
+            IntegrityError: the snapshot's file does not match its manifest.
+        """
+        if kind not in ("features", "labels"):
+            raise UsageError(f"kind must be features or labels, not {kind!r}")
+        name = self._model(model)
+        label = self._window(window)
+        found = snaps.latest(self.repo, label, kind, name)
+        if found is None:
+            raise DataError(f"no {kind} snapshot of {label} in {self.repo}; run `lowops extract --window {label}` "
+                            f"or `lowops run --window {label}` first")
+        snaps.verify_snapshot(found)
+        return snaps.load(found)
+
+    def predictions(self, window: str) -> pd.DataFrame:
+        """The window's latest predictions file (every column lowops wrote).
+
+        Raises:
+            DataError: the window was never scored.
+        """
+        import pandas as pd
+
+        label = self._window(window)
+        files = layout.predictions_files(self.repo, label)
+        if not files:
+            raise DataError(f"{label} was never scored in {self.repo}; run `lowops score --window {label}` first")
+        return pd.read_csv(files[-1])
+
+    def verdict(self, window: str) -> dict[str, Any]:
+        """The window's ``verdict.json``: drift, impact and model drift as monitoring judged them.
+
+        Raises:
+            DataError: the window was never monitored.
+        """
+        label = self._window(window)
+        path = layout.monitoring_dir(self.repo, label) / "verdict.json"
+        if not path.is_file():
+            raise DataError(f"{label} was never monitored in {self.repo}; run `lowops run --window {label}` or "
+                            f"`lowops drift --window {label}` first")
+        found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return found
+
+    def metrics(self) -> pd.DataFrame:
+        """Every line of logs/metrics.log: time, window, model, version, metric, value, rows, run."""
+        import pandas as pd
+
+        columns = ["time", "window", "model", "version", "metric", "value", "rows", "run"]
+        return pd.DataFrame(read_metrics(self.repo), columns=columns)
+
+    def run(self, window: str | None = None, *, force: bool = False) -> dict[str, Any]:
+        """The whole loop for one window, exactly as ``lowops run --window W`` (lock, ledger, notifications).
+
+        Returns:
+            The outcome: window, status (done, empty, skipped), run id and the run's outputs.
+
+        Raises:
+            LockHeldError: another run holds the repository. Any :class:`lowops.errors.LowopsError`
+            a run can end with, as the CLI would exit with its ``exit_code``.
+        """
+        from lowops.commands import run as pipeline
+
+        with self._context() as ctx:
+            outcome = pipeline.run(ctx, ctx.window(window), force=force)
+        return {"window": outcome.window, "status": outcome.status, "run_id": outcome.run_id, **outcome.outputs}
+
+
+def open_project(path: str | Path = ".", config: str | Path | None = None) -> Project:
+    """The project at ``path`` (its config/lowops.yaml, or ``config``), loaded and validated.
+
+    Raises:
+        ConfigError: the config is missing or invalid (the CLI's exit 78).
+    """
+    return Project(commands.load(Path(path), Path(config) if config is not None else None))
