@@ -28,7 +28,7 @@ from lowops import commands
 from lowops.config import Project as LoadedProject
 from lowops.context import Context
 from lowops.errors import DataError, UsageError
-from lowops.io import layout, registry
+from lowops.io import layout, registry, version_labels
 from lowops.io import snapshots as snaps
 from lowops.io.logs import read_metrics
 from lowops.model.card import ModelCard
@@ -118,13 +118,14 @@ class Project:
         return Model(name, str(card.version), pipeline, card)
 
     def load(self, version: str, model: str | None = None) -> Model:
-        """One version (``v0003``), verified and loaded.
+        """One version (``v0003``, or an alias: ``@live``, ``@candidate``), verified and loaded.
 
         Raises:
             UnknownVersionError: there is no such version.
             IntegrityError: a file of the version fails its digest or HMAC.
         """
         name = self._model(model)
+        version = version_labels.resolve(self.repo, name, version)
         pipeline, card = registry.load_model(self.repo, name, version)
         return Model(name, version, pipeline, card)
 

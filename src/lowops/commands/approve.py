@@ -7,7 +7,7 @@ from typing import Any
 from lowops.commands._run import locked, recorded, stage
 from lowops.commands.promote import switched
 from lowops.context import Context
-from lowops.io import registry
+from lowops.io import registry, version_labels
 from lowops.lifecycle import promote as switching
 
 
@@ -18,6 +18,7 @@ def approve(ctx: Context, version: str, *, by: str, reason: str) -> dict[str, An
         NotPendingError: the version is not pending.
         SmokeTestFailed: it failed the smoke test; it is rejected and the live slot is untouched.
     """
+    version = version_labels.resolve(ctx.repo, ctx.name, version)
     registry.check_version(ctx.repo, ctx.name, version)
     with locked(ctx, f"lowops approve {version}"), recorded(ctx, "approve", None) as ledger:
         with stage(ledger, "approve") as out:
@@ -33,6 +34,7 @@ def reject(ctx: Context, version: str, *, by: str, reason: str) -> dict[str, Any
     Raises:
         NotPendingError: the version is not pending.
     """
+    version = version_labels.resolve(ctx.repo, ctx.name, version)
     registry.check_version(ctx.repo, ctx.name, version)
     with locked(ctx, f"lowops reject {version}"), recorded(ctx, "reject", None) as ledger:
         with stage(ledger, "reject") as out:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lowops.config import Project
-from lowops.io import deploy, layout, registry
+from lowops.io import deploy, layout, registry, version_labels
 from lowops.io import version_status as vstatus
 from lowops.model.card import ModelCard
 from lowops.model.search_record import Search
@@ -21,6 +21,7 @@ def list_models(project: Project) -> list[dict[str, Any]]:
     state = deploy.read_pointer(repo, name)
     live = deploy.live_version(repo, name) if state else None
     slots = {s["version"]: slot for slot, s in (state or {}).get("slots", {}).items() if s}
+    labels = version_labels.read(repo, name)
     rows = []
     for version in registry.list_versions(repo, name):
         card = registry.read_card(repo, name, version, checked=True)
@@ -35,6 +36,7 @@ def list_models(project: Project) -> list[dict[str, Any]]:
             "primary_metric": card.metrics.primary,
             "primary_value": card.benchmark,
             "status": _status(project, version),
+            **version_labels.of_version(labels, version, live),
         })
     return rows
 
@@ -46,18 +48,29 @@ def _status(project: Project, version: str) -> str:
 
 
 def show(project: Project, version: str) -> dict[str, Any]:
-    """One version's ``model.json``, and where it lives."""
-    data = registry.read_card(project.repo, project.config.model.name, version).to_dict()
-    data["path"] = str(layout.version_dir(project.repo, project.config.model.name, version))
+    """One version's ``model.json``, where it lives, and what it is called (aliases, tags, description)."""
+    name = project.config.model.name
+    version = version_labels.resolve(project.repo, name, version)
+    data = registry.read_card(project.repo, name, version).to_dict()
+    data["path"] = str(layout.version_dir(project.repo, name, version))
+    data["labels"] = version_labels.of_version(version_labels.read(project.repo, name), version,
+                                               deploy.live_version(project.repo, name))
     return data
 
 
 def describe(project: Project, version: str) -> str:
     """A person's view of one version: lineage, metrics, search, importance, schema contract, profile."""
-    card = registry.read_card(project.repo, project.config.model.name, version)
+    name = project.config.model.name
+    version = version_labels.resolve(project.repo, name, version)
+    card = registry.read_card(project.repo, name, version)
     lineage, metrics, cv = card.lineage, card.metrics, card.metrics.cv
+    called = version_labels.of_version(version_labels.read(project.repo, name), version,
+                                       deploy.live_version(project.repo, name))
     lines = [
         f"{card.model} {card.version}  ({card.task}, created {card.created_at}, {card.reason})",
+        *([f"  description: {called['description']}"] if called["description"] else []),
+        *([f"  aliases:     {' '.join(called['aliases'])}"] if called["aliases"] else []),
+        *([f"  tags:        {', '.join(called['tags'])}"] if called["tags"] else []),
         f"  path:        {layout.version_dir(project.repo, card.model, version)}",
         f"  estimator:   {card.estimator.class_} {card.estimator.params}",
         f"  trained on:  {', '.join(lineage.train_windows)} ({lineage.rows['train']} rows)",
@@ -138,8 +151,9 @@ def _leaves(card: ModelCard) -> dict[str, Any]:
 
 def diff(project: Project, version_a: str, version_b: str) -> list[dict[str, Any]]:
     """The leaves that differ between two versions' metadata (lineage with its git commit, profile, search …)."""
-    a = _leaves(registry.read_card(project.repo, project.config.model.name, version_a))
-    b = _leaves(registry.read_card(project.repo, project.config.model.name, version_b))
+    name = project.config.model.name
+    a = _leaves(registry.read_card(project.repo, name, version_labels.resolve(project.repo, name, version_a)))
+    b = _leaves(registry.read_card(project.repo, name, version_labels.resolve(project.repo, name, version_b)))
     changes = []
     for path in sorted(set(a) | set(b)):
         if any(path == skip or path.startswith(skip + ".") for skip in _DIFF_SKIP):

@@ -6,7 +6,7 @@ from typing import Any
 
 from lowops.commands._run import locked, recorded, stage
 from lowops.context import Context
-from lowops.io import deploy, registry
+from lowops.io import deploy, registry, version_labels
 from lowops.lifecycle import promote as switching
 from lowops.lifecycle.promote import SwitchResult, who
 
@@ -27,6 +27,7 @@ def promote(ctx: Context, version: str, *, by: str | None, reason: str | None, f
         UsageError: ``force`` without a reason, or the version is already live.
         SmokeTestFailed: the smoke test failed and nothing was switched.
     """
+    version = version_labels.resolve(ctx.repo, ctx.name, version)  # @candidate, @live …
     registry.check_version(ctx.repo, ctx.name, version)  # a usage error writes nothing
     with locked(ctx, f"lowops promote {version}"), recorded(ctx, "promote", None) as ledger:
         with stage(ledger, "promote") as out:

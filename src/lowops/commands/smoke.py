@@ -6,7 +6,7 @@ from typing import Any
 
 from lowops.context import Context
 from lowops.errors import IntegrityError, SmokeTestFailed, UsageError
-from lowops.io import deploy
+from lowops.io import deploy, version_labels
 from lowops.lifecycle.smoke import INTEGRITY_CHECKS, smoke_test
 from lowops.windows import Window
 
@@ -16,7 +16,9 @@ def smoke(ctx: Context, version: str | None, window: Window | None) -> dict[str,
     Raises:
         UsageError: no version named and nothing is live.
     """
-    if version is None:
+    if version is not None:
+        version = version_labels.resolve(ctx.repo, ctx.name, version)
+    else:
         version = deploy.live_version(ctx.repo, ctx.name)
         if version is None:
             raise UsageError(f"Nothing of model '{ctx.name}' is live yet; name a version: lowops smoke VERSION.")

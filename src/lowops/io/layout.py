@@ -135,6 +135,11 @@ def version_dir(repo: Path, name: str, version: str) -> Path:
     return model_dir(repo, name) / version
 
 
+def labels_file(repo: Path, name: str) -> Path:
+    """``models/<name>/labels.json``: the aliases, tags and descriptions of the model's versions."""
+    return model_dir(repo, name) / "labels.json"
+
+
 def status_file(repo: Path, name: str, version: str) -> Path:
     """``models/<name>/<version>.status``, beside the immutable version."""
     return model_dir(repo, name) / f"{version}.status"

@@ -19,6 +19,7 @@ from lowops import secrets
 from lowops.config import Project
 from lowops.errors import LowopsError
 from lowops.io import audit, deploy, layout, registry
+from lowops.io import version_labels
 from lowops.io import version_status as vstatus
 from lowops.io.files import read_json
 from lowops.io.logs import read_metrics
@@ -199,6 +200,9 @@ def versions_table(repo: Path, name: str, primary: str, state: dict[str, Any] | 
             in_slot[content["version"]] = slot
     out = []
     models = layout.model_dir(repo, name)
+    labels = _guard(problems, str(layout.labels_file(repo, name).relative_to(repo)),
+                    {"aliases": {}, "tags": {}, "descriptions": {}}, version_labels.read, repo, name)
+    live_version = ((state or {}).get("slots") or {}).get(live_slot or "", {}) or {}
     for version in _guard(problems, f"{models.relative_to(repo)}/", [], registry.list_versions, repo, name):
         card = _guard(problems, str((layout.version_dir(repo, name, version) / layout.CARD_FILE).relative_to(repo)),
                       None, registry.read_card, repo, name, version)
@@ -211,6 +215,7 @@ def versions_table(repo: Path, name: str, primary: str, state: dict[str, Any] | 
             "status_reason": secrets.redact(str((status or {}).get("reason") or "")),
             "slot": slot, "live": slot is not None and slot == live_slot, "periods": _periods(history, version),
             "served": [w for w, (v, _) in sorted(served.items()) if v == version],
+            **version_labels.of_version(labels, version, live_version.get("version")),
         })
     return out
 

@@ -43,7 +43,10 @@ def versions(data: dict[str, Any], colors: dict[str, str]) -> str:
         served = v["served"]
         served_text = (f"{served[0]} … {served[-1]} ({len(served)})" if len(served) > 2 else ", ".join(served)) or "–"
         cv = f"{num(v['cv_mean'])} ± {num(v['cv_std'], 3)}" if v["cv_mean"] is not None else "–"
-        rows.append([swatch(colors.get(v["version"], "#777")) + f"<b>{esc(v['version'])}</b><br>"
+        called = " ".join([*v.get("aliases", []), *(f"[{t}]" for t in v.get("tags", []))])
+        named = (f'<br><span class="small">{esc(called)}</span>' if called else "") + \
+            (f'<br><span class="small">{esc(v["description"])}</span>' if v.get("description") else "")
+        rows.append([swatch(colors.get(v["version"], "#777")) + f"<b>{esc(v['version'])}</b>{named}<br>"
                      f'<span class="small nw" title="registered {esc(when(v["created"]))}">'
                      f'{esc(str(v["created"] or "")[:10])}</span>', state or "–",
                      f"{esc(trained)}<br><span class=\"small\">hold-out {esc(v['holdout_window'] or '–')}</span>",
