@@ -39,6 +39,15 @@ def _frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     return frame, (logit > 0).astype(int).to_numpy(), (logit + frame["calls"]).to_numpy()
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> Any:
+    """The references at one OpenMP thread too: the numbers are the same, and no thread spins on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def _plan(task: str, n_jobs: int, folds: int = 3, primary: str = "roc_auc") -> FitPlan:
     return FitPlan(task=task, primary=primary, threshold=0.5, cv_folds=folds, search=None, seed=7, n_jobs=n_jobs,
                    config_file="config/lowops.yaml")
@@ -53,7 +62,7 @@ def _hgb(task: str) -> Any:
                                                 ("regression", "rmse")])
 def test_folds_side_by_side_score_as_cross_val_score_and_the_final_fit_is_the_same_model(task: str,
                                                                                          primary: str) -> None:
-    frame, y_class, y_reg = _frame(4000, 1)
+    frame, y_class, y_reg = _frame(2000, 1)
     y = y_class if task == "classification" else y_reg
     from lowops.model import metrics
 
@@ -63,7 +72,7 @@ def test_folds_side_by_side_score_as_cross_val_score_and_the_final_fit_is_the_sa
     expected = -expected if scoring.startswith("neg_") else expected
     reference = _hgb(task).fit(frame, y)
     method = "predict_proba" if task == "classification" else "predict"
-    for n_jobs in (1, 2):
+    for n_jobs in (1, 2, 4):
         fitted, folds, seconds, peak = folds_and_fit(_hgb(task), frame, y, _plan(task, n_jobs, primary=primary))
         assert folds == [float(s) for s in expected]
         assert np.array_equal(getattr(fitted, method)(frame), getattr(reference, method)(frame))
@@ -112,3 +121,12 @@ def test_an_imputer_dropping_an_all_missing_column_sends_importance_through_the_
     raw = np.clip(result.importances_mean, 0, None)
     assert found == {c: float(v) for c, v in zip(frame.columns, raw / raw.sum(), strict=True)}
     assert found["charge"] == 0.0
+
+
+@pytest.mark.parametrize(("folds", "processes", "owners"), [
+    (3, 1, [0, 0, 0]), (3, 2, [1, 1, 0]), (3, 4, [1, 2, 3]), (5, 2, [1, 1, 0, 1, 0]), (0, 2, [])])
+def test_this_process_fits_the_final_model_and_the_folds_go_where_the_load_is_least(folds: int, processes: int,
+                                                                                     owners: list[int]) -> None:
+    from lowops.model.fit import share
+
+    assert share(folds, processes) == owners

@@ -10,6 +10,7 @@ import contextlib
 import os
 import resource
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,62 +95,97 @@ def workers(n_jobs: int, tasks: int) -> int:
     return max(1, min(wanted, tasks))
 
 
-def _fit_task(pipeline: Any, x: pd.DataFrame, y: np.ndarray, test: tuple[pd.DataFrame, np.ndarray] | None,
-              scoring: str) -> tuple[Any, float, float]:
-    """One fit at one OpenMP thread: a fold's score, or the final fit with its seconds and peak memory.
-
-    Returns:
-        ``(fitted pipeline or None, fold score or fit seconds, peak RSS in MB of the process that fitted)``.
-    """
-    from sklearn.base import clone
-    from sklearn.metrics import get_scorer
+def _fit_one(pipeline: Any, x: pd.DataFrame, y: np.ndarray) -> tuple[float, float]:
+    """Fit ``pipeline`` in place at one OpenMP thread; its seconds and this process's peak RSS in MB."""
     from threadpoolctl import threadpool_limits
 
     # The fits run side by side, one per core: a second thread per fit would only wait at its barriers.
     with threadpool_limits(limits=1):
-        fitted = clone(pipeline)
         started = time.perf_counter()
-        fitted.fit(x, y)
+        pipeline.fit(x, y)
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        if test is None:
-            return fitted, seconds, peak
-        return None, float(get_scorer(scoring)(fitted, *test)), peak
+    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _fold(pipeline: Any, x: pd.DataFrame, y: np.ndarray, test: tuple[pd.DataFrame, np.ndarray],
+          scoring: str) -> tuple[float, float]:
+    """One cross-validation fold as ``cross_val_score`` scores it (a clone fitted, the scorer on the rest)."""
+    from sklearn.base import clone
+    from sklearn.metrics import get_scorer
+
+    fold = clone(pipeline)
+    _, peak = _fit_one(fold, x, y)
+    return float(get_scorer(scoring)(fold, *test)), peak
+
+
+def _away(pipeline: Any, folds: list[tuple[pd.DataFrame, np.ndarray, tuple[pd.DataFrame, np.ndarray]]],
+          scoring: str, processes: int) -> list[tuple[float, float]]:
+    from joblib import Parallel, delayed, parallel_config
+
+    with parallel_config(backend="loky", inner_max_num_threads=1):
+        done: list[tuple[float, float]] = Parallel(n_jobs=processes)(
+            delayed(_fold)(pipeline, x, y, test, scoring) for x, y, test in folds)
+    return done
+
+
+def share(folds: int, processes: int) -> list[int]:
+    """Which process fits each fold: 0 is this one, which fits the final model on every row first.
+
+    A fold fits ``(k - 1) / k`` of the rows the final fit does; each goes to the
+    least loaded process (ties: the lowest), so the last fit ends as early as a
+    static split allows.
+    """
+    loads = [1.0] + [0.0] * (processes - 1)
+    owners = []
+    for _ in range(folds):
+        owner = loads.index(min(loads))
+        loads[owner] += (folds - 1) / folds
+        owners.append(owner)
+    return owners
 
 
 def folds_and_fit(pipeline: Any, x: pd.DataFrame, y: np.ndarray, plan: FitPlan) -> tuple[Any, list[float], float,
                                                                                            float]:
     """The k cross-validation folds and the final fit on every row, side by side within ``compute.n_jobs``.
 
-    The k + 1 fits are independent, so they run at once, each in its own process
-    at one thread; scores are ``cross_val_score``'s (the same folds, clones and
-    scorer), whatever the number of processes. Below 2 folds there are none.
+    This process fits the final model (so the stored model is exactly what a fit
+    here gives) and whatever folds :func:`share` leaves it; the other folds run
+    meanwhile in worker processes, each fit at one thread. Scores are
+    ``cross_val_score``'s (the same folds, clones and scorer) whatever the number
+    of processes. Below 2 folds there are none.
 
     Returns:
-        ``(fitted pipeline, fold scores as the metric reads, final fit seconds, peak RSS MB)``.
+        ``(the fitted pipeline, fold scores as the metric reads, final fit seconds, peak RSS MB of any process)``.
 
     Raises:
         ConfigError: the estimator refused its parameters or the data.
     """
-    from joblib import Parallel, delayed, parallel_config
+    from sklearn.base import clone
     from sklearn.model_selection import KFold
 
     scoring = metric_fns.sklearn_scorer(plan.primary)
-    tasks = [delayed(_fit_task)(pipeline, x, y, None, scoring)]
+    template = clone(pipeline)  # unfitted: the workers' copy is pickled while this process fits ``pipeline``
+    folds = []
     if plan.cv_folds >= 2:
         cv = KFold(n_splits=plan.cv_folds, shuffle=True, random_state=plan.seed)
-        tasks += [delayed(_fit_task)(pipeline, x.iloc[train], y[train], (x.iloc[test], y[test]), scoring)
-                  for train, test in cv.split(x, y)]
+        folds = [(x.iloc[train], y[train], (x.iloc[test], y[test])) for train, test in cv.split(x, y)]
+    processes = workers(plan.n_jobs, len(folds) + 1)
+    owners = share(len(folds), processes)
+    there = [fold for fold, owner in zip(folds, owners, strict=True) if owner]
     try:
-        with parallel_config(backend="loky", inner_max_num_threads=1):
-            done = Parallel(n_jobs=workers(plan.n_jobs, len(tasks)))(tasks)
+        with ThreadPoolExecutor(max_workers=1) as waiter:
+            away = waiter.submit(_away, template, there, scoring, processes - 1) if there else None
+            seconds, peak = _fit_one(pipeline, x, y)
+            here = iter([_fold(template, fx, fy, test, scoring) for (fx, fy, test), owner
+                         in zip(folds, owners, strict=True) if not owner])
+            gone = iter(away.result() if away is not None else [])
     except ValueError as exc:
         raise ConfigError(f"{plan.config_file}: the estimator refused its parameters or the data: "
                           f"{exc}") from None
-    (fitted, fit_seconds, _), *folds = done
-    found = [score for _, score, _ in folds]
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, *(p for *_, p in done))
-    return fitted, ([-s for s in found] if scoring.startswith("neg_") else found), fit_seconds, peak
+    done = [next(gone) if owner else next(here) for owner in owners]  # back in fold order
+    found = [score for score, _ in done]
+    peak = max(peak, *(p for _, p in done)) if done else peak
+    return pipeline, ([-s for s in found] if scoring.startswith("neg_") else found), seconds, peak
 
 
 def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.DataFrame, y_hold: np.ndarray,
