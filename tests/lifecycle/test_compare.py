@@ -33,6 +33,24 @@ def test_weighted_auc_matches_sklearn_and_bootstrap_finds_real_gains() -> None:
     assert gain > 0 and low > 0
 
 
+
+def test_the_auc_under_counts_is_exact_whatever_the_order_it_sums_in() -> None:
+    """Counts make every partial sum an integer or a half: the AUC equals the rank-sum formula to the last bit."""
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 2, 300)
+    score = np.round(rng.random(300), 1)  # ten distinct values: ties everywhere
+    weights = rng.integers(0, 4, (6, 300))
+    weights[0, y == 1] = 0  # no positive: no AUC
+    expected = []
+    for w in weights:
+        pos, neg = w * (y == 1), w * (y == 0)
+        num = sum(pos[i] * (neg[score < score[i]].sum() + 0.5 * neg[score == score[i]].sum()) for i in range(300))
+        den = pos.sum() * neg.sum()
+        expected.append(num / den if den else np.nan)
+    found = weighted_auc(y, score, weights)
+    assert np.isnan(found[0])
+    assert found[1:].tolist() == expected[1:]
+
 def test_model_size_is_gated_by_an_absolute_budget_not_by_the_live_versions_size(
         tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     from lowops.lifecycle.compare import Candidate, decide

@@ -25,7 +25,7 @@ from lowops.errors import DataError
 from lowops.io import snapshots
 from lowops.lifecycle import gates
 from lowops.model import metrics as metric_fns
-from lowops.model.bootstrap import resample_weights, weighted_metric
+from lowops.model.bootstrap import metric_under, resample_weights
 from lowops.model.card import ModelCard
 from lowops.model.holdout import HoldoutRule
 from lowops.model.predict import predict_frame
@@ -140,14 +140,12 @@ def bootstrap_delta(metric: str, task: str, y: np.ndarray, challenger: np.ndarra
         ``(gain, low, high)``.
     """
     sign = -1.0 if metric in metric_fns.LOWER_IS_BETTER else 1.0
+    # Each model's sort (or per-row loss) once; every batch of replicates then weighs both alike.
+    ours, theirs = (metric_under(metric, task, y, s, threshold) for s in (challenger, incumbent))
     full = np.ones((1, len(y)))
-    gain = sign * float(weighted_metric(metric, task, y, challenger, threshold, full)[0]
-                        - weighted_metric(metric, task, y, incumbent, threshold, full)[0])
+    gain = sign * float(ours(full)[0] - theirs(full)[0])
     rng = np.random.default_rng(seed)
-    diffs = []
-    for weights in resample_weights(rng, len(y), resamples):
-        diffs.append(sign * (weighted_metric(metric, task, y, challenger, threshold, weights)
-                             - weighted_metric(metric, task, y, incumbent, threshold, weights)))
+    diffs = [sign * (ours(weights) - theirs(weights)) for weights in resample_weights(rng, len(y), resamples)]
     values = np.concatenate(diffs)
     values = values[np.isfinite(values)]
     alpha = (1 - confidence) / 2
@@ -163,20 +161,13 @@ def unpaired_delta(metric: str, task: str, y_a: np.ndarray, s_a: np.ndarray, y_b
         ``(gain, low, high)``, positive meaning group a is better.
     """
     sign = -1.0 if metric in metric_fns.LOWER_IS_BETTER else 1.0
-
-    def one(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return weighted_metric(metric, task, y, s, threshold, w)
-
-    gain = sign * float(one(y_a, s_a, np.ones((1, len(y_a))))[0] - one(y_b, s_b, np.ones((1, len(y_b))))[0])
+    one, other = metric_under(metric, task, y_a, s_a, threshold), metric_under(metric, task, y_b, s_b, threshold)
+    gain = sign * float(one(np.ones((1, len(y_a))))[0] - other(np.ones((1, len(y_b))))[0])
     rng = np.random.default_rng(seed)
-    diffs = []
-    for start in range(0, resamples, 50):
-        batch = min(50, resamples - start)
-        weights = []
-        for n in (len(y_a), len(y_b)):
-            idx = rng.integers(0, n, size=(batch, n)) + (np.arange(batch) * n)[:, None]
-            weights.append(np.bincount(idx.ravel(), minlength=batch * n).reshape(batch, n))
-        diffs.append(sign * (one(y_a, s_a, weights[0]) - one(y_b, s_b, weights[1])))
+    # zip draws a's batch, then b's, from the one generator: each group resampled on its own rows.
+    diffs = [sign * (one(w_a) - other(w_b))
+             for w_a, w_b in zip(resample_weights(rng, len(y_a), resamples), resample_weights(rng, len(y_b), resamples),
+                                 strict=True)]
     values = np.concatenate(diffs)
     values = values[np.isfinite(values)]
     alpha = (1 - confidence) / 2

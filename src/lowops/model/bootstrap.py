@@ -8,26 +8,49 @@ metrics take every replicate in one vectorised pass; the others loop.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import numpy as np
 
 _BATCH = 50
 
 
+class AucPlan:
+    """One score vector's sort, done once for any number of weight matrices.
+
+    The rows are split into positives and negatives in score order; each
+    positive knows where its tie group starts and ends among the negatives, so
+    the AUC under a weight matrix is a cumulative sum over the negatives and two
+    gathers. Under resample counts every partial sum is an integer or a half, so
+    the order of summation never changes a value.
+    """
+
+    def __init__(self, y: np.ndarray, score: np.ndarray) -> None:
+        order = np.argsort(score, kind="mergesort")
+        s, positive = score[order], np.asarray(y)[order].astype(bool)
+        group = np.cumsum(np.r_[True, s[1:] != s[:-1]])
+        self.pos, self.neg = order[positive], order[~positive]
+        neg_group = group[~positive]
+        # Into the negatives' cumulative sum with a zero in front: those below the tie group, and those up to its end.
+        self.below = np.searchsorted(neg_group, group[positive], side="left")
+        self.upto = np.searchsorted(neg_group, group[positive], side="right")
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        """ROC AUC under each row of ``weights`` (resample counts), ties counted half."""
+        w_pos = weights[:, self.pos].astype(float)
+        w_neg = weights[:, self.neg].astype(float)
+        cum = np.zeros((len(weights), len(self.neg) + 1))
+        np.cumsum(w_neg, axis=1, out=cum[:, 1:])
+        num = (w_pos * (cum[:, self.below] + 0.5 * (cum[:, self.upto] - cum[:, self.below]))).sum(axis=1)
+        den = w_pos.sum(axis=1) * w_neg.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / den, np.nan)
+
+
 def weighted_auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """ROC AUC under each row of ``weights`` (resample counts), ties counted half; one sort in all."""
-    order = np.argsort(score, kind="mergesort")
-    s, yy = score[order], y[order].astype(bool)
-    w = weights[:, order].astype(float)
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    pos = np.add.reduceat(np.where(yy, w, 0.0), starts, axis=1)
-    neg = np.add.reduceat(np.where(yy, 0.0, w), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    num = (pos * (below + 0.5 * neg)).sum(axis=1)
-    den = pos.sum(axis=1) * neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
+    return AucPlan(y, score)(weights)
 
 
 def _mean(per_row: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -39,8 +62,19 @@ def _mean(per_row: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def weighted_metric(metric: str, task: str, y: np.ndarray, score: np.ndarray, threshold: float,
                     weights: np.ndarray) -> np.ndarray:
     """``metric`` of ``score`` against ``y`` under each row of ``weights``."""
+    return metric_under(metric, task, y, score, threshold)(weights)
+
+
+def metric_under(metric: str, task: str, y: np.ndarray, score: np.ndarray,
+                 threshold: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``metric`` of ``score`` against ``y`` as a function of a weight matrix; what does not depend on the weights is done once."""
     if metric == "roc_auc":
-        return weighted_auc(y, score, weights)
+        return AucPlan(y, score)
+    return partial(_weighted, metric, task, y, score, threshold)
+
+
+def _weighted(metric: str, task: str, y: np.ndarray, score: np.ndarray, threshold: float,
+              weights: np.ndarray) -> np.ndarray:
     w = weights.astype(float)
     if task == "classification":
         yi = y.astype(int)
@@ -95,7 +129,7 @@ def standard_error(metric: str, task: str, y: np.ndarray, score: np.ndarray, *, 
     if len(y) < 2 or resamples < 2:
         return math.nan
     rng = np.random.default_rng(seed)
-    values = np.concatenate([weighted_metric(metric, task, y, score, threshold, w)
-                             for w in resample_weights(rng, len(y), resamples)])
+    under = metric_under(metric, task, y, score, threshold)
+    values = np.concatenate([under(w) for w in resample_weights(rng, len(y), resamples)])
     values = values[np.isfinite(values)]
     return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan

@@ -7,8 +7,10 @@ came from and where the result goes are the train stage's business.
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import pandas as pd
 from lowops.config_schema import SearchConfig
 from lowops.errors import ConfigError
 from lowops.model import metrics as metric_fns
+from lowops.model.importance import permutation
 from lowops.model.search_record import Candidate, Search
 from lowops.model.predict import scores
 
@@ -53,24 +56,6 @@ class FitPlan:
     config_file: Path | str
 
 
-def importance(pipeline: Any, x: pd.DataFrame, y: Any, scoring: str, seed: int) -> dict[str, float]:
-    """Permutation importance of each source column on the hold-out, normalised to sum 1.
-
-    Permuting the raw input columns attributes one-hot columns to their source
-    feature by construction, and works for any estimator.
-    """
-    from sklearn.inspection import permutation_importance
-
-    sample = x.sample(n=min(len(x), 5000), random_state=seed) if len(x) > 5000 else x
-    y_sample = np.asarray(y)[x.index.get_indexer(sample.index)]
-    result = permutation_importance(pipeline, sample, y_sample, scoring=scoring, n_repeats=3,
-                                    random_state=seed, n_jobs=1)
-    raw = np.clip(result.importances_mean, 0, None)
-    total = raw.sum()
-    values = raw / total if total > 0 else np.full(len(raw), 1 / len(raw))
-    return {str(c): float(v) for c, v in zip(sample.columns, values, strict=True)}
-
-
 def _searcher(pipeline: Any, search: SearchConfig, scoring: str, folds: int, seed: int, n_jobs: int) -> Any:
     from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV
 
@@ -103,29 +88,110 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def cross_validate(pipeline: Any, x: pd.DataFrame, y: np.ndarray, plan: FitPlan) -> list[float]:
-    """k-fold scores of the primary metric (higher or lower is better as the metric says); none below 2 folds.
+def workers(n_jobs: int, tasks: int) -> int:
+    """Processes for ``tasks`` independent fits within ``compute.n_jobs`` (-1: one per core)."""
+    cores = os.cpu_count() or 1
+    wanted = cores if n_jobs < 0 else max(n_jobs, 1)
+    return max(1, min(wanted, tasks))
+
+
+def _fit_one(pipeline: Any, x: pd.DataFrame, y: np.ndarray) -> tuple[float, float]:
+    """Fit ``pipeline`` in place at one OpenMP thread; its seconds and this process's peak RSS in MB."""
+    from threadpoolctl import threadpool_limits
+
+    # The fits run side by side, one per core: a second thread per fit would only wait at its barriers.
+    with threadpool_limits(limits=1):
+        started = time.perf_counter()
+        pipeline.fit(x, y)
+        seconds = time.perf_counter() - started
+    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _fold(pipeline: Any, x: pd.DataFrame, y: np.ndarray, test: tuple[pd.DataFrame, np.ndarray],
+          scoring: str) -> tuple[float, float]:
+    """One cross-validation fold as ``cross_val_score`` scores it (a clone fitted, the scorer on the rest)."""
+    from sklearn.base import clone
+    from sklearn.metrics import get_scorer
+
+    fold = clone(pipeline)
+    _, peak = _fit_one(fold, x, y)
+    return float(get_scorer(scoring)(fold, *test)), peak
+
+
+def _away(pipeline: Any, folds: list[tuple[pd.DataFrame, np.ndarray, tuple[pd.DataFrame, np.ndarray]]],
+          scoring: str, processes: int) -> list[tuple[float, float]]:
+    from joblib import Parallel, delayed, parallel_config
+
+    with parallel_config(backend="loky", inner_max_num_threads=1):
+        done: list[tuple[float, float]] = Parallel(n_jobs=processes)(
+            delayed(_fold)(pipeline, x, y, test, scoring) for x, y, test in folds)
+    return done
+
+
+def share(folds: int, processes: int) -> list[int]:
+    """Which process fits each fold: 0 is this one, which fits the final model on every row first.
+
+    A fold fits ``(k - 1) / k`` of the rows the final fit does; each goes to the
+    least loaded process (ties: the lowest), so the last fit ends as early as a
+    static split allows.
+    """
+    loads = [1.0] + [0.0] * (processes - 1)
+    owners = []
+    for _ in range(folds):
+        owner = loads.index(min(loads))
+        loads[owner] += (folds - 1) / folds
+        owners.append(owner)
+    return owners
+
+
+def folds_and_fit(pipeline: Any, x: pd.DataFrame, y: np.ndarray, plan: FitPlan) -> tuple[Any, list[float], float,
+                                                                                           float]:
+    """The k cross-validation folds and the final fit on every row, side by side within ``compute.n_jobs``.
+
+    This process fits the final model (so the stored model is exactly what a fit
+    here gives) and whatever folds :func:`share` leaves it; the other folds run
+    meanwhile in worker processes, each fit at one thread. Scores are
+    ``cross_val_score``'s (the same folds, clones and scorer) whatever the number
+    of processes. Below 2 folds there are none.
+
+    Returns:
+        ``(the fitted pipeline, fold scores as the metric reads, final fit seconds, peak RSS MB of any process)``.
 
     Raises:
-        ConfigError: the estimator refused the data.
+        ConfigError: the estimator refused its parameters or the data.
     """
-    if plan.cv_folds < 2:
-        return []
-    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold
 
     scoring = metric_fns.sklearn_scorer(plan.primary)
-    try:
+    template = clone(pipeline)  # unfitted: the workers' copy is pickled while this process fits ``pipeline``
+    folds = []
+    if plan.cv_folds >= 2:
         cv = KFold(n_splits=plan.cv_folds, shuffle=True, random_state=plan.seed)
-        found = [float(s) for s in cross_val_score(pipeline, x, y, scoring=scoring, cv=cv, n_jobs=1)]
+        folds = [(x.iloc[train], y[train], (x.iloc[test], y[test])) for train, test in cv.split(x, y)]
+    processes = workers(plan.n_jobs, len(folds) + 1)
+    owners = share(len(folds), processes)
+    there = [fold for fold, owner in zip(folds, owners, strict=True) if owner]
+    try:
+        with ThreadPoolExecutor(max_workers=1) as waiter:
+            away = waiter.submit(_away, template, there, scoring, processes - 1) if there else None
+            seconds, peak = _fit_one(pipeline, x, y)
+            here = iter([_fold(template, fx, fy, test, scoring) for (fx, fy, test), owner
+                         in zip(folds, owners, strict=True) if not owner])
+            gone = iter(away.result() if away is not None else [])
     except ValueError as exc:
-        raise ConfigError(f"{plan.config_file}: training failed with the configured estimator: {exc}") from None
-    return [-s for s in found] if scoring.startswith("neg_") else found
+        raise ConfigError(f"{plan.config_file}: the estimator refused its parameters or the data: "
+                          f"{exc}") from None
+    done = [next(gone) if owner else next(here) for owner in owners]  # back in fold order
+    found = [score for score, _ in done]
+    peak = max(peak, *(p for _, p in done)) if done else peak
+    return pipeline, ([-s for s in found] if scoring.startswith("neg_") else found), seconds, peak
 
 
 def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.DataFrame, y_hold: np.ndarray,
         plan: FitPlan, search_backend: contextlib.AbstractContextManager[Any] | None = None,
         unseen: tuple[pd.DataFrame, np.ndarray] | None = None) -> Fitted:
-    """Cross-validate, fit (searching when configured), and measure on the hold-out.
+    """Cross-validate and fit (searching when configured), measure on the hold-out, and measure importance.
 
     Args:
         pipeline: the unfitted pipeline.
@@ -139,35 +205,32 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
     Raises:
         ConfigError: the estimator refused its parameters or the data.
     """
-    # A search cross-validates every candidate itself: the chosen one's folds are the version's CV, and
-    # cross-validating the configured (base) parameters as well would describe a model that was not chosen.
-    cv_scores = cross_validate(pipeline, x_train, y_train, plan) if plan.search is None else []
     scoring = metric_fns.sklearn_scorer(plan.primary)
-    started = time.perf_counter()
-    table, refit_seconds = None, None
-    try:
-        if plan.search is not None:
+    table, best_params = None, None
+    if plan.search is None:
+        pipeline, cv_scores, fit_seconds, peak_rss_mb = folds_and_fit(pipeline, x_train, y_train, plan)
+    else:
+        # A search cross-validates every candidate itself: the chosen one's folds are the version's CV, and
+        # cross-validating the configured (base) parameters as well would describe a model that was not chosen.
+        try:
             searcher = _searcher(pipeline, plan.search, scoring, plan.cv_folds, plan.seed, plan.n_jobs)
             with search_backend or contextlib.nullcontext():
                 searcher.fit(x_train, y_train)
-            pipeline, best_params = searcher.best_estimator_, searcher.best_params_
-            table = _search_table(searcher, plan.search, plan)
-            cv_scores = list(table.candidates[table.chosen].scores)
-            refit_seconds = float(searcher.refit_time_)
-        else:
-            pipeline.fit(x_train, y_train)
-            best_params = None
-    except ValueError as exc:
-        raise ConfigError(f"{plan.config_file}: the estimator refused its parameters or the data: "
-                          f"{exc}") from None
-    # The final fit alone: with a search, its refit of the chosen candidate on every training row.
-    fit_seconds = refit_seconds if refit_seconds is not None else time.perf_counter() - started
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        except ValueError as exc:
+            raise ConfigError(f"{plan.config_file}: the estimator refused its parameters or the data: "
+                              f"{exc}") from None
+        pipeline, best_params = searcher.best_estimator_, searcher.best_params_
+        table = _search_table(searcher, plan.search, plan)
+        cv_scores = list(table.candidates[table.chosen].scores)
+        # The final fit alone: the search's refit of the chosen candidate on every training row.
+        fit_seconds = float(searcher.refit_time_)
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     hold_scores = scores(pipeline, plan.task, x_hold)
     latency_ms = (time.perf_counter() - started) * 1000 / max(len(x_hold), 1) * 1000
     return Fitted(pipeline=pipeline, best_params=best_params, cv_scores=cv_scores, fit_seconds=fit_seconds,
                   peak_rss_mb=peak_rss_mb, holdout_scores=hold_scores,
                   holdout_metrics=metric_fns.compute(plan.task, y_hold, hold_scores, plan.threshold),
-                  latency_ms=latency_ms, importance=importance(pipeline, *(unseen or (x_hold, y_hold)), scoring, plan.seed),
+                  latency_ms=latency_ms,
+                  importance=permutation(pipeline, *(unseen or (x_hold, y_hold)), scoring, plan.seed),
                   search=table)
