@@ -33,6 +33,10 @@ CUSTOMERS = 2000
 BACKFILL = ("2025-01", "2025-12")
 WINDOWS_2025 = [f"2025-{month:02d}" for month in range(1, 13)]
 DEMO_TABLES = ("customer_profile", "usage_monthly", "billing_monthly", "churn_labels")
+# How long the suite waits for a process it started (a lowops command, a lock holder, a probe) before
+# calling it hung. A hang, not a slow machine: a busy server may take many times a quiet one's time, and
+# the suite must pass there too. pytest-timeout's limit (pyproject.toml) is the net above it.
+PATIENCE = 900
 
 # The foundation suite's overlay: a quick estimator and a deterministic loop. This suite covers
 # the foundation loop (extract, train the first version, score, evaluate, log) and what it writes.
