@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from lowops.cli import cli as lowops_cli
 
@@ -33,6 +34,10 @@ CUSTOMERS = 2000
 BACKFILL = ("2025-01", "2025-12")
 WINDOWS_2025 = [f"2025-{month:02d}" for month in range(1, 13)]
 DEMO_TABLES = ("customer_profile", "usage_monthly", "billing_monthly", "churn_labels")
+# How long the suite waits for a process it started (a lowops command, a lock holder, a probe) before
+# calling it hung. A hang, not a slow machine: a busy server may take many times a quiet one's time, and
+# the suite must pass there too. pytest-timeout's limit (pyproject.toml) is the net above it.
+PATIENCE = 900
 
 # The foundation suite's overlay: a quick estimator and a deterministic loop. This suite covers
 # the foundation loop (extract, train the first version, score, evaluate, log) and what it writes.
@@ -51,6 +56,10 @@ Invoke = Callable[..., Result]
 # environment must not point the demo project at another database or inject faults.
 for _name in ("LOWOPS_DB_URL", "LOWOPS_LOCK_WAIT", "LOWOPS_FAULT", "LOWOPS_REPO", "LOWOPS_BIN", "LOWOPS_VENV"):
     os.environ.pop(_name, None)
+# OpenMP's threads wait for work by spinning: beside a busy process on a 2-core machine each model fit then
+# costs several times its CPU (the suite's projects are small: a fit is mostly waiting between trees). Passive
+# waiting computes the same models; set before any OpenMP runtime loads, and inherited by every lowops started.
+os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 # Projects' integrity keys (~/.config/lowops/keys/) go to a directory of this session's own,
 # inherited by every lowops the suite starts, never to the runner's real configuration.
 # A forked lowops child imports this module again (its target lives in reliability_support): it
@@ -59,6 +68,12 @@ _INHERITED = os.environ.get("XDG_CONFIG_HOME", "")
 KEYS_HOME = (Path(_INHERITED) if Path(_INHERITED).name.startswith("lowops-test-config-")
              else Path(tempfile.mkdtemp(prefix="lowops-test-config-")))
 os.environ["XDG_CONFIG_HOME"] = str(KEYS_HOME)
+
+
+# Hypothesis fails an example that runs past its deadline (200 ms by default): a busy machine's speed, not the
+# code's. The suite's tests set no deadline, and neither do tests added later.
+settings.register_profile("lowops", deadline=None)
+settings.load_profile("lowops")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import Result
-from conftest import LIGHT, copy_project, invoke, make_project, open_context
+from conftest import LIGHT, PATIENCE, copy_project, invoke, make_project, open_context
 
 CUSTOMERS = 500
 BACKFILL = ("2025-01", "2025-03")
@@ -286,7 +286,7 @@ class Forked:
     def pid(self) -> int:
         return int(self.process.pid)
 
-    def wait(self, timeout: float = 240) -> int:
+    def wait(self, timeout: float = PATIENCE) -> int:
         self.process.join(timeout)
         if self.process.exitcode is None:
             self.process.kill()
@@ -306,7 +306,7 @@ def barrier(parties: int) -> Any:
     return _context().Barrier(parties)
 
 
-def forked(project: Path, *args: str, out: Path, timeout: float = 240, **env: str) -> tuple[int, str]:
+def forked(project: Path, *args: str, out: Path, timeout: float = PATIENCE, **env: str) -> tuple[int, str]:
     """Run a lowops command in a forked process; its exit code (-9: SIGKILL) and output."""
     child = Forked(project, *args, out=out, **env).start()
     code = child.wait(timeout)
@@ -404,6 +404,6 @@ def hold_lock_and_spawn(repo: str, pid_file: str) -> None:
     from lowops.io.lock import repository_lock
 
     with repository_lock(Path(repo), command="lowops run --window 2025-04"):
-        child = subprocess.Popen(["sleep", "120"], close_fds=False)
+        child = subprocess.Popen(["sleep", str(PATIENCE)], close_fds=False)  # the test kills both
         Path(pid_file).write_text(str(child.pid))
-        time.sleep(120)
+        time.sleep(PATIENCE)

@@ -603,7 +603,6 @@ def test_23_text_that_is_not_utf8_is_bad_data(ran: Path) -> None:
 # =========================================================================== size, model, pointer (25-28)
 
 
-@pytest.mark.timeout(120)
 def test_25_a_window_far_above_the_chunk_size_streams_in_chunks(ran: Path) -> None:
     import pyarrow.parquet as pq
 

@@ -102,7 +102,6 @@ def _predictions(project: Path) -> str:
     return "\n".join(line.rsplit(",", 1)[0] for line in lines)  # the wall-clock column aside
 
 
-@pytest.mark.timeout(400)
 def test_dask_predictions_equal_the_local_engine_byte_for_byte(local_run: Path, dask_run: Path,
                                                                dask_cluster: Any) -> None:
     assert _predictions(dask_run) == _predictions(local_run)
@@ -111,7 +110,6 @@ def test_dask_predictions_equal_the_local_engine_byte_for_byte(local_run: Path, 
     assert "compute on dask" not in (local_run / "repo" / "logs" / "lowops.log").read_text()
 
 
-@pytest.mark.timeout(400)
 def test_dask_scores_a_window_in_one_pass_as_the_local_engine(local_run: Path, dask_run: Path,
                                                                tmp_path: Path) -> None:
     """`lowops score` on a window not extracted yet: chunks staged here, scored on the workers."""
@@ -141,7 +139,6 @@ def _same(a: str, b: str) -> bool:
     return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=0, abs_tol=1e-9)
 
 
-@pytest.mark.timeout(400)
 def test_dask_drift_statistics_equal_the_local_engine(local_run: Path, dask_run: Path) -> None:
     local, dask = _drift_rows(local_run), _drift_rows(dask_run)
     assert len(local) == 16 and [r["feature"] for r in dask] == [r["feature"] for r in local]
@@ -156,7 +153,6 @@ def test_dask_drift_statistics_equal_the_local_engine(local_run: Path, dask_run:
     assert verdicts[0]["ranking"] == verdicts[1]["ranking"]
 
 
-@pytest.mark.timeout(400)
 def test_dask_search_chooses_and_scores_as_the_local_engine(local_run: Path, dask_run: Path) -> None:
     metas = [json.loads((p / "repo" / "models" / "churn" / "v0001" / "model.json").read_text())
              for p in (local_run, dask_run)]
@@ -176,7 +172,6 @@ def _arrays(count: int, pulled: list[int]) -> Iterator[np.ndarray]:
         yield np.arange(i, i + 5, dtype=float)
 
 
-@pytest.mark.timeout(120)
 def test_map_partitions_keeps_order_and_bounds_what_is_in_flight(dask_engine: DaskEngine) -> None:
     assert dask_engine.inflight == 4  # two workers of one thread each, twice over
     pulled: list[int] = []
@@ -207,7 +202,6 @@ def _edge_frame(seed: int, shift: float) -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.timeout(120)
 def test_data_drift_on_dask_equals_local_to_1e_9(dask_engine: DaskEngine) -> None:
     settings = DriftConfig(sketch_size=500)
     ref, cur = _edge_frame(1, 0.0), _edge_frame(2, 0.4)
@@ -233,7 +227,6 @@ def test_data_drift_on_dask_equals_local_to_1e_9(dask_engine: DaskEngine) -> Non
     assert local[6].stats["unseen"] == ["moon"]
 
 
-@pytest.mark.timeout(180)
 def test_without_an_address_a_local_cluster_is_started_and_closed(tmp_path: Path) -> None:
     engine = open_engine(ComputeConfig(engine="dask", dask={"n_workers": 1}), tmp_path / "lowops.yaml")
     assert isinstance(engine, DaskEngine)
@@ -254,7 +247,6 @@ def test_local_engine_runs_in_process() -> None:
         pass
 
 
-@pytest.mark.timeout(120)
 def test_unreachable_scheduler_is_exit_69_naming_the_key(local_run: Path, tmp_path: Path) -> None:
     project = copy_project(local_run, tmp_path / "churn")
     configure(project, "dask", "tcp://127.0.0.1:9", connect_timeout=2)

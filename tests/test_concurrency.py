@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_project, invoke, set_config
+from conftest import PATIENCE, copy_project, invoke, set_config
 from reliability_support import Forked, assert_same_outcome, barrier, fast_ran, lock_free, outcome
 
 
@@ -25,7 +25,6 @@ def single(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return outcome(project)
 
 
-@pytest.mark.timeout(300)
 def test_two_runs_started_together_one_works_the_other_exits_75(
         tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, single: dict[str, Any]) -> None:
     for round_ in range(3):
@@ -47,7 +46,6 @@ def test_two_runs_started_together_one_works_the_other_exits_75(
         assert invoke(project, "verify").exit_code == 0
 
 
-@pytest.mark.timeout(300)
 def test_the_second_tick_waits_when_told_to(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                             single: dict[str, Any]) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
@@ -62,7 +60,6 @@ def test_the_second_tick_waits_when_told_to(tmp_path_factory: pytest.TempPathFac
     assert_same_outcome(outcome(project), single)
 
 
-@pytest.mark.timeout(300)
 def test_every_load_verifies_while_the_live_version_switches(tmp_path_factory: pytest.TempPathFactory,
                                                              tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
@@ -83,12 +80,11 @@ def test_every_load_verifies_while_the_live_version_switches(tmp_path_factory: p
     assert invoke(project, "verify").exit_code == 0  # the audit chain has all 30 switches, in order
 
 
-@pytest.mark.timeout(120)
 def test_a_child_that_outlives_the_lock_holder_does_not_keep_the_lock(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     pid_file = tmp_path / "child.pid"
     holder = Forked(None, str(repo), str(pid_file), out=tmp_path / "holder.txt", call="hold_lock_and_spawn").start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while not pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     child = int(pid_file.read_text())
@@ -102,18 +98,18 @@ def test_a_child_that_outlives_the_lock_holder_does_not_keep_the_lock(tmp_path: 
         os.kill(child, signal.SIGKILL)
 
 
-@pytest.mark.timeout(120)
 def test_a_notification_command_that_outlives_a_killed_run_does_not_keep_the_lock(
         tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     pid_file = tmp_path / "notify.pid"
-    set_config(project, {"notify": {"events": ["pipeline_failed"], "timeout_seconds": 100,
-                                    "command": {"argv": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 100"]}}})
+    # the notification's longest allowed wait: the test kills the run long before it would end
+    set_config(project, {"notify": {"events": ["pipeline_failed"], "timeout_seconds": 300,
+                                    "command": {"argv": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep {PATIENCE}"]}}})
     usage = project / "sql" / "usage.sql"
     original = usage.read_text()
     usage.write_text(original.replace("    sms_count,\n", ""))  # the run fails, and notifies
     run = Forked(project, "run", "--window", "2025-04", out=tmp_path / "run.txt").start()
-    deadline = time.monotonic() + 100
+    deadline = time.monotonic() + PATIENCE
     while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.02)
     child = int(pid_file.read_text())
@@ -130,7 +126,6 @@ def test_a_notification_command_that_outlives_a_killed_run_does_not_keep_the_loc
         os.kill(child, signal.SIGKILL)
 
 
-@pytest.mark.timeout(300)
 def test_two_promotions_at_once_leave_one_complete_live_version(tmp_path_factory: pytest.TempPathFactory,
                                                                 tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
@@ -151,7 +146,6 @@ def test_two_promotions_at_once_leave_one_complete_live_version(tmp_path_factory
     assert invoke(project, "verify").exit_code == 0
 
 
-@pytest.mark.timeout(120)
 def test_a_loser_never_names_a_holder_that_is_gone(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     """The lock file still names a holder killed long ago (its details copied with the project, say)
     while a new holder has the lock but has not written its own yet: the loser names no dead pid."""
@@ -164,11 +158,11 @@ def test_a_loser_never_names_a_holder_that_is_gone(tmp_path_factory: pytest.Temp
     dead.wait()
     lock.write_text(json.dumps({"pid": dead.pid, "command": "lowops backfill --from 2025-01 --to 2025-03",
                                 "since": "2026-01-01T03:00:00Z"}))
-    holder = subprocess.Popen(["flock", str(lock), "sleep", "60"])  # holds the lock, writes nothing
+    holder = subprocess.Popen(["flock", str(lock), "cat"], stdin=subprocess.PIPE)  # holds the lock until its stdin closes
     try:
-        for _ in range(100):
-            if subprocess.run(["flock", "-n", str(lock), "true"]).returncode != 0:
-                break
+        deadline = time.monotonic() + PATIENCE
+        while subprocess.run(["flock", "-n", str(lock), "true"]).returncode == 0:  # until the holder has it
+            assert time.monotonic() < deadline, "flock did not take the lock"
             time.sleep(0.05)
         result = invoke(project, "run", "--window", "2025-03", "--force")
         assert result.exit_code == 75, result.output
@@ -176,5 +170,6 @@ def test_a_loser_never_names_a_holder_that_is_gone(tmp_path_factory: pytest.Temp
                                  "try again later (set LOWOPS_LOCK_WAIT=SECONDS to wait for it).\n")
         assert str(dead.pid) not in result.stderr
     finally:
-        holder.kill()
-        holder.wait()
+        assert holder.stdin is not None
+        holder.stdin.close()  # cat ends, and flock with it
+        assert holder.wait(timeout=PATIENCE) == 0

@@ -392,7 +392,6 @@ def test_password_in_a_misplaced_url_is_not_echoed(tmp_path: Path) -> None:
     assert PASSWORD not in error.message
 
 
-@pytest.mark.timeout(60)
 def test_literal_password_never_printed_by_a_failing_command(project: Path, cli) -> None:  # type: ignore[no-untyped-def]
     config = set_config(project, {"database": {
         "url": f"postgresql+psycopg://lowops:{PASSWORD}@127.0.0.1:1/dwh?connect_timeout=2",

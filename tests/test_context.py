@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from conftest import copy_project, set_config
+from conftest import PATIENCE, copy_project, set_config
 
 PROBE = """
 import json, sys
@@ -26,18 +25,16 @@ print(json.dumps(sorted({p["num_threads"] for p in threadpool_info() if p["user_
 def _openmp_threads(project: Path) -> list[int]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     done = subprocess.run([sys.executable, "-c", PROBE, str(project)], capture_output=True, text=True, env=env,
-                          timeout=120, check=True)
+                          timeout=PATIENCE, check=True)
     return json.loads(done.stdout)
 
 
-@pytest.mark.timeout(180)
 def test_n_jobs_caps_openmp_threads(demo_template: Path, tmp_path: Path) -> None:
     project = copy_project(demo_template, tmp_path / "churn")
     set_config(project, {"compute": {"n_jobs": 1}})
     assert _openmp_threads(project) == [1]
 
 
-@pytest.mark.timeout(180)
 def test_n_jobs_minus_one_leaves_every_core(demo_template: Path, tmp_path: Path) -> None:
     project = copy_project(demo_template, tmp_path / "churn")
     set_config(project, {"compute": {"n_jobs": -1}})

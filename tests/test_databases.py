@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import copy_project, invoke
+from conftest import PATIENCE, copy_project, invoke
 from db_support import scratch
 
 from lowops.io import arrow_db, snapshots
@@ -126,12 +126,10 @@ def _assert_same_loop(server: Path, sqlite: Path, url: str) -> None:
     assert manifest["source"] == sa.make_url(url).render_as_string(hide_password=True)
 
 
-@pytest.mark.timeout(300)
 def test_postgresql_loop_equals_sqlite(postgresql_run: Path, sqlite_run: Path, postgresql_url: str) -> None:
     _assert_same_loop(postgresql_run, sqlite_run, postgresql_url)
 
 
-@pytest.mark.timeout(300)
 def test_mariadb_loop_equals_sqlite(mariadb_run: Path, sqlite_run: Path, mariadb_url: str) -> None:
     _assert_same_loop(mariadb_run, sqlite_run, mariadb_url)
 
@@ -142,7 +140,6 @@ def _normal(frame: pd.DataFrame) -> pd.DataFrame:
                              for v in frame[c].tolist()] for c in frame.columns})
 
 
-@pytest.mark.timeout(120)
 @pytest.mark.parametrize("server", ["postgresql", "mariadb"])
 def test_arrow_reader_reads_what_sqlalchemy_reads(server: str, request: pytest.FixtureRequest) -> None:
     """ADBC (PostgreSQL, window bound) and ConnectorX (MariaDB, window rendered) against SQLAlchemy rows."""
@@ -164,7 +161,6 @@ def test_arrow_reader_reads_what_sqlalchemy_reads(server: str, request: pytest.F
     db.dispose()
 
 
-@pytest.mark.timeout(60)
 def test_connectorx_reads_in_a_read_only_session(mariadb_run: Path, mariadb_url: str, tmp_path: Path) -> None:
     sql_path = tmp_path / "ro.sql"
     sql_path.write_text("SELECT CAST(@@session.tx_read_only AS SIGNED) AS ro FROM churn_labels "
@@ -209,7 +205,6 @@ def test_only_the_parsed_window_is_ever_rendered_into_sql(tmp_path: Path) -> Non
         render_literal(db.url, stmt, {"window_start": "2025-01-01' OR '1'='1", "window_end": "2025-02-01"})
 
 
-@pytest.mark.timeout(60)
 def test_adbc_postgresql_connects_with_an_escaped_password(postgresql_url: str, tmp_path: Path) -> None:
     # Trust authentication ignores the password, so this checks that the URI survives the conversion.
     url = sa.make_url(postgresql_url).set(password="p@ss:w/rd%").render_as_string(hide_password=False)
@@ -223,7 +218,6 @@ def test_adbc_postgresql_connects_with_an_escaped_password(postgresql_url: str, 
     assert batch.column("customer_id").to_pylist() == [1, 2, 3]
 
 
-@pytest.mark.timeout(60)
 @pytest.mark.parametrize("server", ["postgresql", "mariadb"])
 def test_window_literals_select_what_bound_parameters_select(server: str, request: pytest.FixtureRequest,
                                                              tmp_path: Path) -> None:
@@ -244,7 +238,6 @@ def test_window_literals_select_what_bound_parameters_select(server: str, reques
     db.dispose()
 
 
-@pytest.mark.timeout(120)
 @pytest.mark.parametrize("server", ["postgresql", "mariadb"])
 def test_load_demo_script(server: str, tmp_path: Path) -> None:
     """scripts/load-demo-<server>.sh loads the store through `lowops init --demo-url` (LOWOPS_BIN: no install)."""
@@ -254,7 +247,7 @@ def test_load_demo_script(server: str, tmp_path: Path) -> None:
         env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LOWOPS_BIN": str(lowops_bin),
                "LOWOPS_DB_URL": url}
         done = subprocess.run(["bash", str(script), "--customers", "100"], env=env, capture_output=True,
-                              text=True, timeout=100)
+                              text=True, timeout=PATIENCE)
         assert done.returncode == 0, done.stderr
         masked = sa.make_url(url).render_as_string(hide_password=True)
         assert done.stdout.splitlines()[0] == (f"demo store {masked}: customer_profile 1500, usage_monthly 1500, "
@@ -266,7 +259,6 @@ def test_load_demo_script(server: str, tmp_path: Path) -> None:
         assert counts == [1500] * 4
 
 
-@pytest.mark.timeout(60)
 def test_unreachable_server_is_exit_69_with_the_masked_url(project: Path) -> None:
     url = "postgresql+psycopg://lowops:s3cret-pw@127.0.0.1:1/test?connect_timeout=2"
     done = invoke(project, "validate", env={"LOWOPS_DB_URL": url})

@@ -10,16 +10,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CUSTOMERS, LIGHT, ROOT, copy_project, home_with_keys, set_config
+from conftest import CUSTOMERS, LIGHT, PATIENCE, ROOT, copy_project, home_with_keys, set_config
 
 from lowops.windows import last_complete, parse_window, window_range
 
 
-def lowops(lowops_bin: Path, *args: str, cwd: Path, timeout: float = 200) -> subprocess.CompletedProcess[str]:
+def lowops(lowops_bin: Path, *args: str, cwd: Path, timeout: float = PATIENCE) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(lowops_bin), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def daily(project: Path, lowops_bin: Path, home: Path, timeout: float = 200) -> subprocess.CompletedProcess[str]:
+def daily(project: Path, lowops_bin: Path, home: Path, timeout: float = PATIENCE) -> subprocess.CompletedProcess[str]:
     """pipelines/daily.sh the way cron runs it: an empty environment, no virtualenv on PATH."""
     home.mkdir(exist_ok=True)
     home_with_keys(home)
@@ -39,7 +39,6 @@ def pipeline_logs(project: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(400)
 def test_installed_script_init_validate_backfill_list(lowops_bin: Path, tmp_path: Path) -> None:
     target = tmp_path / "churn"
     done = lowops(lowops_bin, "init", str(target), "--customers", str(CUSTOMERS), cwd=tmp_path)
@@ -74,7 +73,6 @@ def test_installed_script_init_validate_backfill_list(lowops_bin: Path, tmp_path
     assert (done.returncode, done.stdout) == (0, f"{target / 'repo'}: ok\n")
 
 
-@pytest.mark.timeout(300)
 def test_daily_pipeline_under_an_empty_environment(ran_project: Path, lowops_bin: Path, tmp_path: Path) -> None:
     project = copy_project(ran_project, tmp_path / "churn").resolve()
     before = len(ledgers(project))
@@ -99,7 +97,6 @@ def test_daily_pipeline_under_an_empty_environment(ran_project: Path, lowops_bin
         assert f"{window}: empty window, nothing to score" in text
 
 
-@pytest.mark.timeout(120)
 def test_second_tick_steps_aside_while_the_first_holds_the_lock(
         ran_project: Path, lowops_bin: Path, tmp_path: Path) -> None:
     project = copy_project(ran_project, tmp_path / "churn").resolve()
@@ -114,7 +111,6 @@ def test_second_tick_steps_aside_while_the_first_holds_the_lock(
     assert pipeline_logs(project) == []
 
 
-@pytest.mark.timeout(120)
 def test_pipeline_failure_passes_the_exit_code_through(project: Path, lowops_bin: Path, tmp_path: Path) -> None:
     project = project.resolve()
     config = project / "config" / "lowops.yaml"
@@ -130,7 +126,6 @@ def test_pipeline_failure_passes_the_exit_code_through(project: Path, lowops_bin
     assert ledgers(project) == []
 
 
-@pytest.mark.timeout(60)
 def test_pipeline_without_lowops_says_how_to_fix_it(project: Path, tmp_path: Path) -> None:
     done = daily(project, tmp_path / "no" / "lowops", tmp_path / "home")
     assert done.returncode == 78
@@ -144,5 +139,5 @@ def test_pipeline_scripts_are_executable_in_a_new_project(project: Path) -> None
 
 def test_retrain_pipeline_script_is_valid_bash() -> None:
     script = ROOT / "pipelines" / "retrain.sh"
-    assert subprocess.run(["bash", "-n", str(script)], timeout=30).returncode == 0
+    assert subprocess.run(["bash", "-n", str(script)], timeout=PATIENCE).returncode == 0
     assert "pipelines/retrain.sh" in (script.parents[1] / "crontab.example").read_text()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import copy_project, invoke, set_config
+from conftest import PATIENCE, copy_project, invoke, set_config
 from reliability_support import (
     BACKFILL,
     Forked,
@@ -82,7 +82,6 @@ def recover(project: Path, *args: str) -> None:
 # =========================================================================== kill -9 at checkpoints
 
 
-@pytest.mark.timeout(300)
 @pytest.mark.parametrize("checkpoint", BOUNDARIES + WRITES)
 def test_kill_9_at_a_checkpoint_then_verify_repair_and_resume_equal_a_clean_run(
         template: Path, reference: dict[str, Any], tmp_path: Path, checkpoint: str) -> None:
@@ -95,7 +94,6 @@ def test_kill_9_at_a_checkpoint_then_verify_repair_and_resume_equal_a_clean_run(
     assert_same_outcome(outcome(project), reference)
 
 
-@pytest.mark.timeout(300)
 def test_random_sigkill_timing(template: Path, reference: dict[str, Any], tmp_path: Path) -> None:
     """A handful of SIGKILLs at random moments of a backfill (scripts/chaos.sh runs 50)."""
     rng = random.Random(20251128)
@@ -148,7 +146,6 @@ def _kept(project: Path) -> dict[str, str]:
             if k.startswith(("outputs/2025-0", "models/", "deploy/", "data/2025-03/"))}
 
 
-@pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", ["fsync", "replace", "write"])
 @pytest.mark.parametrize("persistent", [False, True], ids=["one-shot", "persistent"])
 def test_io_error_on_the_nth_call(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
@@ -175,7 +172,6 @@ def test_io_error_on_the_nth_call(tmp_path_factory: pytest.TempPathFactory, tmp_
         assert_same_outcome(outcome(project), want)
 
 
-@pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", ["fsync", "replace"])
 def test_io_error_while_switching_keeps_the_pointer(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch, name: str) -> None:
@@ -216,7 +212,6 @@ def _limit(limit: int) -> Callable[[], None]:
     return apply
 
 
-@pytest.mark.timeout(180)
 @pytest.mark.parametrize("limit", [12_000, 200])
 def test_disk_full_exits_73_and_leaves_no_partial_file(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                                        limit: int) -> None:
@@ -225,7 +220,7 @@ def test_disk_full_exits_73_and_leaves_no_partial_file(tmp_path_factory: pytest.
         assert big.stat().st_size < 12_000 or limit == 200
     kept = _kept(project)
     done = subprocess.run(lowops_cmd(project, "run", "--window", "2025-04"), capture_output=True, text=True,
-                          env=child_env(), timeout=170, preexec_fn=_limit(limit), check=False)
+                          env=child_env(), timeout=PATIENCE, preexec_fn=_limit(limit), check=False)
     assert done.returncode == 73, done.stderr
     assert "File too large" in done.stderr and "[errno 27]" in done.stderr, done.stderr
     assert "raise it (ulimit -f)" in done.stderr
@@ -239,7 +234,6 @@ def test_disk_full_exits_73_and_leaves_no_partial_file(tmp_path_factory: pytest.
 # =========================================================================== SIGTERM
 
 
-@pytest.mark.timeout(240)
 def test_sigterm_inside_a_model_write_removes_temp_files(tmp_path_factory: pytest.TempPathFactory,
                                                          tmp_path: Path) -> None:
     """The installed script, stopped by SIGTERM while `lowops retrain` writes v0002's files."""
@@ -247,7 +241,7 @@ def test_sigterm_inside_a_model_write_removes_temp_files(tmp_path_factory: pytes
     pointer = (project / "repo" / "deploy" / "churn.json").read_bytes()
     done = subprocess.run(lowops_cmd(project, "retrain", "--window", "2025-03"), capture_output=True, text=True,
                           env=child_env(LOWOPS_FAULT="write:model.json", LOWOPS_FAULT_SIGNAL="TERM"),
-                          timeout=230, check=False)
+                          timeout=PATIENCE, check=False)
     assert done.returncode == 128 + signal.SIGTERM, done.stderr
     assert done.stderr.endswith("Error: stopped by SIGTERM; temporary files were removed and nothing "
                                 "half-written is visible. Run the same command again to resume.\n")
@@ -261,13 +255,12 @@ def test_sigterm_inside_a_model_write_removes_temp_files(tmp_path_factory: pytes
     assert lock_free(project / "repo")
 
 
-@pytest.mark.timeout(240)
 def test_sigterm_from_outside_during_training(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     pointer = (project / "repo" / "deploy" / "churn.json").read_bytes()
     child = Forked(project, "retrain", "--window", "2025-03", out=tmp_path / "out.txt").start()
     runs = project / "repo" / "runs"
-    deadline = time.monotonic() + 200
+    deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:
         ledgers = [json.loads(p.read_text()) for p in runs.glob("r*.json")]
         if any(r["command"] == "retrain" and r["stages"] for r in ledgers):
@@ -286,7 +279,6 @@ def test_sigterm_from_outside_during_training(tmp_path_factory: pytest.TempPathF
 # =========================================================================== database down
 
 
-@pytest.mark.timeout(120)
 def test_database_unreachable_exits_69_after_bounded_retries(tmp_path_factory: pytest.TempPathFactory,
                                                              tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
@@ -327,7 +319,6 @@ def ct_reference(ct_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return outcome(project)
 
 
-@pytest.mark.timeout(300)
 @pytest.mark.parametrize("checkpoint", ["write:decision.txt@2"])
 def test_kill_9_while_retraining_then_resume_trains_no_twin(ct_template: Path, ct_reference: dict[str, Any],
                                                             tmp_path: Path, checkpoint: str) -> None:
@@ -339,7 +330,6 @@ def test_kill_9_while_retraining_then_resume_trains_no_twin(ct_template: Path, c
     assert_same_outcome(outcome(project), ct_reference)
 
 
-@pytest.mark.timeout(120)
 def test_query_failing_after_some_rows_leaves_no_partial_snapshot(tmp_path_factory: pytest.TempPathFactory,
                                                                   tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
@@ -383,7 +373,6 @@ def switching(template: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     return base, want
 
 
-@pytest.mark.timeout(300)
 @pytest.mark.parametrize("checkpoint", ["write:churn.json@2", "write:audit.head@1", "after:decide@1"])
 def test_kill_9_around_a_blue_green_switch(switching: tuple[Path, dict[str, Any]], tmp_path: Path,
                                            checkpoint: str) -> None:

@@ -19,7 +19,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import KEYS_HOME, copy_project, invoke, set_config
+from conftest import KEYS_HOME, PATIENCE, copy_project, invoke, set_config
 from reliability_support import assert_unchanged, fast_ran, snapshot
 
 from lowops.io import version_status as vstatus
@@ -364,7 +364,6 @@ def test_a_model_others_may_write_is_refused(ran: Path, where: str) -> None:
     assert invoke(ran, "score", "--window", "2025-03").exit_code == 0
 
 
-@pytest.mark.timeout(300)
 def test_the_registry_is_owner_writable_whatever_the_login_umask(lowops_bin: Path, tmp_path_factory: pytest.TempPathFactory,
                                                                  tmp_path: Path) -> None:
     import subprocess
@@ -375,7 +374,7 @@ def test_the_registry_is_owner_writable_whatever_the_login_umask(lowops_bin: Pat
     # umask 002 (the default for logins with a private group on many systems) would make new
     # directories group-writable, and the models in them refused.
     done = subprocess.run(["bash", "-c", f"umask 002 && '{lowops_bin}' -C '{project}' run --window 2025-01"],
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=PATIENCE)
     assert done.returncode == 0, done.stderr
     repo = project / "repo"
     shared = [p for p in [repo, *repo.rglob("*")] if not p.is_symlink() and p.stat().st_mode & 0o022]

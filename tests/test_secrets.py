@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from conftest import copy_project, invoke, set_config
+from conftest import PATIENCE, copy_project, invoke, set_config
 from db_support import scratch
 from reliability_support import child_env, fast_ran, lowops_cmd
 
@@ -107,7 +107,6 @@ def smtp_refusing() -> Iterator[int]:
         controller.stop()
 
 
-@pytest.mark.timeout(300)
 def test_canary_in_the_database_url_from_the_environment(tmp_path_factory: pytest.TempPathFactory,
                                                          tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
@@ -127,7 +126,6 @@ def test_canary_in_the_database_url_from_the_environment(tmp_path_factory: pytes
     assert _files_with_canary(tmp_path) == []
 
 
-@pytest.mark.timeout(600)
 def test_canary_in_the_url_query_string_of_a_working_database(demo_template: Path, tmp_path: Path) -> None:
     # libpq takes the password from the query string too. PostgreSQL here trusts 127.0.0.1, so the
     # canary is accepted and every command does its real work: snapshots, manifests, ledgers, logs.
@@ -151,12 +149,11 @@ def test_canary_in_the_url_query_string_of_a_working_database(demo_template: Pat
         assert _files_with_canary(tmp_path) == []
 
 
-@pytest.mark.timeout(300)
 def test_canary_through_the_installed_script_with_debug(tmp_path_factory: pytest.TempPathFactory,
                                                         tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
     for args in (["--debug", "run", "--window", "2025-04"], ["validate"], ["--debug", "validate"]):
-        done = subprocess.run(lowops_cmd(project, *args), capture_output=True, text=True, timeout=120,
+        done = subprocess.run(lowops_cmd(project, *args), capture_output=True, text=True, timeout=PATIENCE,
                               env=child_env(LOWOPS_DB_URL=PG_URL), check=False)
         assert done.returncode in (1, 69), done.stderr
         assert CANARY not in done.stdout and CANARY not in done.stderr, done.stderr
@@ -165,7 +162,6 @@ def test_canary_through_the_installed_script_with_debug(tmp_path_factory: pytest
     assert _files_with_canary(project) == []
 
 
-@pytest.mark.timeout(300)
 def test_canary_in_notification_credentials(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                             smtp_refusing: int) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")

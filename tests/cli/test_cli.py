@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import copy_project, invoke, set_config
+from conftest import PATIENCE, copy_project, invoke, set_config
 
 from lowops.cli import LAZY_SUBCOMMANDS
 from lowops.cli import cli as root
@@ -87,20 +87,18 @@ IMPORT_PROBE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.timeout(60)
 def test_root_help_imports_no_heavy_library() -> None:
     code = IMPORT_PROBE.format(argvs=[["lowops", "--help"]], heavy=HEAVY)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PATIENCE)
     assert done.returncode == 0, done.stderr
     assert "Usage: lowops" in done.stdout
     assert json.loads(done.stdout.splitlines()[-1]) == []
 
 
-@pytest.mark.timeout(60)
 def test_every_help_imports_no_heavy_library() -> None:
     argvs = [["lowops", *path, "--help"] for path in COMMANDS]
     code = IMPORT_PROBE.format(argvs=argvs, heavy=HEAVY)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PATIENCE)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("Example:") == len(COMMANDS)
     assert json.loads(done.stdout.splitlines()[-1]) == []
@@ -485,7 +483,6 @@ with repository_lock(Path(sys.argv[1]), command="lowops backfill --from 2025-01 
 """
 
 
-@pytest.mark.timeout(60)
 def test_run_while_another_process_holds_the_lock(project: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(project / "repo")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -501,7 +498,7 @@ def test_run_while_another_process_holds_the_lock(project: Path) -> None:
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
-        holder.wait(timeout=30)
+        holder.wait(timeout=PATIENCE)
 
 
 @pytest.mark.parametrize("command", ["retrain", "promote", "rollback", "smoke", "approve", "reject"])
@@ -521,5 +518,5 @@ def test_a_reader_that_stops_early_is_no_error(ran_project: Path, lowops_bin: Pa
     assert child.stdout is not None and child.stderr is not None
     child.stdout.close()
     stderr = child.stderr.read()
-    assert child.wait(timeout=120) == 0
+    assert child.wait(timeout=PATIENCE) == 0
     assert stderr == b""

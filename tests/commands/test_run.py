@@ -366,7 +366,6 @@ def test_verify_repair_removes_only_leftovers(work: Path) -> None:
 # --------------------------------------------------------------------------- training again
 
 
-@pytest.mark.timeout(240)
 def test_train_then_diff(work: Path) -> None:
     result = invoke(work, "train", "--window", "2025-06", catch_exceptions=False)
     assert result.exit_code == 0

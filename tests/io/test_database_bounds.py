@@ -178,7 +178,6 @@ def silent_server() -> Iterator[int]:
         server.close()
 
 
-@pytest.mark.timeout(120)
 @pytest.mark.parametrize("scheme", ["postgresql+psycopg://u@127.0.0.1:{port}/db",
                                     "mysql+pymysql://u@127.0.0.1:{port}/db"])
 def test_a_silent_server_is_69_within_the_connect_timeout(tmp_path: Path, scheme: str) -> None:
@@ -190,7 +189,6 @@ def test_a_silent_server_is_69_within_the_connect_timeout(tmp_path: Path, scheme
     assert str(excinfo.value).startswith(f"Database {scheme.split('//')[0]}//u@127.0.0.1:{port}/db failed to answer: ")
 
 
-@pytest.mark.timeout(180)
 def test_a_silent_server_ends_the_command_with_69_and_frees_the_lock(tmp_path_factory: pytest.TempPathFactory,
                                                                      tmp_path: Path) -> None:
     project = copy_project(fast_ran(tmp_path_factory), tmp_path / "churn")
@@ -229,7 +227,6 @@ def _rows(url: str) -> int:
     return count
 
 
-@pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
 def test_every_session_is_read_only_even_for_sql_that_slipped_past(tmp_path: Path, kind: str) -> None:
     with with_table(kind) as url:
@@ -245,7 +242,6 @@ def test_every_session_is_read_only_even_for_sql_that_slipped_past(tmp_path: Pat
         assert _rows(url) == 2
 
 
-@pytest.mark.timeout(120)
 @pytest.mark.parametrize(("kind", "text"), [("postgresql", "SELECT pg_sleep(30) AS s, id FROM t"),
                                             ("mariadb", "SELECT SLEEP(30) AS s, id FROM t")],
                          ids=["postgresql", "mariadb"])
@@ -260,7 +256,6 @@ def test_a_slow_statement_is_69_at_the_statement_timeout(tmp_path: Path, kind: s
         db.dispose()
 
 
-@pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
 def test_server_errors_are_classified(tmp_path: Path, kind: str) -> None:
     with with_table(kind) as url:

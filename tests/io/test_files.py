@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PATIENCE
 
 from lowops.errors import IntegrityError, WriteError
 from lowops.io.files import (
@@ -189,7 +190,6 @@ def test_append_line_never_touches_existing_content(tmp_path: Path) -> None:
     assert log.read_text() == "genesis\nnext\n"
 
 
-@pytest.mark.timeout(60)
 def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
     log = tmp_path / "lowops.log"
     code = (
@@ -201,7 +201,7 @@ def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
         "    append_line(Path(sys.argv[2]), f'{tag} {i:04d} ' + tag * 150)\n"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, tag, str(log)]) for tag in "ABCD"]
-    assert [p.wait(timeout=50) for p in procs] == [0, 0, 0, 0]
+    assert [p.wait(timeout=PATIENCE) for p in procs] == [0, 0, 0, 0]
     lines = log.read_text().splitlines()
     assert len(lines) == 800
     for line in lines:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import copy_project, set_config
+from conftest import PATIENCE, copy_project, set_config
 from ct_support import base_project
 
 from lowops.lifecycle import gates
@@ -33,7 +33,7 @@ def test_cpu_time_leaves_out_waiting_and_allocations_count_bytes() -> None:
 
 def _lowops(lowops_bin: Path, project: Path, *args: str, exits: tuple[int, ...] = (0,)) -> dict[str, Any]:
     done = subprocess.run([str(lowops_bin), "-C", str(project), *args, "--json"], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=PATIENCE)
     assert done.returncode in exits, done.stdout + done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return {**result, "exit": done.returncode}
@@ -49,7 +49,6 @@ def _decision(lowops_bin: Path, project: Path) -> dict[str, Any]:
             "smoke": [(check["check"], check["ok"]) for check in smoke["checks"]], "smoke exit": smoke["exit"]}
 
 
-@pytest.mark.timeout(1200)
 def test_a_busy_server_takes_the_decision_a_quiet_one_does(tmp_path_factory: pytest.TempPathFactory,
                                                            tmp_path: Path, lowops_bin: Path) -> None:
     base = base_project(tmp_path_factory)

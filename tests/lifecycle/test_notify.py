@@ -87,7 +87,6 @@ def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
     return copy_project(base_project(tmp_path_factory), tmp_path / "project")
 
 
-@pytest.mark.timeout(60)
 def test_email_with_login_and_webhook_receive_the_message(project: Path, smtp: tuple[Inbox, int],
                                                           webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     inbox, port = smtp
@@ -111,7 +110,6 @@ def test_email_with_login_and_webhook_receive_the_message(project: Path, smtp: t
     assert CANARY not in (project / "repo" / "logs" / "lowops.log").read_text()
 
 
-@pytest.mark.timeout(60)
 def test_failing_channel_is_retried_logged_and_never_raises(project: Path, webhook: Any) -> None:
     received, statuses, hook_port = webhook
     statuses.extend([500])
@@ -128,7 +126,6 @@ def test_failing_channel_is_retried_logged_and_never_raises(project: Path, webho
     assert "notify ERROR email: gave up after 3 attempt(s): SMTP 127.0.0.1:1: ConnectionRefusedError" in log
 
 
-@pytest.mark.timeout(60)
 def test_command_channel_and_event_filter(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     set_config(project, {"notify": {"events": ["pipeline_failed"],
@@ -139,7 +136,6 @@ def test_command_channel_and_event_filter(project: Path, tmp_path: Path) -> None
     assert out.read_text().startswith("pipeline_failed\n[lowops churn-demo] pipeline_failed: lowops run failed\n")
 
 
-@pytest.mark.timeout(60)
 def test_missing_password_variable_fails_the_channel_not_the_caller(project: Path, smtp: tuple[Inbox, int],
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     _, port = smtp
@@ -151,7 +147,6 @@ def test_missing_password_variable_fails_the_channel_not_the_caller(project: Pat
     assert results == {"email": "failed: the environment variable NO_SUCH_PW (notify.email.password_env) is not set"}
 
 
-@pytest.mark.timeout(120)
 def test_a_failed_run_is_notified_and_keeps_its_exit_code(project: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
@@ -167,7 +162,6 @@ def test_a_failed_run_is_notified_and_keeps_its_exit_code(project: Path, tmp_pat
     assert "Exit code: 69" in text
 
 
-@pytest.mark.timeout(60)
 def test_a_webhook_with_credentials_in_its_url_authenticates(project: Path, webhook: Any) -> None:
     import base64
 
@@ -180,7 +174,6 @@ def test_a_webhook_with_credentials_in_its_url_authenticates(project: Path, webh
     assert CANARY not in (project / "repo" / "logs" / "lowops.log").read_text()
 
 
-@pytest.mark.timeout(120)
 def test_a_mistyped_command_is_no_pipeline_failure(project: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 

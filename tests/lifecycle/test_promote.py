@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import copy_project, set_config
+from conftest import PATIENCE, copy_project, set_config
 from ct_support import base_project, run_ok
 
 from lowops.cli import cli
@@ -115,25 +115,24 @@ def test_force_switches_past_a_failed_smoke_test_and_audits_the_reason(with_v2: 
     assert (line["action"], line["forced"], line["reason"], line["by"]) == ("promote", True, "golden.sql is stale", "carol")
 
 
-@pytest.mark.timeout(120)
 def test_installed_script_rolls_back_and_verifies(with_v2: Path, tmp_path: Path) -> None:
     project = copy_project(with_v2, tmp_path / "project")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([LOWOPS, "-C", str(project), "promote", "v0002", "--reason", "e2e", "--json"],
-                          capture_output=True, text=True, env=env, timeout=100)
+                          capture_output=True, text=True, env=env, timeout=PATIENCE)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["live"] == "v0002"
     done = subprocess.run([LOWOPS, "-C", str(project), "rollback", "--json"], capture_output=True, text=True,
-                          env=env, timeout=100)
+                          env=env, timeout=PATIENCE)
     assert done.returncode == 0, done.stderr
     assert (json.loads(done.stdout)["live"], json.loads(done.stdout)["previous"]) == ("v0001", "v0002")
-    done = subprocess.run([LOWOPS, "-C", str(project), "verify"], capture_output=True, text=True, env=env, timeout=100)
+    done = subprocess.run([LOWOPS, "-C", str(project), "verify"], capture_output=True, text=True, env=env, timeout=PATIENCE)
     assert done.returncode == 0 and done.stdout.endswith(": ok\n")
     audit_log = project / "repo" / "audit.log"
     data = bytearray(audit_log.read_bytes())
     data[data.index(b'"rollback"') + 1] = ord("R")
     audit_log.write_bytes(bytes(data))
-    done = subprocess.run([LOWOPS, "-C", str(project), "verify"], capture_output=True, text=True, env=env, timeout=100)
+    done = subprocess.run([LOWOPS, "-C", str(project), "verify"], capture_output=True, text=True, env=env, timeout=PATIENCE)
     assert done.returncode == 77
     assert "audit chain broken: line 2: content does not match its hash (edited)" in done.stdout
 

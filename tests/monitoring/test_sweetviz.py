@@ -18,7 +18,6 @@ def _frame(seed: int, shift: float) -> pd.DataFrame:
                          "churned": rng.integers(0, 2, 300)})
 
 
-@pytest.mark.timeout(300)
 def test_report_is_quiet_and_restores_matplotlib(tmp_path: Path, capfd: pytest.CaptureFixture[str],
                                                  caplog: pytest.LogCaptureFixture) -> None:
     import matplotlib
@@ -49,7 +48,6 @@ def test_sample_caps_rows() -> None:
     assert len(sample(frame, 100, seed=0)) == 100 and sample(frame, 5000, seed=0) is frame
 
 
-@pytest.mark.timeout(600)
 def test_font_list_stays_the_same_across_reports(tmp_path: Path) -> None:
     """Sweetviz re-registers its fonts at every graph; 30 reports in one process leave the list as one does."""
     from matplotlib import font_manager

@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_project, home_with_keys, invoke, make_project, set_config
+from conftest import PATIENCE, ROOT, copy_project, home_with_keys, invoke, make_project, set_config
 from ct_support import base_project
 
 SECTIONS = ("summary", "timeline", "kpi", "paths", "drift", "impact", "decisions", "versions", "slots",
@@ -235,7 +235,6 @@ def test_nothing_run_yet(project: Path) -> None:
     assert "nothing trained yet" in html
 
 
-@pytest.mark.timeout(300)
 def test_one_window_without_labels(demo_template: Path, tmp_path: Path) -> None:
     from lowops.windows import last_complete, parse_window, window_range
 
@@ -317,7 +316,6 @@ def test_the_daily_pipeline_refreshes_the_report() -> None:
     assert lines.index("lowops report") == lines.index('lowops run "$@"') + 1
 
 
-@pytest.mark.timeout(120)
 def test_quiet_under_cron(reported: Path, lowops_bin: Path, tmp_path: Path) -> None:
     """An empty environment and a fresh HOME (matplotlib builds its font cache): nothing on stderr."""
     import subprocess
@@ -325,7 +323,7 @@ def test_quiet_under_cron(reported: Path, lowops_bin: Path, tmp_path: Path) -> N
     home = home_with_keys(tmp_path / "home")  # the runner's home holds the project's key
     target = tmp_path / "page.html"
     done = subprocess.run(["/usr/bin/env", "-i", f"HOME={home}", str(lowops_bin), "-C", str(reported), "report",
-                           "--output", str(target)], capture_output=True, text=True, timeout=100)
+                           "--output", str(target)], capture_output=True, text=True, timeout=PATIENCE)
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     assert done.stdout.startswith(f"wrote {target} (") and target.is_file()
 
@@ -367,7 +365,7 @@ class Chromium:
         self._buffer, self._id, self.events = b"", 0, []  # type: ignore[var-annotated]
 
     def send(self, method: str, params: dict | None = None, session: str | None = None,  # type: ignore[type-arg]
-             timeout: float = 60) -> dict:  # type: ignore[type-arg]
+             timeout: float = PATIENCE) -> dict:  # type: ignore[type-arg]
         import os
         import time
 
@@ -384,7 +382,7 @@ class Chromium:
                 return reply["result"]  # type: ignore[no-any-return]
             self.events.append(reply)
 
-    def wait_for(self, method: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
+    def wait_for(self, method: str, timeout: float = PATIENCE) -> dict:  # type: ignore[type-arg]
         import time
 
         deadline = time.monotonic() + timeout
@@ -474,7 +472,6 @@ def problems_in(events: list[dict]) -> list[str]:  # type: ignore[type-arg]
     return out
 
 
-@pytest.mark.timeout(180)
 def test_the_page_in_headless_chromium(chromium: Chromium, reported: Path, project: Path, tmp_path: Path) -> None:
     from PIL import Image
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import copy_project, open_context
+from conftest import copy_project, invoke, open_context
 from ct_support import base_project
 
 from lowops.errors import DataError
@@ -26,10 +25,6 @@ TRAIN_WINDOWS = ["2024-10", "2024-11", "2024-12"]  # v0001 of the base project: 
 def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
     """The continuous-training base project (v0001 live, trained at 2025-01), copied."""
     return copy_project(base_project(tmp_path_factory), tmp_path / "project")
-
-
-def lowops(lowops_bin: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(lowops_bin), "-C", str(project), *args], capture_output=True, text=True, timeout=300)
 
 
 def card(project: Path, version: str, model: str = "churn") -> dict[str, Any]:
@@ -64,11 +59,11 @@ def edit_config(path: Path, edit: Any) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def test_changed_sql_retrains_on_data_the_new_sql_made(project: Path, lowops_bin: Path) -> None:
+def test_changed_sql_retrains_on_data_the_new_sql_made(project: Path) -> None:
     before = {use["window"]: use["features"] for use in card(project, "v0001")["lineage"]["data"]}
     new_sha = add_usage_column(project)
-    done = lowops(lowops_bin, project, "train", "--window", "2024-12", "--json")
-    assert done.returncode == 0, done.stderr
+    done = invoke(project, "train", "--window", "2024-12", "--json")
+    assert done.exit_code == 0, done.stderr
     lineage = card(project, "v0002")["lineage"]
     assert lineage["sql_sha256"]["usage"] == new_sha
     assert [use["window"] for use in lineage["data"]] == TRAIN_WINDOWS
@@ -89,10 +84,10 @@ def test_changed_sql_retrains_on_data_the_new_sql_made(project: Path, lowops_bin
     assert all((project / "repo" / "data" / w / v / "manifest.json").is_file() for w, v in before.items())
 
 
-def test_removed_mart_leaves_the_data_and_the_card(project: Path, lowops_bin: Path) -> None:
+def test_removed_mart_leaves_the_data_and_the_card(project: Path) -> None:
     edit_config(project / "config" / "lowops.yaml", lambda c: c["features"]["marts"].pop("billing"))
-    done = lowops(lowops_bin, project, "train", "--window", "2024-12")
-    assert done.returncode == 0, done.stderr
+    done = invoke(project, "train", "--window", "2024-12")
+    assert done.exit_code == 0, done.stderr
     new = card(project, "v0002")
     assert sorted(new["lineage"]["sql_sha256"]) == ["labels", "profile", "usage"]
     assert not set(BILLING) & set(columns(new))
@@ -103,10 +98,10 @@ def test_removed_mart_leaves_the_data_and_the_card(project: Path, lowops_bin: Pa
     assert set(BILLING) <= set(columns(card(project, "v0001")))
 
 
-def test_config_change_retrain_in_the_loop_uses_data_of_the_new_sql(project: Path, lowops_bin: Path) -> None:
+def test_config_change_retrain_in_the_loop_uses_data_of_the_new_sql(project: Path) -> None:
     new_sha = add_usage_column(project)
-    done = lowops(lowops_bin, project, "run", "--window", "2025-02")
-    assert done.returncode == 0, done.stderr
+    done = invoke(project, "run", "--window", "2025-02")
+    assert done.exit_code == 0, done.stderr
     ledger = json.loads((project / "repo" / "runs" / "r000002.json").read_text())
     decide = ledger["stages"][-1]["outputs"]
     assert any(t.startswith("config_change: ") and "SQL 'usage' sha256" in t for t in decide["triggers"])
@@ -122,7 +117,7 @@ def test_config_change_retrain_in_the_loop_uses_data_of_the_new_sql(project: Pat
     assert new["lineage"]["data"][-1]["features"] == extracted
 
 
-def test_two_models_in_one_repository_never_share_data(project: Path, lowops_bin: Path) -> None:
+def test_two_models_in_one_repository_never_share_data(project: Path) -> None:
     repo = project / "repo"
     pointers = {p: p.read_bytes() for p in (repo / "data").glob("*/*.latest.json")}
     other = project / "config" / "upsell.yaml"
@@ -133,8 +128,8 @@ def test_two_models_in_one_repository_never_share_data(project: Path, lowops_bin
         config["features"]["marts"].pop("billing")
 
     edit_config(other, second_model)
-    done = lowops(lowops_bin, project, "-c", str(other), "train", "--window", "2024-12")
-    assert done.returncode == 0, done.stderr
+    done = invoke(project, "-c", str(other), "train", "--window", "2024-12")
+    assert done.exit_code == 0, done.stderr
     churn, upsell = card(project, "v0001"), card(project, "v0001", model="upsell")
     mine = {(u["window"], u[k]) for u in churn["lineage"]["data"] for k in ("features", "labels")}
     theirs = {(u["window"], u[k]) for u in upsell["lineage"]["data"] for k in ("features", "labels")}
@@ -147,14 +142,14 @@ def test_two_models_in_one_repository_never_share_data(project: Path, lowops_bin
         "features.churn.latest.json", "features.upsell.latest.json", "labels.churn.latest.json",
         "labels.upsell.latest.json"]
     # churn trains again on its own stored data (reused, not extracted again), billing and all
-    done = lowops(lowops_bin, project, "train", "--window", "2024-12")
-    assert done.returncode == 0, done.stderr
+    done = invoke(project, "train", "--window", "2024-12")
+    assert done.exit_code == 0, done.stderr
     again = card(project, "v0002")
     assert again["lineage"]["data"] == churn["lineage"]["data"]
     assert set(BILLING) <= set(columns(again))
 
 
-def test_data_versions_of_an_older_lowops_are_extracted_again(project: Path, lowops_bin: Path) -> None:
+def test_data_versions_of_an_older_lowops_are_extracted_again(project: Path) -> None:
     repo = project / "repo"
     # The repository as an older lowops left it: versions named by their content alone, manifests without a
     # definition, one pointer per kind; the model cards name those versions.
@@ -173,9 +168,9 @@ def test_data_versions_of_an_older_lowops_are_extracted_again(project: Path, low
     first = card(project, "v0001")
     first_data = [{**u, "features": renamed[u["features"]], "labels": renamed[u["labels"]]}
                   for u in first["lineage"]["data"]]
-    assert lowops(lowops_bin, project, "verify").returncode == 0
-    done = lowops(lowops_bin, project, "train", "--window", "2024-12")
-    assert done.returncode == 0, done.stderr
+    assert invoke(project, "verify").exit_code == 0
+    done = invoke(project, "train", "--window", "2024-12")
+    assert done.exit_code == 0, done.stderr
     old = first_data
     new = card(project, "v0002")["lineage"]["data"]
     assert [u["window"] for u in new] == TRAIN_WINDOWS
@@ -184,8 +179,8 @@ def test_data_versions_of_an_older_lowops_are_extracted_again(project: Path, low
     log = (repo / "logs" / "lowops.log").read_text()
     assert f"2024-10 features: the stored {old[0]['features']} is not made from today's definition (its manifest " \
         "records no definition: an older lowops extracted it); extracting again" in log
-    verified = lowops(lowops_bin, project, "verify")
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    verified = invoke(project, "verify")
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
 
 
 def test_current_reuses_only_todays_data_and_refuses_when_the_database_lost_it(project: Path) -> None:
@@ -215,13 +210,13 @@ def test_current_reuses_only_todays_data_and_refuses_when_the_database_lost_it(p
     ctx.close()
 
 
-def test_score_and_drift_read_the_window_as_todays_sql_makes_it(project: Path, lowops_bin: Path) -> None:
+def test_score_and_drift_read_the_window_as_todays_sql_makes_it(project: Path) -> None:
     kept = snapshots.latest(project / "repo", "2025-01", "features", "churn")
     assert kept is not None
     new_sha = add_usage_column(project)
     for command in ("score", "drift"):
-        done = lowops(lowops_bin, project, command, "--window", "2025-01")
-        assert done.returncode == 0, done.stderr
+        done = invoke(project, command, "--window", "2025-01")
+        assert done.exit_code == 0, done.stderr
     now = snapshots.latest(project / "repo", "2025-01", "features", "churn")
     assert now is not None and now.version != kept.version
     assert dict(map(tuple, now.manifest["definition"]["marts"]))["usage"] == new_sha

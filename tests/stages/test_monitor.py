@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import copy_project, home_with_keys, invoke, set_config
+from conftest import PATIENCE, copy_project, home_with_keys, invoke, set_config
 from ct_support import drifted_project
 
 FEATURES = {"plan", "contract", "tenure_months", "age", "region", "payment_method", "data_gb", "call_minutes",
@@ -161,7 +161,6 @@ def test_late_labels_are_estimated_then_back_filled(monitored: Path, tmp_path: P
     assert "late labels: 2025-10 realised roc_auc=" in text
 
 
-@pytest.mark.timeout(300)
 def test_sweetviz_report_only_where_a_person_looks_and_on_demand_quietly(monitored: Path, tmp_path: Path,
                                                                         lowops_bin: Path) -> None:
     work = copy_project(monitored, tmp_path / "churn")
@@ -175,7 +174,7 @@ def test_sweetviz_report_only_where_a_person_looks_and_on_demand_quietly(monitor
     assert not list((work / "repo" / "monitoring" / "2025-03").rglob("sweetviz_compare.html"))
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home_with_keys(tmp_path)), "LANG": "C.UTF-8"}  # cron's bare one
     done = subprocess.run([str(lowops_bin), "-C", str(work), "drift", "--window", "2025-03", "--sweetviz"],
-                          env=env, capture_output=True, text=True, timeout=280, check=False)
+                          env=env, capture_output=True, text=True, timeout=PATIENCE, check=False)
     assert done.returncode == 0, done.stderr
     html = work / "repo" / "monitoring" / "2025-03" / f"recheck-{_last_run(work)}" / "sweetviz_compare.html"
     assert html.stat().st_size > 10_000 and b"<html" in html.read_bytes()[:2000].lower()
