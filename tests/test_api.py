@@ -8,17 +8,23 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_project
+from conftest import PATIENCE, copy_project
 from ct_support import base_project
 
 import lowops
-from lowops.errors import ConfigError, IntegrityError, LockHeldError, UnknownVersionError, WindowError
+from lowops.errors import (
+    ConfigError,
+    IntegrityError,
+    LockHeldError,
+    UnknownVersionError,
+    WindowError,
+)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def _example() -> str:
-    found = re.search(r"<!-- api-example -->\n```python\n(.*?)```\n<!-- /api-example -->", README.read_text(), re.S)
+    found = re.search(r"<!-- api-example -->\n```python\n(.*?)```\n<!-- /api-example -->", README.read_text(), re.DOTALL)
     assert found, "README.md has no api-example block"
     return found.group(1)
 
@@ -28,10 +34,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
     return copy_project(base_project(tmp_path_factory), tmp_path / "churn-demo")
 
 
-@pytest.mark.timeout(600)
 def test_the_readme_example_runs_as_written(project: Path) -> None:
     done = subprocess.run([sys.executable, "-c", _example()], cwd=project.parent, capture_output=True, text=True,
-                          timeout=550)
+                          timeout=PATIENCE)
     assert done.returncode == 0, done.stderr
     status, version, rows, auc, matters = done.stdout.splitlines()[0].split()
     assert (status, version, rows, matters) == ("done", "v0001", "2000", "False")
@@ -64,7 +69,6 @@ def test_a_tampered_model_is_refused_before_it_is_loaded(project: Path) -> None:
     assert err.value.exit_code == 77
 
 
-@pytest.mark.timeout(120)
 def test_run_takes_the_repository_lock(project: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from pathlib import Path; from lowops.io.lock import repository_lock\n"
@@ -79,5 +83,5 @@ def test_run_takes_the_repository_lock(project: Path) -> None:
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
-        holder.wait(timeout=60)
+        holder.wait(timeout=PATIENCE)
     assert not (project / "repo" / "runs" / "r000002.json").exists()

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import copy_project
+from conftest import PATIENCE, copy_project
 from ct_support import base_project
 
 
@@ -32,7 +32,7 @@ def _on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, str]:
             break
         out += chunk
     os.close(leader)
-    return proc.wait(timeout=600), out.decode("utf-8", errors="replace").replace("\r", "\n")
+    return proc.wait(timeout=PATIENCE), out.decode("utf-8", errors="replace").replace("\r", "\n")
 
 
 @pytest.fixture()
@@ -40,7 +40,6 @@ def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
     return copy_project(base_project(tmp_path_factory), tmp_path / "project")
 
 
-@pytest.mark.timeout(900)
 def test_a_backfill_on_a_terminal_shows_window_stage_and_rows(project: Path, lowops_bin: Path) -> None:
     code, shown = _on_a_terminal([str(lowops_bin), "backfill", "--from", "2025-02", "--to", "2025-03"], project)
     assert code == 0, shown
@@ -53,10 +52,9 @@ def test_a_backfill_on_a_terminal_shows_window_stage_and_rows(project: Path, low
     assert any(line.startswith("2025-03: scored 2000 rows with v0001") for line in lines)
 
 
-@pytest.mark.timeout(900)
 def test_nothing_extra_under_cron_or_with_json(project: Path, lowops_bin: Path) -> None:
     piped = subprocess.run([str(lowops_bin), "run", "--window", "2025-02"], cwd=project, capture_output=True,
-                           text=True, timeout=600)
+                           text=True, timeout=PATIENCE)
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr == ""
     assert piped.stdout.startswith("2025-02: scored 2000 rows with v0001")

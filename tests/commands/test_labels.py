@@ -26,7 +26,6 @@ def _audit(project: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (project / "repo" / "audit.log").read_text().splitlines()]
 
 
-@pytest.mark.timeout(300)
 def test_an_alias_names_a_version_wherever_one_is_asked_for(project: Path) -> None:
     assert _ok(project, "models", "alias", "candidate", "v0001", "--by", "ana") == "@candidate -> v0001\n"
     rows = json.loads(_ok(project, "models", "list", "--json"))
@@ -48,7 +47,6 @@ def test_an_alias_names_a_version_wherever_one_is_asked_for(project: Path) -> No
     assert _ok(project, "verify").endswith("ok\n")
 
 
-@pytest.mark.timeout(120)
 def test_aliases_that_cannot_be(project: Path) -> None:
     live = invoke(project, "models", "alias", "live", "v0001")
     assert (live.exit_code, live.stderr) == (2, "Error: @live always names the live slot; switch it with "
@@ -66,7 +64,6 @@ def test_aliases_that_cannot_be(project: Path) -> None:
     assert not (project / "repo" / "models" / "churn" / "labels.json").exists()
 
 
-@pytest.mark.timeout(300)
 def test_tags_and_descriptions_show_in_list_show_and_report(project: Path) -> None:
     assert _ok(project, "models", "tag", "@live", "reviewed") == "v0002 tags: reviewed\n"
     assert _ok(project, "models", "tag", "v0002", "q3") == "v0002 tags: q3, reviewed\n"
