@@ -328,10 +328,13 @@ def main() -> None:
                       f"{run.peak_mb:6.0f} MB   {load()}", flush=True)
             _, out = measure([python, "-c", FLOOR, str(store), str(model_path), str(version / "model.json"),
                               str(sql_path), str(lowops_csv), str(work / "floor"), *WINDOW])
-            for part, seconds in json.loads(out).items():
-                floor.setdefault(part, []).append(seconds)
+            parts = json.loads(out)
             startup, _ = measure([python, "-c", STARTUP, str(model_path)])
-            floor.setdefault("start-up: imports + model load", []).append(startup.cpu)
+            parts["start-up: imports + model load"] = startup.cpu
+            for part, seconds in parts.items():
+                floor.setdefault(part, []).append(seconds)
+            print(f"  round {round_ + 1} {'floor (sum of the parts)':<28} {sum(parts.values()):7.2f} CPU-s   "
+                  f"{load()}", flush=True)
     print(f"{load()} at the end; every contender's {args.rows:,} scores equal lowops's (to {Scores.TOLERANCE:g})")
     report(results, floor)
 
