@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lowops.model.card import Contract
+from lowops.model.threads import for_rows
 
 
 def _is(obj: Any, module: str, name: str) -> bool:
@@ -185,6 +186,10 @@ class Scorer:
         return self.plan is not None
 
     def __call__(self, batch: Any) -> np.ndarray:
+        with for_rows(batch.num_rows):
+            return self._score(batch)
+
+    def _score(self, batch: Any) -> np.ndarray:
         if self.plan is None:
             return self.slow(batch)
         try:

@@ -24,6 +24,7 @@ from lowops.errors import DataError
 from lowops.model._fast import Scorer
 from lowops.model.card import Contract, ModelCard
 from lowops.model.contract import check_frame
+from lowops.model.threads import for_rows
 
 FloatArray = np.ndarray
 
@@ -75,8 +76,14 @@ def frame_input(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 def scores(model: Any, task: str, x: pd.DataFrame) -> FloatArray:
     """The model's scores of its input frame: the class-1 probability, or the prediction.
 
-    A row the model cannot score gets NaN, found by halving the frame.
+    A row the model cannot score gets NaN, found by halving the frame. A small frame is
+    scored on one thread (:mod:`lowops.model.threads`).
     """
+    with for_rows(len(x)):
+        return _scores(model, task, x)
+
+
+def _scores(model: Any, task: str, x: pd.DataFrame) -> FloatArray:
     try:
         values = model.predict_proba(x)[:, 1] if task == "classification" else model.predict(x)
     except ValueError as exc:
@@ -85,7 +92,7 @@ def scores(model: Any, task: str, x: pd.DataFrame) -> FloatArray:
         if len(x) <= 1:
             return np.full(len(x), np.nan)
         middle = len(x) // 2
-        return np.concatenate([scores(model, task, x.iloc[:middle]), scores(model, task, x.iloc[middle:])])
+        return np.concatenate([_scores(model, task, x.iloc[:middle]), _scores(model, task, x.iloc[middle:])])
     return np.asarray(values, dtype=float)
 
 
