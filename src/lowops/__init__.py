@@ -6,13 +6,12 @@ itself loads nothing else, so the CLI starts fast.
 
 from __future__ import annotations
 
+import os as _os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lowops.api import Project
-
-import os as _os
 
 # OpenMP threads that wait for work sleep instead of spinning. The runtime reads this once, when
 # it loads (with scikit-learn), so it is set here, before anything of lowops imports scikit-learn.
