@@ -118,13 +118,15 @@ def _labels_frame(ctx: Context, labels: Snapshot | None) -> pd.DataFrame | None:
 
 
 def _impact(ctx: Context, card: ModelCard, current: pd.DataFrame, reference: Reference,
-            drifts: list[FeatureDrift], predict: Callable[[pd.DataFrame], np.ndarray]) -> ImpactResult:
-    """Importance-weighted and counterfactual impact of each feature's drift."""
+            drifts: list[FeatureDrift], predict: Callable[[pd.DataFrame], np.ndarray],
+            scores: np.ndarray) -> ImpactResult:
+    """Importance-weighted impact of each feature's drift, and the counterfactual one of each drifted feature."""
     settings = ctx.config.drift.impact
-    sample = current.sample(n=settings.counterfactual_rows, random_state=settings.seed) \
-        if len(current) > settings.counterfactual_rows else current
-    cf = counterfactual(predict, sample[card.schema.names], reference,
-                        threshold=card.threshold if card.classifier else None, seed=settings.seed)
+    drifted = [d.feature for d in drifts if d.drifted]
+    cf = counterfactual(predict, current[card.schema.names], reference, drifted,
+                        threshold=card.threshold if card.classifier else None, seed=settings.seed, base=scores,
+                        max_rows=settings.counterfactual_rows, precision=settings.counterfactual_precision,
+                        floor=settings.counterfactual_threshold)
     importance = normalised_importance(card.importance.values, list(reference.features))
     return rank_impact(drifts, importance, cf, ctx.config.drift)
 
@@ -208,9 +210,9 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
     predict = predictor(model, card)
     reference, reference_rows = resolve_reference(ctx, window, card, predict)
     drifts = data_drift(reference, current, cfg.drift, n_jobs=cfg.compute.n_jobs, engine=ctx.engine)
-    impact = _impact(ctx, card, current, reference, drifts, predict)
     if scores is None or len(scores) != len(current):
         scores = predict(current)
+    impact = _impact(ctx, card, current, reference, drifts, predict, scores)
     label_frame = _labels_frame(ctx, labels)
     if realised is None:
         realised = _realised(ctx, window, card, current, scores, label_frame)
