@@ -135,9 +135,9 @@ def test_counterfactual_sample_is_sized_by_its_own_error() -> None:
     counterfactual(categories, current, ref, ["c"], threshold=0.5, seed=0, base=base)
     assert categories.calls[0] < 0.5 * PILOT_ROWS  # base scores given: only the rows the map moved are scored
     tight = CountingPredict()
-    cf = counterfactual(tight, current, ref, ["x"], threshold=0.5, seed=0, base=base, precision=0.02)
+    cf = counterfactual(tight, current, ref, ["x"], threshold=0.5, seed=0, base=base, precision=0.01)
     x = cf["x"]
-    needed = (x["standard_error"] * math.sqrt(x["rows"]) / (0.02 * x["mean_abs_change"])) ** 2
+    needed = (x["standard_error"] * math.sqrt(x["rows"]) / (0.01 * x["mean_abs_change"])) ** 2
     assert PILOT_ROWS < x["rows"] <= 3000 and len(tight.calls) == 2  # grown once, in one more call
     assert x["rows"] == 3000 or x["rows"] >= 0.8 * needed
     capped = counterfactual(CountingPredict(), current, ref, ["x"], threshold=0.5, seed=0, base=base,
