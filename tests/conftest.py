@@ -51,6 +51,10 @@ Invoke = Callable[..., Result]
 # environment must not point the demo project at another database or inject faults.
 for _name in ("LOWOPS_DB_URL", "LOWOPS_LOCK_WAIT", "LOWOPS_FAULT", "LOWOPS_REPO", "LOWOPS_BIN", "LOWOPS_VENV"):
     os.environ.pop(_name, None)
+# Every command waits for the Sweetviz reports it starts in the background, so no report
+# outlives its test or writes into a project a later test copies (tests of the background
+# itself unset it).
+os.environ["LOWOPS_SWEETVIZ_WAIT"] = "1"
 # Projects' integrity keys (~/.config/lowops/keys/) go to a directory of this session's own,
 # inherited by every lowops the suite starts, never to the runner's real configuration.
 # A forked lowops child imports this module again (its target lives in reliability_support): it
