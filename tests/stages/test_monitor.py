@@ -186,7 +186,7 @@ def test_sweetviz_report_only_where_a_person_looks_and_on_demand_quietly(monitor
 
 def _sweetviz_lines(project: Path, run_id: str) -> list[str]:
     log = (project / "repo" / "logs" / "lowops.log").read_text(encoding="utf-8").splitlines()
-    return [line.split(" ", 5)[5] for line in log if line.split(" ")[1] == run_id and line.split(" ")[3] == "sweetviz"]
+    return [line.split(" ", 4)[4] for line in log if line.split(" ")[1] == run_id and line.split(" ")[3] == "sweetviz"]
 
 
 @pytest.mark.timeout(600)

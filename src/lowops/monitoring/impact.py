@@ -253,7 +253,7 @@ def _rank(order_keys: list[tuple[Any, ...]]) -> list[int]:
 
 
 def _mean_rank(row: dict[str, Any]) -> float:
-    ranks = [r for r in (row["rank_impact"], row["rank_counterfactual"]) if r is not None]
+    ranks = [int(r) for r in (row["rank_impact"], row["rank_counterfactual"]) if r is not None]
     return sum(ranks) / len(ranks)
 
 
