@@ -46,7 +46,7 @@ def _folder(ctx: Context, window: Window, folder: str | None) -> Path:
         return home
     path = ctx.repo / folder
     if path != home and not (path.parent == home and path.name.startswith("recheck-r")):
-        raise UsageError(f"--folder must be monitoring/{window.label} or a re-check folder in it. "
+        raise UsageError(f"--folder must be {home.relative_to(ctx.repo)} or a re-check folder in it. "
                          f"Got {folder!r} instead.")
     return path
 
