@@ -60,6 +60,10 @@ for _name in ("LOWOPS_DB_URL", "LOWOPS_LOCK_WAIT", "LOWOPS_FAULT", "LOWOPS_REPO"
 # costs several times its CPU (the suite's projects are small: a fit is mostly waiting between trees). Passive
 # waiting computes the same models; set before any OpenMP runtime loads, and inherited by every lowops started.
 os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+# Every command waits for the Sweetviz reports it starts in the background, so no report
+# outlives its test or writes into a project a later test copies (tests of the background
+# itself unset it).
+os.environ["LOWOPS_SWEETVIZ_WAIT"] = "1"
 # Projects' integrity keys (~/.config/lowops/keys/) go to a directory of this session's own,
 # inherited by every lowops the suite starts, never to the runner's real configuration.
 # A forked lowops child imports this module again (its target lives in reliability_support): it

@@ -179,6 +179,10 @@ class ImpactConfig(_Section):
     combine: Literal["max", "sum"] = "max"
     threshold: float = Field(default=0.01, gt=0)
     counterfactual_threshold: float = Field(default=0.01, gt=0)
+    # The counterfactual sample grows from a pilot until the standard error of each drifted
+    # feature's mean |score change| is at most this share of max(that change, counterfactual_threshold),
+    # up to counterfactual_rows rows.
+    counterfactual_precision: float = Field(default=0.1, gt=0, le=1)
     counterfactual_rows: int = Field(default=10_000, ge=100, le=10_000_000)
     seed: int = 0
 
@@ -196,7 +200,7 @@ class ModelDriftConfig(_Section):
 class SweetvizConfig(_Section):
     enabled: bool = True
     # attention: only windows with drift that matters or model drift (where a person looks);
-    # always: every window. Any window's report on demand: lowops drift --sweetviz -w W.
+    # always: every window. Any window's report on demand: lowops report --sweetviz W.
     when: Literal["attention", "always"] = "attention"
     max_rows: int = Field(default=5000, ge=100, le=10_000_000)
     reference_rows: int = Field(default=5000, ge=100, le=10_000_000)

@@ -9,7 +9,9 @@ path (``write:<file name>`` just before a file is moved into place,
 checkpoint costs one dictionary lookup.
 
 ``LOWOPS_FAULT_SIGNAL=TERM`` sends SIGTERM instead (what cron's timeout or
-systemd send), to test that an orderly stop cleans up after itself.
+systemd send), to test that an orderly stop cleans up after itself;
+``LOWOPS_FAULT_SIGNAL=ERROR`` raises :class:`InjectedFault` there instead (a bug
+in that step, e.g. in a third-party library).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import os
 import signal
 
 _hits: dict[str, int] = {}
+
+
+class InjectedFault(RuntimeError):
+    """Raised at a checkpoint by ``LOWOPS_FAULT_SIGNAL=ERROR``."""
 
 
 def checkpoint(name: str) -> None:
@@ -31,4 +37,6 @@ def checkpoint(name: str) -> None:
     _hits[pattern] = _hits.get(pattern, 0) + 1
     if _hits[pattern] >= int(nth or 1):
         kind = os.environ.get("LOWOPS_FAULT_SIGNAL", "KILL").upper()
+        if kind == "ERROR":
+            raise InjectedFault(f"fault injected at {name} (LOWOPS_FAULT)")
         os.kill(os.getpid(), signal.SIGTERM if kind == "TERM" else signal.SIGKILL)

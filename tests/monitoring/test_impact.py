@@ -11,6 +11,7 @@ import pytest
 from lowops.config_schema import DriftConfig
 from lowops.monitoring.drift import FeatureDrift
 from lowops.monitoring.impact import (
+    PILOT_ROWS,
     counterfactual,
     map_categorical,
     map_numeric,
@@ -82,21 +83,75 @@ def test_map_categorical_moves_only_the_excess() -> None:
     assert (mapped[800:950] == "b").all()  # the under-represented category is never redrawn
 
 
-def test_counterfactual_blames_the_driver() -> None:
+def _driver_case() -> tuple[pd.DataFrame, object]:
     rng = np.random.default_rng(0)
     reference = pd.DataFrame({"x": rng.normal(0, 1, 5000), "z": rng.normal(0, 1, 5000),
                               "c": rng.choice(["a", "b"], 5000)})
-    current = pd.DataFrame({"x": rng.normal(1.5, 1, 2000), "z": rng.normal(0, 1, 2000),
-                            "c": rng.choice(["a", "b"], 2000, p=[0.9, 0.1])})
+    current = pd.DataFrame({"x": rng.normal(1.5, 1, 3000), "z": rng.normal(0, 1, 3000),
+                            "c": rng.choice(["a", "b"], 3000, p=[0.9, 0.1])})
+    return current, build_reference(reference, ["x", "z"], ["c"], DriftConfig())
 
-    def predict(frame: pd.DataFrame) -> np.ndarray:  # only x drives the score
+
+class CountingPredict:
+    """``frame -> scores`` where only x drives the score; it counts its calls and rows."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        self.calls.append(len(frame))
         return 1 / (1 + np.exp(-2 * frame["x"].to_numpy(dtype=float)))
 
-    ref = build_reference(reference, ["x", "z"], ["c"], DriftConfig())
-    cf = counterfactual(predict, current, ref, threshold=0.5, seed=0)
+
+def test_counterfactual_blames_the_driver() -> None:
+    current, ref = _driver_case()
+    predict = CountingPredict()
+    cf = counterfactual(predict, current, ref, ["x", "z", "c"], threshold=0.5, seed=0)
     assert cf["x"]["mean_abs_change"] > 0.2 and cf["x"]["flip_share"] > 0.3
     assert cf["z"]["mean_abs_change"] == 0 and cf["c"]["mean_abs_change"] == 0
-    regression = counterfactual(predict, current, ref, threshold=None, seed=0)  # a regressor: no classes
+    # One batched call: the pilot's rows, then the moved rows of all three features stacked.
+    assert len(predict.calls) == 1 and predict.calls[0] > PILOT_ROWS
+    regression = counterfactual(predict, current, ref, ["x"], threshold=None, seed=0)  # a regressor: no classes
     assert math.isnan(regression["x"]["flip_share"]) and regression["x"]["mean_abs_change"] > 0.2
 
 
+def test_counterfactual_only_for_the_features_asked_and_none_without_any() -> None:
+    current, ref = _driver_case()
+    predict = CountingPredict()
+    assert set(counterfactual(predict, current, ref, ["x"], threshold=0.5, seed=0)) == {"x"}
+    assert counterfactual(predict, current, ref, [], threshold=0.5, seed=0) == {}
+    assert len(predict.calls) == 1  # nothing drifted: nothing re-scored
+
+
+def test_counterfactual_sample_is_sized_by_its_own_error() -> None:
+    current, ref = _driver_case()
+    base = CountingPredict()(current)
+    loose = CountingPredict()
+    cf = counterfactual(loose, current, ref, ["x"], threshold=0.5, seed=0, base=base, precision=0.1)
+    x = cf["x"]
+    assert x["rows"] == PILOT_ROWS and len(loose.calls) == 1  # the pilot was precise enough
+    assert x["standard_error"] <= 0.1 * max(x["mean_abs_change"], 0.01)
+    categories = CountingPredict()
+    counterfactual(categories, current, ref, ["c"], threshold=0.5, seed=0, base=base)
+    assert categories.calls[0] < 0.5 * PILOT_ROWS  # base scores given: only the rows the map moved are scored
+    tight = CountingPredict()
+    cf = counterfactual(tight, current, ref, ["x"], threshold=0.5, seed=0, base=base, precision=0.01)
+    x = cf["x"]
+    needed = (x["standard_error"] * math.sqrt(x["rows"]) / (0.01 * x["mean_abs_change"])) ** 2
+    assert PILOT_ROWS < x["rows"] <= 3000 and len(tight.calls) == 2  # grown once, in one more call
+    assert x["rows"] == 3000 or x["rows"] >= 0.8 * needed
+    capped = counterfactual(CountingPredict(), current, ref, ["x"], threshold=0.5, seed=0, base=base,
+                            precision=0.001, max_rows=1500)
+    assert capped["x"]["rows"] == 1500
+
+
+def test_undrifted_features_have_no_counterfactual_and_rank_by_impact() -> None:
+    importance = {"a": 0.2, "b": 0.5, "c": 0.3}
+    drifts = [_drift("a", True, 0.5), _drift("b", False, 0.04), _drift("c", False, 0.05)]
+    result = rank_impact(drifts, importance, {"a": {"mean_abs_change": 0.03, "flip_share": 0.01,
+                                                    "standard_error": 0.002, "rows": 1000.0}}, DriftConfig())
+    assert [r["feature"] for r in result.rows] == ["a", "b", "c"]  # b: 0.02 impact before c: 0.015
+    a, b, c = result.rows
+    assert a["rank_counterfactual"] == 1 and a["counterfactual_rows"] == 1000
+    assert b["rank_counterfactual"] is None and math.isnan(b["counterfactual_impact"])
+    assert c["counterfactual_rows"] is None and math.isnan(c["counterfactual_flip_share"])

@@ -183,6 +183,80 @@ def test_sweetviz_report_only_where_a_person_looks_and_on_demand_quietly(monitor
         assert not [n for n in noise if n in stream], stream
 
 
+def _sweetviz_lines(project: Path, run_id: str) -> list[str]:
+    log = (project / "repo" / "logs" / "lowops.log").read_text(encoding="utf-8").splitlines()
+    return [line.split(" ", 4)[4] for line in log if line.split(" ")[1] == run_id and line.split(" ")[3] == "sweetviz"]
+
+
+@pytest.mark.timeout(600)
+def test_a_runs_sweetviz_report_comes_after_its_results_and_never_holds_it_up(monitored: Path, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch
+                                                                              ) -> None:
+    from lowops.commands._background import wait_for_reports
+    from lowops.io.lock import holder_if_locked, queue_lock
+
+    work = copy_project(monitored, tmp_path / "churn")
+    configure(work, sweetviz={"enabled": True, "when": "always", "max_rows": 300})
+    monkeypatch.delenv("LOWOPS_SWEETVIZ_WAIT")  # as under cron: the run does not wait for its report
+    folder = work / "repo" / "monitoring" / "2025-10"
+    # A report still being built (here: queued behind another) keeps neither the run nor the repository.
+    with queue_lock(work / "repo" / ".sweetviz.lock"):
+        result = invoke(work, "run", "--window", "2025-10", catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert {p.name for p in folder.iterdir()} == WINDOW_FILES  # the results, and no report yet
+        assert holder_if_locked(work / "repo") is None
+        run_id = _last_run(work)
+        assert json.loads((work / "repo" / "runs" / f"{run_id}.json").read_text())["status"] == "done"
+    assert wait_for_reports() == [0]
+    assert {p.name for p in folder.iterdir()} == WINDOW_FILES | {"sweetviz_compare.html"}
+    assert b"<html" in (folder / "sweetviz_compare.html").read_bytes()[:2000].lower()
+    started, written = _sweetviz_lines(work, run_id)
+    assert started.startswith("INFO Sweetviz report of 2025-10 started in the background (pid ")
+    assert written.startswith("INFO Sweetviz report of 2025-10 (v0001; 300 reference rows, 300 window rows) "
+                              "written to monitoring/2025-10/sweetviz_compare.html in ")
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("signal", ["ERROR", "KILL"])
+def test_a_failing_sweetviz_report_leaves_the_run_done_and_its_results_intact(monitored: Path, tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch,
+                                                                               signal: str) -> None:
+    work = copy_project(monitored, tmp_path / "churn")
+    configure(work, sweetviz={"enabled": True, "when": "always", "max_rows": 300})
+    monkeypatch.setenv("LOWOPS_FAULT", "sweetviz:build")  # reached in the report's process only
+    monkeypatch.setenv("LOWOPS_FAULT_SIGNAL", signal)
+    result = invoke(work, "run", "--window", "2025-10", "--json", catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "done"
+    folder = work / "repo" / "monitoring" / "2025-10"
+    assert {p.name for p in folder.iterdir()} == WINDOW_FILES  # no report, no half-written file
+    assert json.loads((folder / "verdict.json").read_text())["window"] == "2025-10"
+    run_id = _last_run(work)
+    assert json.loads((work / "repo" / "runs" / f"{run_id}.json").read_text())["status"] == "done"
+    assert (work / "repo" / "outputs" / "2025-10").is_dir()
+    last = _sweetviz_lines(work, run_id)[-1]
+    if signal == "ERROR":
+        assert last == ("WARN Sweetviz report of 2025-10 failed (InjectedFault: fault injected at sweetviz:build "
+                        "(LOWOPS_FAULT)); the window's drift results are unaffected; `lowops report --sweetviz "
+                        "2025-10` tries again")
+    else:
+        assert last.startswith("WARN the Sweetviz report of 2025-10 (pid ")
+        assert last.endswith(") was killed by SIGKILL; the window's results are unaffected")
+    monkeypatch.delenv("LOWOPS_FAULT")
+    again = invoke(work, "report", "--sweetviz", "2025-10", catch_exceptions=False)  # one command away
+    assert again.exit_code == 0, again.output
+    assert again.output == f"wrote {folder / 'sweetviz_compare.html'} (2025-10 against v0001)\n"
+
+
+def test_report_sweetviz_names_what_is_missing(monitored: Path, tmp_path: Path) -> None:
+    work = copy_project(monitored, tmp_path / "churn")
+    configure(work, sweetviz={"enabled": True})
+    result = invoke(work, "report", "--sweetviz", "2024-01")
+    assert result.exit_code == 65
+    assert result.output == ("Error: Window 2024-01 has no stored feature snapshot from today's SQL; run "
+                             "`lowops run --window 2024-01` (or `lowops drift`) first.\n")
+
+
 # --------------------------------------------------------------------------- re-checking a past window
 
 

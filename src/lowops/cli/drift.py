@@ -86,8 +86,10 @@ def _print(data: dict[str, Any]) -> None:
     for name in (data.get("ranking") or [])[:10]:
         f = features[name]
         cf = f.get("counterfactual_impact")
+        # Only drifted features are re-scored: the others have no counterfactual figure.
+        shown_cf = f"{cf:>14.4f}" if cf is not None else f"{'-' if f['drifted'] else 'not drifted':>14}"
         click.echo(f"  {f['rank']:>4} {name:<22} {'yes' if f['drifted'] else 'no':<7} "
-                   f"{f['impact'] or 0:>9.4f}  {cf if cf is not None else float('nan'):>14.4f}")
+                   f"{f['impact'] or 0:>9.4f}  {shown_cf}")
     for line in data.get("evidence") or []:
         click.echo(f"  - {line}")
     files = data.get("files") or {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lowops.commands import _background
 from lowops.commands._run import locked, recorded, stage
 from lowops.context import Context
 from lowops.model.card import ModelCard
@@ -50,6 +51,10 @@ def _as_recorded(record: dict[str, Any], recheck: DriftVerdict, run_id: str) -> 
 def drift(ctx: Context, window: Window, *, sweetviz_report: bool = False) -> DriftVerdict:
     """Check one window (extracting it if not yet snapshotted), or re-check it beside its record.
 
+    The window's Sweetviz report, when wanted (``sweetviz_report`` or ``drift.sweetviz.when``),
+    is built in a background process once the check is committed; with ``sweetviz_report``
+    this command waits for it.
+
     Returns:
         The window's verdict: for a window with a record, the recorded one, the re-check in
         ``details["recheck"]``.
@@ -60,24 +65,30 @@ def drift(ctx: Context, window: Window, *, sweetviz_report: bool = False) -> Dri
         LockHeldError: another run holds the repository.
     """
     check_not_future(window)
-    with locked(ctx, f"lowops drift --window {window.label}"), recorded(ctx, "drift", window.label) as ledger:
-        record = recorded_verdict(ctx.repo, window.label)
-        model, card = _model(ctx, window, record)
-        features = stored(ctx, window, "features")  # None too when made from other SQL or marts
-        if features is None:
-            with stage(ledger, "extract") as out:
-                features = extract_features(ctx, window)
-                out.update(features=features.version if features else None)
-        if features is None:
-            ledger.finish("empty")
-            return DriftVerdict(window.label, details={"status": "empty"})
-        labels = current(ctx, window, "labels")
-        with stage(ledger, "monitor") as out:
-            verdict = monitor(ctx, window, features=features, model=model, card=card, labels=labels,
-                              recheck=record is not None, sweetviz_report=sweetviz_report)
-            out.update(verdict.ledger(), version=card.version)
-            if record is not None and verdict.details.get("enabled") is not False:
-                verdict = _as_recorded(record, verdict, ledger.run_id)
-                out.update(recheck_of=record.get("run_id"), agrees=verdict.details["recheck"]["agrees"])
-        ledger.finish("done")
-        return verdict
+    try:
+        with locked(ctx, f"lowops drift --window {window.label}"), recorded(ctx, "drift", window.label) as ledger:
+            record = recorded_verdict(ctx.repo, window.label)
+            model, card = _model(ctx, window, record)
+            features = stored(ctx, window, "features")  # None too when made from other SQL or marts
+            if features is None:
+                with stage(ledger, "extract") as out:
+                    features = extract_features(ctx, window)
+                    out.update(features=features.version if features else None)
+            if features is None:
+                ledger.finish("empty")
+                return DriftVerdict(window.label, details={"status": "empty"})
+            labels = current(ctx, window, "labels")
+            with stage(ledger, "monitor") as out:
+                checked = monitor(ctx, window, features=features, model=model, card=card, labels=labels,
+                                  recheck=record is not None, sweetviz_report=sweetviz_report)
+                out.update(checked.ledger(), version=card.version)
+                verdict = checked
+                if record is not None and checked.details.get("enabled") is not False:
+                    verdict = _as_recorded(record, checked, ledger.run_id)
+                    out.update(recheck_of=record.get("run_id"), agrees=verdict.details["recheck"]["agrees"])
+            ledger.finish("done")
+            _background.start_report(ctx, checked)
+            return verdict
+    finally:
+        # Asked for on the command line, the report is what the person waits for.
+        _background.finish(wait=sweetviz_report)

@@ -4,6 +4,8 @@ extract → train (if nothing is live) → score → evaluate (once labels exist
 monitor → decide (retrain, compare, promote). The repository lock is taken once
 for all the windows of a command; each window is one run with its own ledger,
 and a run killed half-way is continued under its own id by the next one.
+A window that wants a Sweetviz report gets it from a background process
+started once its run is finished (:mod:`lowops.commands._background`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lowops.commands import _background
 from lowops.commands._run import check_sql, locked, recorded, stage
 from lowops.context import Context
 from lowops.io import deploy, registry
@@ -150,6 +153,8 @@ def _run_window(ctx: Context, window: Window, *, force: bool, resume_only: bool 
         outputs: dict[str, Any] = {"predictions": str(scored.path), "rows": scored.rows, "version": scored.version}
         _monitor_and_decide(ctx, ledger, window, data, model, card, scored, outputs)
         ledger.finish("done")
+        # The window's results are committed: only now may a report begin, and never hold them up.
+        _background.start_report(ctx, outputs["verdict"])
         return Outcome(window.label, "done", ledger.run_id, outputs)
 
 
@@ -163,8 +168,11 @@ def run(ctx: Context, window: Window, *, force: bool = False, resume: bool = Fal
     check_not_future(window)
     check_sql(ctx)
     ctx.progress.windows([window.label])
-    with locked(ctx, f"lowops run --window {window.label}"):
-        return _run_window(ctx, window, force=force, resume_only=resume)
+    try:
+        with locked(ctx, f"lowops run --window {window.label}"):
+            return _run_window(ctx, window, force=force, resume_only=resume)
+    finally:
+        _background.finish()
 
 
 def catch_up(ctx: Context, *, force: bool = False, max_windows: int = 1000) -> list[Outcome]:
@@ -186,9 +194,12 @@ def catch_up(ctx: Context, *, force: bool = False, max_windows: int = 1000) -> l
     outcomes = []
     check_sql(ctx)
     ctx.progress.windows([w.label for w in todo])
-    with locked(ctx, "lowops run"):
-        for window in todo:
-            outcomes.append(_run_window(ctx, window, force=force))
+    try:
+        with locked(ctx, "lowops run"):
+            for window in todo:
+                outcomes.append(_run_window(ctx, window, force=force))
+    finally:
+        _background.finish()
     return outcomes
 
 
@@ -199,7 +210,10 @@ def backfill(ctx: Context, first: Window, last: Window, *, force: bool = False) 
     check_sql(ctx)
     outcomes = []
     ctx.progress.windows([w.label for w in windows])
-    with locked(ctx, f"lowops backfill --from {first.label} --to {last.label}"):
-        for window in windows:
-            outcomes.append(_run_window(ctx, window, force=force))
+    try:
+        with locked(ctx, f"lowops backfill --from {first.label} --to {last.label}"):
+            for window in windows:
+                outcomes.append(_run_window(ctx, window, force=force))
+    finally:
+        _background.finish()
     return outcomes

@@ -32,6 +32,8 @@ from pathlib import Path
 from lowops.errors import ConfigError
 
 LOCK_FILE = ".lock"
+# Taken by Sweetviz report builders only (one at a time), never by a run.
+SWEETVIZ_LOCK_FILE = ".sweetviz.lock"
 AUDIT_LOG_FILE = "audit.log"
 AUDIT_HEAD_FILE = "audit.head"
 
@@ -66,6 +68,10 @@ _WINDOW = re.compile(r"^\d{4}(-(Q[1-4]|W\d{2}|\d{2}(-\d{2})?))?$")
 
 def lock_file(repo: Path) -> Path:
     return repo / LOCK_FILE
+
+
+def sweetviz_lock_file(repo: Path) -> Path:
+    return repo / SWEETVIZ_LOCK_FILE
 
 
 # --------------------------------------------------------------------------- data versions
@@ -261,6 +267,6 @@ def report_file(repo: Path) -> Path:
 
 def fixed_paths(repo: Path) -> list[Path]:
     """Every path lowops writes whose name does not depend on a window, model or run (none may be a link)."""
-    return [lock_file(repo), data_root(repo), models_root(repo), repo / "deploy", repo / "outputs",
+    return [lock_file(repo), sweetviz_lock_file(repo), data_root(repo), models_root(repo), repo / "deploy", repo / "outputs",
             monitoring_root(repo), runs_dir(repo), repo / "logs", event_log(repo), metrics_log(repo),
             audit_log(repo), audit_head(repo), repo / "reports"]

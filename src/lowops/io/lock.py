@@ -112,6 +112,28 @@ def repository_lock(repo: Path, *, wait: float = 0.0, command: str | None = None
         os.close(fd)
 
 
+@contextlib.contextmanager
+def queue_lock(path: Path) -> Iterator[None]:
+    """Wait for, then hold, an exclusive lock of ``path``: work behind it runs one at a time, in turn.
+
+    Not the repository lock: a background job that queues here never keeps a run waiting.
+
+    Raises:
+        IntegrityError: ``path`` is a symbolic link.
+        WriteError: the lock file cannot be created.
+    """
+    make_dir(path.parent)
+    try:
+        fd = open_no_link(path, os.O_RDWR | os.O_CREAT)
+    except OSError as exc:
+        raise WriteError(f"Cannot create the lock file {path}: {exc.strerror}.") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks in the kernel: no CPU while waiting
+        yield
+    finally:
+        os.close(fd)
+
+
 def holder_if_locked(repo: Path) -> str | None:
     """Who holds the repository lock right now, or None (never waits, never keeps it)."""
     path = layout.lock_file(Path(repo))

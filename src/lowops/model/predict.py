@@ -113,11 +113,32 @@ def predict_frame(model: Any, card: ModelCard, frame: pd.DataFrame, where: str) 
     return scores(model, card.task, frame_input(frame, card.schema))
 
 
+def frame_batch(frame: pd.DataFrame, contract: Contract) -> Any:
+    """The contract's columns of a frame as one Arrow batch (what :class:`Scorer` takes), or None if Arrow refuses."""
+    import pyarrow as pa
+
+    x = frame_input(frame, contract)
+    try:
+        return pa.RecordBatch.from_pandas(x, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. a number among a text column's values
+        return None
+
+
 def predictor(model: Any, card: ModelCard) -> Callable[[pd.DataFrame], FloatArray]:
-    """``frame -> scores`` for frames already checked against the contract (monitoring's re-scoring)."""
+    """``frame -> scores`` for frames already checked against the contract (monitoring's re-scoring).
+
+    Through the same :class:`Scorer` as ``lowops score``: the fast path where the
+    model allows (checked against the pipeline on the first frame), else the pipeline.
+    """
+    score = scorer(model, card.schema, card.task)
 
     def predict(frame: pd.DataFrame) -> FloatArray:
-        return scores(model, card.task, frame_input(frame, card.schema))
+        if frame.empty:
+            return np.empty(0)
+        batch = frame_batch(frame, card.schema)
+        if batch is None:
+            return scores(model, card.task, frame_input(frame, card.schema))
+        return score(batch)
 
     return predict
 

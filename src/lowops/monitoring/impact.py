@@ -3,14 +3,18 @@
 1. The paper's: a feature's drift score times its normalised importance in the
    live model (``model.json`` ``importance.values``, one value per source
    column, so one-hot columns are already summed back to their feature).
-2. Counterfactual: re-score a sample of the window with that one feature put
-   back on the reference's distribution, and measure how far the predictions
-   move (mean absolute score change, share of rows whose class flips). Numbers
+2. Counterfactual: for each *drifted* feature, re-score a sample of the window
+   with that one feature put back on the reference's distribution, and measure
+   how far the predictions move (mean absolute score change, share of rows whose
+   class flips). A feature within tolerance gets no counterfactual: its drift is
+   noise, and re-scoring for it would only cost time. Numbers
    are mapped quantile to quantile (each row keeps its rank, ties broken at
    random); categories are resampled *minimally*: only the excess rows of
    over-represented categories are redrawn into under-represented ones, so an
    undrifted feature is left (almost) untouched. Both maps are the optimal
    transport onto the reference, so the change measured is the drift's alone.
+   Every drifted feature's moved rows are scored in one batched call, and the
+   sample is as large as its own standard error asks (:func:`counterfactual`).
 
 Only drifted features count towards "drift that matters", and the ranking
 lists drifted features first: drift within tolerance in a driver is noise, not
@@ -98,42 +102,127 @@ def map_categorical(values: Any, sketch: CategoricalSketch, rng: np.random.Gener
     return out
 
 
-def counterfactual(predict: Any, sample: pd.DataFrame, reference: Reference, *, threshold: float | None,
-                   seed: int) -> dict[str, dict[str, float]]:
-    """Re-score ``sample`` once per feature with that feature mapped back onto the reference.
+# The sample's first rows, scored before its size is known: they give the spread of the changes.
+PILOT_ROWS = 1_000
+
+
+def _mapped(values: Any, sketch: NumericSketch | CategoricalSketch,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A column mapped onto the reference, and which of its rows the map moved."""
+    if isinstance(sketch, NumericSketch):
+        mapped: np.ndarray = map_numeric(values, sketch, rng)
+        original = values.to_numpy(dtype=float, na_value=np.nan)
+        return mapped, ~((mapped == original) | (np.isnan(mapped) & np.isnan(original)))
+    mapped = map_categorical(values, sketch, rng)
+    original = values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+    return mapped, mapped != original
+
+
+def _changes(predict: Any, sample: pd.DataFrame, base: np.ndarray | None, names: list[str],
+             reference: Reference, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The base scores of ``sample`` and each feature's counterfactual scores, from one predict call.
+
+    Only rows whose value moved can score differently, so only they are re-scored:
+    the moved rows of every feature are stacked into one frame (after the sample
+    itself when its base scores are not known) and scored at once.
+    """
+    import pandas as pd
+
+    pieces, moved_rows = [] if base is not None else [sample], []
+    for name in names:
+        mapped, changed = _mapped(sample[name], reference.features[name], rng)
+        rows = np.flatnonzero(changed)
+        if len(rows):
+            moved = sample.iloc[rows].copy()
+            moved[name] = mapped[rows]
+            pieces.append(moved)
+        moved_rows.append(rows)
+    scored = np.asarray(predict(pd.concat(pieces, ignore_index=True)), dtype=float) if pieces else np.empty(0)
+    offset = 0
+    if base is None:
+        base, offset = scored[:len(sample)], len(sample)
+    out = {}
+    for name, rows in zip(names, moved_rows):
+        scores = base.copy()
+        scores[rows] = scored[offset:offset + len(rows)]
+        offset += len(rows)
+        out[name] = scores
+    return base, out
+
+
+def _rows_needed(change: np.ndarray, precision: float, floor: float) -> int:
+    """Rows at which the standard error of the mean of ``change`` is ``precision`` x max(mean, floor)."""
+    finite = change[np.isfinite(change)]
+    if len(finite) < 2:
+        return 0
+    target = precision * max(float(finite.mean()), floor)
+    return int(math.ceil((float(finite.std(ddof=1)) / target) ** 2))
+
+
+def counterfactual(predict: Any, frame: pd.DataFrame, reference: Reference, features: list[str], *,
+                   threshold: float | None, seed: int, base: np.ndarray | None = None,
+                   max_rows: int = 10_000, precision: float = 0.1,
+                   floor: float = 0.01) -> dict[str, dict[str, float]]:
+    """Re-score rows of the window with each drifted feature mapped back onto the reference.
+
+    The sample is sized by its own error, from a pilot: the first
+    :data:`PILOT_ROWS` rows of a seeded random order of the window are scored
+    (every feature's moved rows in one batched call) and give the spread of
+    each feature's absolute score change; the sample then grows to the size at
+    which every feature's standard error of ``mean_abs_change`` is at most
+    ``precision`` x max(its mean, ``floor``), at most ``max_rows`` rows, and the
+    rows added are scored in one more batched call. ``floor`` is the
+    counterfactual threshold: a change far below it needs no more precision
+    than the decision does. The class-flip share rides on the same rows.
 
     Args:
         predict: ``frame -> scores`` (the live model behind the same preparation as scoring).
-        sample: rows of the window, every reference feature as a column.
+        frame: the window's rows, every reference feature as a column.
         reference: the sketches to map onto.
+        features: the features to re-score (the drifted ones; the rest get no entry).
         threshold: the classification threshold (None for a regressor: no flips).
-        seed: the random seed of the maps.
+        seed: the random seed of the sample and of the maps.
+        base: the live model's scores of ``frame``'s rows, in order (scored with the pilot if None).
+        max_rows: the cap on the sample (``drift.impact.counterfactual_rows``).
+        precision: the standard error sought, as a fraction of the change (``counterfactual_precision``).
+        floor: the change below which precision is measured against ``floor`` instead.
 
     Returns:
-        Per feature, ``mean_abs_change`` of the score and ``flip_share``.
+        Per feature: ``mean_abs_change`` of the score, ``flip_share``, ``standard_error``
+        (of ``mean_abs_change``) and ``rows`` (the sample's size).
     """
+    names = [name for name in features if name in reference.features]
+    if not names or frame.empty:
+        return {}
     rng = np.random.default_rng(seed)
-    base = np.asarray(predict(sample), dtype=float)
+    order = rng.permutation(len(frame))
+    pilot = order[:min(PILOT_ROWS, max_rows, len(order))]
+
+    def score(rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        sample = frame.iloc[rows].reset_index(drop=True)
+        return _changes(predict, sample, None if base is None else np.asarray(base, dtype=float)[rows],
+                        names, reference, rng)
+
+    pilot_base, pilot_scores = score(pilot)
+    bases, scores = [pilot_base], [pilot_scores]
+    needed = max(_rows_needed(np.abs(pilot_scores[n] - pilot_base), precision, floor) for n in names)
+    size = min(max(needed, len(pilot)), max_rows, len(order))
+    if size > len(pilot):
+        more_base, more_scores = score(order[len(pilot):size])
+        bases.append(more_base)
+        scores.append(more_scores)
+    base_all = np.concatenate(bases)
     result: dict[str, dict[str, float]] = {}
-    for name, sketch in reference.features.items():  # a loop over features; each re-scores its rows
-        if isinstance(sketch, NumericSketch):
-            mapped: np.ndarray = map_numeric(sample[name], sketch, rng)
-            original = sample[name].to_numpy(dtype=float, na_value=np.nan)
-            changed = ~((mapped == original) | (np.isnan(mapped) & np.isnan(original)))
-        else:
-            mapped = map_categorical(sample[name], sketch, rng)
-            original = sample[name].astype(object).where(sample[name].notna(), None).to_numpy(dtype=object)
-            changed = mapped != original
-        # Only rows whose value moved can score differently: an undrifted
-        # discrete feature, or a category map that moves 3% of rows, costs little.
-        scores = base.copy()
-        if changed.any():
-            moved = sample.iloc[np.flatnonzero(changed)].copy()
-            moved[name] = mapped[changed]
-            scores[changed] = np.asarray(predict(moved), dtype=float)
-        flips = math.nan if threshold is None else float(np.mean((scores >= threshold) != (base >= threshold)))
-        result[name] = {"mean_abs_change": float(np.mean(np.abs(scores - base))) if len(base) else 0.0,
-                        "flip_share": flips if len(base) else 0.0}
+    for name in names:
+        moved = np.concatenate([s[name] for s in scores])
+        change = np.abs(moved - base_all)
+        finite = change[np.isfinite(change)]
+        flips = math.nan if threshold is None else float(np.mean((moved >= threshold) != (base_all >= threshold)))
+        result[name] = {"mean_abs_change": float(finite.mean()) if len(finite) else math.nan,
+                        "flip_share": flips,
+                        "standard_error": float(finite.std(ddof=1) / math.sqrt(len(finite)))
+                        if len(finite) > 1 else math.nan,
+                        "rows": float(len(base_all))}
     return result
 
 
@@ -163,6 +252,11 @@ def _rank(order_keys: list[tuple[Any, ...]]) -> list[int]:
     return ranks
 
 
+def _mean_rank(row: dict[str, Any]) -> float:
+    ranks = [int(r) for r in (row["rank_impact"], row["rank_counterfactual"]) if r is not None]
+    return sum(ranks) / len(ranks)
+
+
 def rank_impact(drifts: list[FeatureDrift], importance: dict[str, float], cf: dict[str, dict[str, float]],
                 settings: DriftConfig) -> ImpactResult:
     """Combine drift, importance and counterfactual change into the window's ranking and verdict.
@@ -170,12 +264,13 @@ def rank_impact(drifts: list[FeatureDrift], importance: dict[str, float], cf: di
     Args:
         drifts: every feature's drift decision.
         importance: normalised importance per feature.
-        cf: counterfactual change per feature (empty when it could not be computed).
+        cf: counterfactual change per drifted feature (the others have none).
         settings: the ``drift`` config section.
 
     Returns:
         The ranked rows (drifted features first, by the mean of the two
-        measures' ranks), whether drift matters, and one evidence line per
+        measures' ranks; the others by impact, with no counterfactual
+        figures), whether drift matters, and one evidence line per
         feature that made it matter.
     """
     rows: list[dict[str, Any]] = []
@@ -186,7 +281,9 @@ def rank_impact(drifts: list[FeatureDrift], importance: dict[str, float], cf: di
                      "statistic": d.statistic, "drift_score": d.drift_score, "importance": imp,
                      "impact": d.drift_score * imp,
                      "counterfactual_impact": change.get("mean_abs_change", math.nan),
-                     "counterfactual_flip_share": change.get("flip_share", math.nan)})
+                     "counterfactual_flip_share": change.get("flip_share", math.nan),
+                     "counterfactual_se": change.get("standard_error", math.nan),
+                     "counterfactual_rows": int(change["rows"]) if "rows" in change else None})
 
     def measure(row: dict[str, Any], key: str) -> float:
         value = row[key]
@@ -195,9 +292,10 @@ def rank_impact(drifts: list[FeatureDrift], importance: dict[str, float], cf: di
     by_impact = _rank([(not r["drifted"], measure(r, "impact")) for r in rows])
     by_cf = _rank([(not r["drifted"], measure(r, "counterfactual_impact")) for r in rows])
     for row, a, b in zip(rows, by_impact, by_cf):
-        row["rank_impact"], row["rank_counterfactual"] = a, b
-    ranked = sorted(rows, key=lambda r: (not r["drifted"], (r["rank_impact"] + r["rank_counterfactual"]) / 2,
-                                         r["rank_impact"]))
+        # A feature without a counterfactual (not drifted) is ranked by its impact alone.
+        has_cf = math.isfinite(row["counterfactual_impact"])
+        row["rank_impact"], row["rank_counterfactual"] = a, b if has_cf else None
+    ranked = sorted(rows, key=lambda r: (not r["drifted"], _mean_rank(r), r["rank_impact"]))
     for position, row in enumerate(ranked, start=1):
         row["rank"] = position
     drifted = [r for r in ranked if r["drifted"]]

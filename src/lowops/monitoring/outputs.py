@@ -5,7 +5,8 @@
 
 - ``data_drift.csv``: one row per feature, every statistic, the decision;
 - ``impact.csv``: the ranking (drifted features first), importance-weighted
-  and counterfactual impact, each measure's own rank;
+  and counterfactual impact (drifted features only: the others' counterfactual
+  columns are empty), each measure's own rank;
 - ``model_drift.txt``: the KPI against T-1, T-2 and the benchmark, CBPE,
   prediction drift, in words;
 - ``verdict.json``: the verdicts and the per-feature figures, for scripts,
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 NUMERIC_METRICS = ("median_shift", "psi", "ks", "ks_pvalue", "wasserstein_norm", "missing_change")
 CATEGORICAL_METRICS = ("psi", "jensen_shannon", "chi2_pvalue", "unseen_share", "missing_change")
 IMPACT_COLUMNS = ("rank", "feature", "kind", "drifted", "method", "statistic", "drift_score", "importance",
-                  "impact", "counterfactual_impact", "counterfactual_flip_share", "rank_impact",
-                  "rank_counterfactual")
+                  "impact", "counterfactual_impact", "counterfactual_flip_share", "counterfactual_se",
+                  "counterfactual_rows", "rank_impact", "rank_counterfactual")
 
 
 def clean(value: Any) -> Any:
@@ -73,6 +74,8 @@ def feature_objects(drifts: list[FeatureDrift], impact: ImpactResult) -> dict[st
                                 "importance": row["importance"], "impact": row["impact"],
                                 "counterfactual_impact": row["counterfactual_impact"],
                                 "counterfactual_flip_share": row["counterfactual_flip_share"],
+                                "counterfactual_se": row["counterfactual_se"],
+                                "counterfactual_rows": row["counterfactual_rows"],
                                 "rank": row["rank"], "rank_impact": row["rank_impact"],
                                 "rank_counterfactual": row["rank_counterfactual"]})
     return out
@@ -116,8 +119,9 @@ def log_window(metrics: MetricsLog, window: str, version: str, rows: int, drifts
         lines.append((f"drift.{d.feature}.drifted", float(d.drifted)))
     for row in impact.rows:
         lines.append((f"impact.{row['feature']}", float(row["impact"])))
-        lines.append((f"impact.{row['feature']}.counterfactual", float(row["counterfactual_impact"])))
-        lines.append((f"impact.{row['feature']}.flip_share", float(row["counterfactual_flip_share"])))
+        if math.isfinite(row["counterfactual_impact"]):  # drifted features only
+            lines.append((f"impact.{row['feature']}.counterfactual", float(row["counterfactual_impact"])))
+            lines.append((f"impact.{row['feature']}.flip_share", float(row["counterfactual_flip_share"])))
     if finding is not None:
         lines.append(("prediction.psi", finding.prediction_psi))
         lines.extend((f"cbpe.{k}", v) for k, v in sorted(finding.estimated.items()))

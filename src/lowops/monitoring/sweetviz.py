@@ -114,8 +114,9 @@ def compare_report(reference: pd.DataFrame, current: pd.DataFrame, path: Path, *
     make_dir(path.parent)
     # rc_context: Sweetviz restyles matplotlib globally (Roboto fonts); later plots in the
     # same process (a retrained model's ROC curve) must not inherit that, nor its warnings.
+    # The scratch directory is outside the repository: a build killed half-way leaves nothing in it.
     with quiet(), fonts_once(), matplotlib.rc_context(), \
-            tempfile.TemporaryDirectory(prefix=".tmp-sweetviz-", dir=path.parent) as scratch:
+            tempfile.TemporaryDirectory(prefix="lowops-sweetviz-") as scratch:
         import sweetviz
 
         report = sweetviz.compare([ref, "reference"], [cur, window], target_feat=target)

@@ -23,13 +23,15 @@ class DriftVerdict:
     details: dict[str, Any] = field(default_factory=dict)
     # Earlier windows whose labels arrived with this check and show model drift, one line each naming the window.
     late_model_drift: tuple[str, ...] = ()
+    # Where the window's Sweetviz report is to be built (relative to the repository), if it wants one.
+    sweetviz_folder: str | None = None
 
     def ledger(self) -> dict[str, Any]:
         """What the run ledger keeps of the verdict (the full figures are in ``monitoring/<window>/``)."""
         return {"drift_that_matters": self.drift_that_matters, "model_drift": self.model_drift,
                 "model_drift_basis": self.details.get("model_drift_basis"), "drifted": self.details.get("drifted", []),
                 "evidence": list(self.evidence), "late_model_drift": list(self.late_model_drift),
-                "files": self.details.get("files", {})}
+                "files": self.details.get("files", {}), "sweetviz": self.sweetviz_folder}
 
 
 def agreement(recorded: dict[str, Any], recheck: dict[str, Any]) -> list[str]:

@@ -273,7 +273,9 @@ def impact_chart(rows: list[dict[str, Any]], thresholds: tuple[float, float], to
         top_value = max([*values, threshold])
         for y, (value, row) in enumerate(zip(values, rows)):
             text = f"{value:.4f}"
-            if key == "counterfactual" and _finite(row["flip_share"]):
+            if key == "counterfactual" and not row["drifted"] and not _finite(row[key]):
+                text = "not drifted: not re-scored"
+            elif key == "counterfactual" and _finite(row["flip_share"]):
                 text += f"  ({row['flip_share']:.1%} flip)"
             ax.text(value + top_value * 0.01, y, text, va="center", fontsize=7.5, color="#333333")
         ax.set_xlim(0, top_value * 1.45)

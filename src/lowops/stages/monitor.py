@@ -28,7 +28,7 @@ from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
 from lowops.model.contract import check_frame
 from lowops.model.predict import predictor
-from lowops.monitoring import cbpe, late, sweetviz
+from lowops.monitoring import cbpe, late
 from lowops.monitoring.drift import FeatureDrift, data_drift
 from lowops.monitoring.impact import (
     ImpactResult,
@@ -49,7 +49,6 @@ from lowops.monitoring.reference import (
     Reference,
     build_reference,
     reference_from_bytes,
-    sample_from_bytes,
 )
 from lowops.monitoring.stats import numeric_drift
 from lowops.monitoring.verdict import DriftVerdict
@@ -59,7 +58,6 @@ from lowops.windows import Window, parse_window
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     import pandas as pd
 
@@ -71,8 +69,8 @@ def _window_frame(ctx: Context, window: Window, columns: list[str]) -> pd.DataFr
 
 
 def resolve_reference(ctx: Context, window: Window, card: ModelCard,
-                      predict: Callable[[pd.DataFrame], np.ndarray]) -> tuple[Reference, pd.DataFrame | None]:
-    """The reference chosen by ``drift.reference``, and its rows when it is another window's.
+                      predict: Callable[[pd.DataFrame], np.ndarray]) -> Reference:
+    """The reference chosen by ``drift.reference``.
 
     Args:
         ctx: the command's context.
@@ -81,8 +79,7 @@ def resolve_reference(ctx: Context, window: Window, card: ModelCard,
         predict: ``frame -> scores`` of the live model (to sketch a window's scores).
 
     Returns:
-        The reference, and the reference window's rows (None for the training range,
-        whose row sample :func:`_stored_sample` reads when a report needs it).
+        The version's stored reference (the training range), or one sketched from another window.
     """
     settings = ctx.config.drift
     version = str(card.version)
@@ -96,18 +93,10 @@ def resolve_reference(ctx: Context, window: Window, card: ModelCard,
             reference = build_reference(frame, card.schema.numeric, card.schema.categorical, settings,
                                         scores=predict(frame), source={"kind": settings.reference,
                                                                        "windows": [other.label]})
-            return Reference(reference.features, reference.score, stored.calibration, reference.source), frame
+            return Reference(reference.features, reference.score, stored.calibration, reference.source)
         ctx.log.event("monitor", f"reference window {other.label} has no data; comparing with the "
                       "training range instead", level="WARN")
-    return stored, None
-
-
-def _stored_sample(ctx: Context, card: ModelCard) -> pd.DataFrame | None:
-    """The training range's row sample stored beside the version for Sweetviz (None if it has none)."""
-    version = str(card.version)
-    if not (layout.version_dir(ctx.repo, ctx.name, version) / layout.SAMPLE_FILE).is_file():
-        return None
-    return sample_from_bytes(registry.trusted_file(ctx.repo, ctx.name, version, layout.SAMPLE_FILE))
+    return stored
 
 
 def _labels_frame(ctx: Context, labels: Snapshot | None) -> pd.DataFrame | None:
@@ -118,13 +107,15 @@ def _labels_frame(ctx: Context, labels: Snapshot | None) -> pd.DataFrame | None:
 
 
 def _impact(ctx: Context, card: ModelCard, current: pd.DataFrame, reference: Reference,
-            drifts: list[FeatureDrift], predict: Callable[[pd.DataFrame], np.ndarray]) -> ImpactResult:
-    """Importance-weighted and counterfactual impact of each feature's drift."""
+            drifts: list[FeatureDrift], predict: Callable[[pd.DataFrame], np.ndarray],
+            scores: np.ndarray) -> ImpactResult:
+    """Importance-weighted impact of each feature's drift, and the counterfactual one of each drifted feature."""
     settings = ctx.config.drift.impact
-    sample = current.sample(n=settings.counterfactual_rows, random_state=settings.seed) \
-        if len(current) > settings.counterfactual_rows else current
-    cf = counterfactual(predict, sample[card.schema.names], reference,
-                        threshold=card.threshold if card.classifier else None, seed=settings.seed)
+    drifted = [d.feature for d in drifts if d.drifted]
+    cf = counterfactual(predict, current[card.schema.names], reference, drifted,
+                        threshold=card.threshold if card.classifier else None, seed=settings.seed, base=scores,
+                        max_rows=settings.counterfactual_rows, precision=settings.counterfactual_precision,
+                        floor=settings.counterfactual_threshold)
     importance = normalised_importance(card.importance.values, list(reference.features))
     return rank_impact(drifts, importance, cf, ctx.config.drift)
 
@@ -194,7 +185,7 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
         realised: the KPIs ``evaluate`` computed for the window, if it ran.
         recheck: the window has a record already: write to ``monitoring/<window>/recheck-<run>/``
             beside it, and leave other windows' late labels to the loop.
-        sweetviz_report: build the Sweetviz report whatever ``drift.sweetviz.when`` says.
+        sweetviz_report: ask for the Sweetviz report whatever ``drift.sweetviz.when`` says.
 
     Returns:
         The window's verdicts.
@@ -206,11 +197,11 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
     check_frame(current, card.schema, f"window {window.label}")  # names a missing column
     current = current[[cfg.entity_key, *card.schema.names]]
     predict = predictor(model, card)
-    reference, reference_rows = resolve_reference(ctx, window, card, predict)
+    reference = resolve_reference(ctx, window, card, predict)
     drifts = data_drift(reference, current, cfg.drift, n_jobs=cfg.compute.n_jobs, engine=ctx.engine)
-    impact = _impact(ctx, card, current, reference, drifts, predict)
     if scores is None or len(scores) != len(current):
         scores = predict(current)
+    impact = _impact(ctx, card, current, reference, drifts, predict, scores)
     label_frame = _labels_frame(ctx, labels)
     if realised is None:
         realised = _realised(ctx, window, card, current, scores, label_frame)
@@ -227,13 +218,10 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
     text = summary_text(window.label, ctx.name, str(card.version), finding, cfg.drift.model_drift,
                         cfg.drift.thresholds.prediction_psi, [f.line for f in found_late])
     files = write_window(ctx.repo, window.label, drifts, impact, text, summary, folder)
-    # Sweetviz costs most of a window's time: by default it is built where a person will look.
+    # Sweetviz costs more than the rest of the window: it is built where a person will look,
+    # in a background process once the run's results are committed (stages/sweetviz_report.py).
     wanted = sweetviz_report or cfg.drift.sweetviz.when == "always" or impact.matters or model_drift
-    if cfg.drift.sweetviz.enabled and wanted:
-        # Read only now: a window without a report never reads the stored sample.
-        rows = reference_rows if reference_rows is not None else _stored_sample(ctx, card)
-        if rows is not None:
-            files.update(_sweetviz(ctx, window, rows, current, label_frame, folder))
+    sweetviz_folder = str(folder.relative_to(ctx.repo)) if cfg.drift.sweetviz.enabled and wanted else None
     count = log_window(ctx.metrics, window.label, str(card.version), len(current), drifts, impact, finding, summary)
     drifted = [d.feature for d in drifts if d.drifted]
     ctx.log.event("monitor", f"{len(drifts)} features, drifted: {', '.join(drifted) or 'none'}; drift that "
@@ -242,7 +230,8 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
                   level="WARN" if impact.matters or model_drift else "INFO")
     return DriftVerdict(window.label, drift_that_matters=impact.matters, model_drift=model_drift,
                         evidence=tuple(evidence), details={**summary, "files": files, "metrics_logged": count},
-                        late_model_drift=tuple(f.evidence for f in found_late if f.finding.flagged))
+                        late_model_drift=tuple(f.evidence for f in found_late if f.finding.flagged),
+                        sweetviz_folder=sweetviz_folder)
 
 
 def _verdict_json(ctx: Context, window: Window, card: ModelCard, reference: Reference, drifts: list[FeatureDrift],
@@ -287,24 +276,3 @@ def _model_drift(ctx: Context, window: Window, card: ModelCard, scores: np.ndarr
         metric, current, references(ctx.repo, ctx.name, metric, window, card), cfg.drift.model_drift)
     prediction_drift = math.isfinite(psi) and psi > cfg.drift.thresholds.prediction_psi
     return ModelDrift(metric, basis, value, comparisons, dict(realised), estimated, float(psi), prediction_drift)
-
-
-def _sweetviz(ctx: Context, window: Window, reference_rows: pd.DataFrame, current: pd.DataFrame,
-              label_frame: pd.DataFrame | None, folder: Path) -> dict[str, str]:
-    cfg = ctx.config
-    key, target = cfg.entity_key, cfg.labels.target
-    rows, seed = cfg.drift.sweetviz.max_rows, cfg.drift.impact.seed
-    cur = current
-    if label_frame is not None:
-        cur = current.merge(label_frame[[key, target]], on=key, how="left")
-    cur = sweetviz.sample(cur.drop(columns=[key]), rows, seed)
-    ref = sweetviz.sample(reference_rows.drop(columns=[key], errors="ignore"), rows, seed)
-    path = folder / layout.SWEETVIZ_FILE
-    try:
-        sweetviz.compare_report(ref, cur, path, target=target if label_frame is not None else None,
-                                window=window.label)
-    except Exception as exc:  # noqa: BLE001 - a third-party report must never cost the verdict
-        ctx.log.event("monitor", f"Sweetviz report failed ({type(exc).__name__}: {exc}); drift results "
-                      "are unaffected", level="WARN")
-        return {}
-    return {layout.SWEETVIZ_FILE: str(path.relative_to(ctx.repo))}
