@@ -8,6 +8,13 @@ and writes nothing; the same rows from another SQL file, another list of marts
 or for another model are another version, whose manifest says what it came
 from. A version directory is built under a temporary name and renamed into
 place once its manifest (the last file written) is complete.
+
+Chunks arrive as Arrow tables and are written and digested as they are
+(:mod:`lowops.io.content_digest`; the manifest names the digest's scheme). A
+version an older lowops stored under its pandas digest is recognised by its
+rows: when today's rows are not stored under today's digest, a version of the
+same definition and row count that names no scheme is read and digested the
+new way, and if it holds these rows, it is the version found (nothing written).
 """
 
 from __future__ import annotations
