@@ -226,3 +226,35 @@ def test_score_and_drift_read_the_window_as_todays_sql_makes_it(project: Path) -
     assert [s["name"] for s in score["stages"]] == ["extract", "score"]
     assert score["stages"][0]["outputs"]["features"] == now.version
     assert [s["name"] for s in drift["stages"]] == ["monitor"]
+
+
+def test_a_repository_whose_versions_carry_the_pandas_digest_extracts_unchanged(project: Path,
+                                                                               lowops_bin: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from lowops.io.content_digest import legacy_update
+
+    repo = project / "repo"
+    # The repository as the lowops before arrow-columns-v1 left it: the same definition and rows, the
+    # content digested through pandas, no scheme in the manifest, the version named by that digest.
+    renamed = {}
+    for path in sorted((repo / "data" / "2025-01").glob("*-*/manifest.json")):
+        made = json.loads(path.read_text())
+        parquet = path.parent / made["file"]
+        digest = hashlib.sha256(repr([(f.name, str(f.type)) for f in pq.read_schema(parquet)]).encode())
+        legacy_update(digest, pq.read_table(parquet).to_pandas())
+        older = {k: v for k, v in made.items() if k != "content_digest_scheme"}
+        older["content_sha256"] = digest.hexdigest()
+        older["version"] = f"{made['kind']}-" + hashlib.sha256(
+            (made["definition_sha256"] + digest.hexdigest()).encode()).hexdigest()[:12]
+        path.write_text(json.dumps(older))
+        path.parent.rename(path.parent.with_name(older["version"]))
+        renamed[made["kind"]] = older["version"]
+    for kind, version in renamed.items():
+        (repo / "data" / "2025-01" / f"{kind}.churn.latest.json").write_text(json.dumps({"version": version}))
+    before = sorted(p.name for p in (repo / "data" / "2025-01").iterdir())
+    done = lowops(lowops_bin, project, "extract", "--window", "2025-01")
+    assert done.returncode == 0, done.stderr
+    assert f"{renamed['features']} (unchanged)" in done.stdout
+    assert f"{renamed['labels']} (unchanged)" in done.stdout
+    assert sorted(p.name for p in (repo / "data" / "2025-01").iterdir()) == before

@@ -26,6 +26,7 @@ from lowops.io.sql import Bounded, SqlFile, read_sql_file, render_literal, state
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from lowops.windows import Window
 
@@ -224,40 +225,85 @@ class Database:
         finally:
             conn.close()
 
+    def _arrow_batches(self, sql: SqlFile, window: Window, chunk_rows: int) -> Iterator[pa.RecordBatch] | None:
+        """The query's rows as Arrow batches from an Arrow-native driver, or None when there is none or it
+        cannot run the query (SQLAlchemy then can, and says why if it cannot). The first batch is read here.
+
+        A server is asked first whether it answers (bounded, retried), since not every Arrow driver
+        bounds its own connect; every batch is then awaited at most ``statement_timeout``.
+        """
+        if not arrow_db.available(self.url):
+            return None
+        if self.dialect != "sqlite" and not self._answered:
+            self.ping()
+        stmt, values = self._statement(sql, window)
+        batches = arrow_db.read_batches(self.url, stmt, values, chunk_rows,
+                                        connect_timeout=self.connect_timeout,
+                                        statement_timeout=self.statement_timeout, mariadb=self._mariadb)
+        try:
+            first = next(batches)
+        except arrow_db.ArrowUnavailable:
+            return None
+        except LowopsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a driver error, reported as the database's
+            raise self._fail(exc, f"the query in {sql.path}", sql) from None
+
+        def rest() -> Iterator[pa.RecordBatch]:
+            yield db_errors.valid_text(first, sql)
+            try:
+                for batch in batches:
+                    yield db_errors.valid_text(batch, sql)
+            except LowopsError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise db_errors.type_change(exc, first.schema.names, window) or self._fail(
+                    exc, f"the query in {sql.path}", sql) from None
+
+        return rest()
+
     def stream(self, sql: SqlFile, window: Window, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """Like :meth:`read_frames`, through an Arrow-native driver when one is installed.
 
-        The first frame is always yielded (empty when there are no rows). A server is
-        asked first whether it answers (bounded, retried), since not every Arrow driver
-        bounds its own connect; every batch is then awaited at most ``statement_timeout``.
+        The first frame is always yielded (empty when there are no rows).
         """
-        if arrow_db.available(self.url):
-            if self.dialect != "sqlite" and not self._answered:
-                self.ping()
-            stmt, values = self._statement(sql, window)
-            batches = arrow_db.read_batches(self.url, stmt, values, chunk_rows,
-                                            connect_timeout=self.connect_timeout,
-                                            statement_timeout=self.statement_timeout, mariadb=self._mariadb)
-            try:
-                first = next(batches)
-            except arrow_db.ArrowUnavailable:
-                first = None  # the driver could not run it: SQLAlchemy can (and says why if it cannot)
-            except LowopsError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a driver error, reported as the database's
-                raise self._fail(exc, f"the query in {sql.path}", sql) from None
-            if first is not None:
-                yield db_errors.valid_text(first, sql).to_pandas()
-                try:
-                    for batch in batches:
-                        yield db_errors.valid_text(batch, sql).to_pandas()
-                except LowopsError:
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    raise db_errors.type_change(exc, first.schema.names, window) or self._fail(
-                        exc, f"the query in {sql.path}", sql) from None
-                return
-        yield from self.read_frames(sql, window, chunk_rows)
+        batches = self._arrow_batches(sql, window, chunk_rows)
+        if batches is None:
+            yield from self.read_frames(sql, window, chunk_rows)
+            return
+        for batch in batches:
+            yield batch.to_pandas()
+
+    def stream_tables(self, sql: SqlFile, window: Window, chunk_rows: int) -> Iterator[pa.Table]:
+        """Like :meth:`stream`, as Arrow tables: an Arrow driver's batches as they come, SQLAlchemy's rows
+        converted once (a text column holding mixed Python types becomes text, so Arrow can hold it).
+
+        The first table is always yielded (empty when there are no rows).
+        """
+        import pyarrow as pa
+
+        batches = self._arrow_batches(sql, window, chunk_rows)
+        if batches is None:
+            for frame in self.read_frames(sql, window, chunk_rows):
+                yield pa.Table.from_pandas(_text_normalised(frame), preserve_index=False)
+            return
+        for batch in batches:
+            yield pa.Table.from_batches([batch])
+
+    def read_table(self, sql: SqlFile, window: Window, chunk_rows: int) -> pa.Table:
+        """The whole window's result as one Arrow table (columns kept when it is empty); chunks whose types
+        Arrow cannot unify are unified as pandas would (text where a column mixes text and numbers)."""
+        import pandas as pd
+        import pyarrow as pa
+
+        tables = [t for i, t in enumerate(self.stream_tables(sql, window, chunk_rows)) if i == 0 or t.num_rows]
+        if len(tables) == 1:
+            return tables[0]
+        try:
+            return pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+            return pa.Table.from_pandas(_text_normalised(frame), preserve_index=False)
 
     def read_frame(self, sql: SqlFile, window: Window, chunk_rows: int) -> pd.DataFrame:
         """The whole window's result as one DataFrame (columns kept when it is empty)."""
@@ -265,3 +311,14 @@ class Database:
 
         chunks = [c for i, c in enumerate(self.stream(sql, window, chunk_rows)) if i == 0 or len(c)]
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
+def _text_normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns holding mixed Python types (a DBAPI driver's rows) become text, so Arrow can store them."""
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            values = frame[column]
+            kinds = {type(v) for v in values.dropna().head(10_000)}
+            if len(kinds) > 1:
+                frame[column] = values.where(values.isna(), values.astype(str))
+    return frame

@@ -8,6 +8,13 @@ and writes nothing; the same rows from another SQL file, another list of marts
 or for another model are another version, whose manifest says what it came
 from. A version directory is built under a temporary name and renamed into
 place once its manifest (the last file written) is complete.
+
+Chunks arrive as Arrow tables and are written and digested as they are
+(:mod:`lowops.io.content_digest`; the manifest names the digest's scheme). A
+version an older lowops stored under its pandas digest is recognised by its
+rows: when today's rows are not stored under today's digest, a version of the
+same definition and row count that names no scheme is read and digested the
+new way, and if it holds these rows, it is the version found (nothing written).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from lowops import faults
 from lowops.errors import IntegrityError
 from lowops.io import layout
+from lowops.io.content_digest import SCHEME, SCHEME_KEY, ContentDigest, scheme_of
 from lowops.io.files import (
     DIR_MODE,
     TMP_PREFIX,
@@ -41,6 +49,7 @@ from lowops.io.files import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 KINDS = ("features", "labels")
 _VERSION = re.compile(r"^(features|labels)-[0-9a-f]{12}$")
@@ -97,19 +106,6 @@ def changes(manifest: Mapping[str, Any], now: Mapping[str, Any]) -> str:
     return "; ".join(said) or "its definition differs"
 
 
-def content_digest_update(digest: Any, frame: pd.DataFrame) -> None:
-    """Feed a chunk's rows into a running content digest.
-
-    The digest covers the values and their order, not how they were chunked or
-    encoded, so the same rows give the same data version whatever
-    ``compute.chunk_rows`` or the Parquet writer's version.
-    """
-    import pandas as pd
-
-    if len(frame):
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-
-
 class SnapshotWriter:
     """Writes a data version chunk by chunk, so memory is bounded by the chunk size.
 
@@ -127,12 +123,11 @@ class SnapshotWriter:
         self._stage: Path | None = None
         self._writer: Any = None
         self._schema: Any = None
-        self._digest = hashlib.sha256()
+        self._digest: ContentDigest | None = None
         self.rows = 0
         self._columns: list[dict[str, str]] = []
 
-    def _open(self, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
+    def _open(self, table: pa.Table, frame: pd.DataFrame | None) -> None:
         import pyarrow.parquet as pq
 
         make_dir(self.base)
@@ -141,38 +136,41 @@ class SnapshotWriter:
             os.chmod(self._stage, DIR_MODE)
         except OSError as exc:
             raise _write_error(self.base, exc) from exc
-        self._schema = pa.Schema.from_pandas(frame, preserve_index=False)
-        self._columns = [{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()]
-        self._digest.update(repr([(f.name, str(f.type)) for f in self._schema]).encode())
+        self._schema = table.schema
+        # The dtypes a reader of the snapshot gets (for a frame, its own).
+        dtypes = (frame if frame is not None else table.schema.empty_table().to_pandas()).dtypes
+        self._columns = [{"name": str(c), "dtype": str(t)} for c, t in dtypes.items()]
+        self._digest = ContentDigest(self._schema)
         self._writer = pq.ParquetWriter(self._stage / layout.snapshot_file(self.kind), self._schema, compression="zstd")
 
-    def write(self, frame: pd.DataFrame) -> Any:
-        """Append one chunk (its columns and dtypes must match the first chunk's); return it as
-        the Arrow table written (None for an empty chunk).
+    def write(self, chunk: pa.Table | pd.DataFrame) -> pa.Table | None:
+        """Append one chunk, an Arrow table or a DataFrame (its columns and types must match the first
+        chunk's); return it as the Arrow table written (None for an empty chunk).
 
         Raises:
             SchemaDrift: a chunk's columns cannot be cast to the first chunk's types.
         """
         import pyarrow as pa
 
+        frame = None if isinstance(chunk, pa.Table) else chunk
+        table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_pandas(chunk, preserve_index=False)
         if self._writer is None:
-            self._open(frame)
-        if not len(frame):
+            self._open(table, frame)
+        if not table.num_rows:
             return None
-        table = pa.Table.from_pandas(frame, preserve_index=False)
         if not table.schema.equals(self._schema, check_metadata=False):
-            # e.g. an integer column that a left join filled with NaN in this chunk only
+            # e.g. a column typed from NULLs alone in the first chunk
             try:
                 table = table.select(self._schema.names).cast(self._schema)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError, ValueError) as exc:
                 raise SchemaDrift(str(exc)) from None
-            frame = table.to_pandas()
-        content_digest_update(self._digest, frame)
+        assert self._digest is not None
+        self._digest.update(table)
         try:
             self._writer.write_table(table)
         except OSError as exc:
             raise _write_error(self._stage or self.base, exc) from exc
-        self.rows += len(frame)
+        self.rows += table.num_rows
         return table
 
     def abort(self) -> None:
@@ -192,14 +190,16 @@ class SnapshotWriter:
         assert self._writer is not None and self._stage is not None, "write() at least one chunk first"
         self._writer.close()
         self._writer = None
+        assert self._digest is not None
         content = self._digest.hexdigest()
         defined = definition_digest(self.definition)
         version = f"{self.kind}-{hashlib.sha256((defined + content).encode()).hexdigest()[:12]}"
         final = self.base / version
-        if final.exists():
+        found = final if final.exists() else self._stored_by_older(defined, content)
+        if found is not None:
             self.abort()
-            _point(self.repo, self.window, self.kind, self.model, version)
-            return Snapshot(self.window, version, final, read_manifest(final), created=False)
+            _point(self.repo, self.window, self.kind, self.model, found.name)
+            return Snapshot(self.window, found.name, found, read_manifest(found), created=False)
         data_file = self._stage / layout.snapshot_file(self.kind)
         manifest = {
             "version": version,
@@ -208,6 +208,7 @@ class SnapshotWriter:
             "file": data_file.name,
             "sha256": sha256_file(data_file),
             "content_sha256": content,
+            SCHEME_KEY: SCHEME,
             "model": self.model,
             "definition": self.definition,
             "definition_sha256": defined,
@@ -237,6 +238,37 @@ class SnapshotWriter:
         return Snapshot(self.window, version, final, manifest, created=True)
 
 
+    def _stored_by_older(self, defined: str, content: str) -> Path | None:
+        """A version of this definition that an older lowops stored under another digest scheme, holding
+        these very rows: its content digested the way this writer digests (read once, not rewritten)."""
+        assert self._schema is not None
+        for snap in reversed(versions(self.repo, self.window, self.kind)):
+            manifest = snap.manifest
+            if (scheme_of(manifest) != SCHEME and manifest.get("definition_sha256") == defined
+                    and manifest.get("model") == self.model and snap.rows == self.rows
+                    and _digest_as(snap, self._schema) == content):
+                return snap.path
+        return None
+
+
+def _digest_as(snap: Snapshot, schema: pa.Schema) -> str | None:
+    """The ``arrow-columns-v1`` digest of a stored version's rows cast to ``schema``; None if they cannot be."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        verify_snapshot(snap)
+        parquet = pq.ParquetFile(snap.file)
+        if parquet.schema_arrow.names != schema.names:
+            return None
+        digest = ContentDigest(schema)
+        for batch in parquet.iter_batches(batch_size=65_536):
+            digest.update(pa.Table.from_batches([batch]).cast(schema))
+    except (IntegrityError, OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return None
+    return digest.hexdigest()
+
+
 def _point(repo: Path, window: str, kind: str, model: str, version: str) -> None:
     # The latest extract wins even when it found its content already stored
     # (data fixed back to an earlier state), so the pointer is rewritten each time.
@@ -247,14 +279,16 @@ class SchemaDrift(Exception):
     """Chunks of one extract disagree on column types (the caller re-reads in one piece)."""
 
 
-def write_snapshot(repo: Path, window: str, kind: str, frame: pd.DataFrame, *,
+def write_snapshot(repo: Path, window: str, kind: str, frame: pd.DataFrame | pa.Table, *,
                    row_group_rows: int, provenance: dict[str, Any], definition: dict[str, Any]) -> Snapshot:
-    """Store a whole in-memory frame as a data version (row groups of ``row_group_rows``)."""
+    """Store a whole in-memory frame or Arrow table as a data version (row groups of ``row_group_rows``)."""
+    import pyarrow as pa
+
     writer = SnapshotWriter(repo, window, kind, provenance, definition)
     try:
         step = max(row_group_rows, 1)
         for start in range(0, max(len(frame), 1), step):
-            writer.write(frame.iloc[start:start + step])
+            writer.write(frame.slice(start, step) if isinstance(frame, pa.Table) else frame.iloc[start:start + step])
         return writer.commit()
     except BaseException:
         writer.abort()

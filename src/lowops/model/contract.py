@@ -97,6 +97,26 @@ def check_frame(frame: pd.DataFrame, contract: Contract, where: str) -> None:
             raise _not_numeric(where, column.name, bad, frame[column.name][wrong].iloc[0])
 
 
+def _numeric_type(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+                or pa.types.is_null(kind))
+
+
+def check_batch(batch: Any, contract: Contract, where: str) -> None:
+    """:func:`check_frame` for an Arrow batch: only a numeric column of another Arrow type is read by pandas.
+
+    Raises:
+        DataError: a column is missing, or a numeric column holds text.
+    """
+    check_columns(batch.schema.names, contract, where)
+    for column in contract.columns:
+        values = batch.column(column.name)
+        if column.numeric and not _numeric_type(values.type):
+            check_frame(pd.DataFrame({column.name: values.to_pandas()}), Contract((column,)), where)
+
+
 @dataclass
 class ContractCheck:
     """A window's rows checked chunk by chunk against a model's schema contract, before they are stored.
@@ -113,29 +133,46 @@ class ContractCheck:
     bad: dict[str, tuple[int, object]] = field(default_factory=dict)
     unknown: dict[str, tuple[int, object]] = field(default_factory=dict)
 
-    def update(self, frame: pd.DataFrame) -> None:
-        """Count one chunk's problems.
+    def update(self, table: Any) -> None:
+        """Count one chunk's problems, an Arrow table, with Arrow kernels (a column pandas must judge,
+        text in a numeric column or categories that are not text, goes to pandas alone).
 
         Raises:
             DataError: a column the model needs is missing.
         """
-        if not len(frame):  # an empty window (or chunk) may not carry every mart's columns
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not table.num_rows:  # an empty window (or chunk) may not carry every mart's columns
             return
-        check_columns(frame.columns, self.contract, self.where)
-        self.rows += len(frame)
+        check_columns(table.column_names, self.contract, self.where)
+        self.rows += table.num_rows
         for column in self.contract.columns:
-            values = frame[column.name]
+            values = table.column(column.name)
+            kind = values.type
             if column.numeric:
-                wrong = _text_in_numbers(values)
+                if _numeric_type(kind) or pa.types.is_decimal(kind):
+                    continue
+                series = values.to_pandas()
+                wrong = _text_in_numbers(series)
                 if wrong is not None and wrong.any():
-                    count, example = self.bad.get(column.name, (0, values[wrong].iloc[0]))
+                    count, example = self.bad.get(column.name, (0, series[wrong].iloc[0]))
                     self.bad[column.name] = (count + int(wrong.sum()), example)
-            else:
-                present = values.dropna().astype(str)
-                unseen = present[~present.isin(set(column.categories))]
+            elif pa.types.is_null(kind):
+                continue
+            elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                known = pa.array(list(column.categories), kind)
+                unseen = pc.filter(values, pc.and_(pc.invert(pc.is_in(values, value_set=known)),
+                                                   pc.is_valid(values)))
                 if len(unseen):
-                    count, example = self.unknown.get(column.name, (0, unseen.iloc[0]))
+                    count, example = self.unknown.get(column.name, (0, unseen[0].as_py()))
                     self.unknown[column.name] = (count + len(unseen), example)
+            else:
+                present = values.to_pandas().dropna().astype(str)
+                unseen_text = present[~present.isin(set(column.categories))]
+                if len(unseen_text):
+                    count, example = self.unknown.get(column.name, (0, unseen_text.iloc[0]))
+                    self.unknown[column.name] = (count + len(unseen_text), example)
 
     def finish(self) -> None:
         """Judge the whole window.
@@ -182,9 +219,7 @@ def count_batch(batch: Any, contract: Contract, where: str = "this window") -> B
     counts = BatchCounts()
     for column in contract.columns:
         values = batch.column(column.name)
-        numeric_type = (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
-                        or pa.types.is_boolean(values.type) or pa.types.is_null(values.type))
-        if column.numeric and not numeric_type:
+        if column.numeric and not _numeric_type(values.type):
             check_frame(pd.DataFrame({column.name: values.to_pandas()}), Contract((column,)), where)
         missing = values.null_count
         if pa.types.is_floating(values.type):

@@ -22,7 +22,7 @@ from lowops.io import snapshots
 from lowops.io.snapshots import Snapshot
 from lowops.model.card import Contract, DataUse
 from lowops.model.contract import ContractCheck
-from lowops.stages.merge import NotSorted, merge_sorted
+from lowops.stages.merge import NotSorted, merge_sorted, sort_mart
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,23 +73,25 @@ def _check_key(frame: pd.DataFrame, key: str, what: str, path: object) -> pd.Dat
     return frame
 
 
+def _check_key_table(table: Any, key: str, what: str, path: object) -> Any:
+    """:func:`_check_key` for an Arrow table."""
+    if key not in table.column_names:
+        raise DataError(
+            f"The query {path} ({what}) returned no '{key}' column (entity_key in config); "
+            f"it returned: {', '.join(map(str, table.column_names)) or 'no columns'}."
+        )
+    if table.column(key).null_count:
+        raise DataError(f"The query {path} ({what}) returned {table.column(key).null_count} rows "
+                        f"with an empty '{key}'; every row needs its entity key.")
+    return table
+
+
 def _dedupe(ctx: Context, frame: pd.DataFrame, key: str, what: str) -> pd.DataFrame:
     duplicated = frame.duplicated(subset=[key], keep="first")
     if duplicated.any():
         ctx.log.event("extract", f"{what}: {int(duplicated.sum())} duplicate '{key}' rows dropped "
                       "(one row per key, first kept)", level="WARN")
         frame = frame.loc[~duplicated]
-    return frame
-
-
-def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns holding mixed Python types become text, so Parquet can store them."""
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            values = frame[column]
-            kinds = {type(v) for v in values.dropna().head(10_000)}
-            if len(kinds) > 1:
-                frame[column] = values.where(values.isna(), values.astype(str))
     return frame
 
 
@@ -149,13 +151,12 @@ class FeatureStream:
             ctx.log.event("extract", f"{label} {mart}: {count} duplicate '{key}' rows dropped "
                           "(one row per key, first kept)", level="WARN")
 
-        streams = {name: ctx.db.stream(sql, self.window, ctx.config.compute.chunk_rows)
+        streams = {name: ctx.db.stream_tables(sql, self.window, ctx.config.compute.chunk_rows)
                    for name, sql in ctx.mart_sql().items()}
         for chunk in merge_sorted(streams, key, duplicates, lambda cols: _check_marts(ctx, key, cols)):
-            if len(chunk) and chunk[key].isna().any():
-                raise DataError(f"{label}: {int(chunk[key].isna().sum())} feature rows have an "
+            if chunk.column(key).null_count:
+                raise DataError(f"{label}: {chunk.column(key).null_count} feature rows have an "
                                 f"empty '{key}'; every row needs its entity key.")
-            chunk = _normalise(chunk)
             if self.check is not None:
                 self.check.update(chunk)
             table = self.writer.write(chunk)
@@ -226,25 +227,35 @@ def extract_features(ctx: Context, window: Window, *, contract: Contract | None 
 
 def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, Any],
                        check: ContractCheck | None = None) -> Snapshot | None:
+    """Each mart read whole, sorted by the key and joined as the streams are (in Arrow)."""
     key = ctx.config.entity_key
-    joined: pd.DataFrame | None = None
-    frames = {}
+    tables = {}
     for name, sql in ctx.mart_sql().items():
-        frame = ctx.db.read_frame(sql, window, ctx.config.compute.chunk_rows)
-        frames[name] = _dedupe(ctx, _check_key(frame, key, f"features.marts.{name}", sql.path), key, name)
-    _check_marts(ctx, key, {name: list(frame.columns) for name, frame in frames.items()})
-    for frame in frames.values():
-        joined = frame if joined is None else joined.merge(frame, on=key, how="left")
-    assert joined is not None
-    if joined.empty:
+        table = ctx.db.read_table(sql, window, ctx.config.compute.chunk_rows)
+        tables[name] = sort_mart(_check_key_table(table, key, f"features.marts.{name}", sql.path), key)
+
+    def duplicates(mart: str, count: int) -> None:
+        ctx.log.event("extract", f"{mart}: {count} duplicate '{key}' rows dropped (one row per key, first kept)",
+                      level="WARN")
+
+    joined = [chunk for chunk in merge_sorted({name: iter([table]) for name, table in tables.items()}, key,
+                                              duplicates, lambda cols: _check_marts(ctx, key, cols))
+              if chunk.num_rows]
+    if not joined:
         return None
-    joined = _normalise(joined.sort_values(key, kind="stable").reset_index(drop=True))
     if check is not None:
-        check.update(joined)
+        for chunk in joined:
+            check.update(chunk)
         check.finish()
-    return snapshots.write_snapshot(ctx.repo, window.label, "features", joined,
-                                    row_group_rows=ctx.config.compute.chunk_rows, provenance=provenance,
-                                    definition=definition(ctx, "features"))
+    return snapshots.write_snapshot(ctx.repo, window.label, "features", joined[0] if len(joined) == 1 else
+                                    _concat(joined), row_group_rows=ctx.config.compute.chunk_rows,
+                                    provenance=provenance, definition=definition(ctx, "features"))
+
+
+def _concat(tables: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def extract_labels(ctx: Context, window: Window) -> Snapshot | None:

@@ -29,9 +29,9 @@ from lowops.errors import DataError, IntegrityError
 from lowops.io import deploy, layout, predictions, snapshots
 from lowops.io.snapshots import Snapshot
 from lowops.model.card import ModelCard
-from lowops.model.contract import BatchCounts, check_columns, count_batch, unknown_rate_error
+from lowops.model.contract import BatchCounts, check_batch, check_columns, count_batch, unknown_rate_error
 from lowops.model.holdout import key_share
-from lowops.model.predict import predict_batch, predict_frame, score_partition, scorer
+from lowops.model.predict import predict_batch, score_partition, scorer
 from lowops.stages.extract import FeatureStream
 from lowops.stages.merge import NotSorted
 
@@ -342,15 +342,22 @@ def _log_scored(ctx: Context, result: ScoreResult, slot: str, partner: Partner |
 
 
 def score_snapshot(ctx: Context, model: Any, card: ModelCard, features: Snapshot) -> tuple[np.ndarray, np.ndarray]:
-    """Keys and scores of a feature snapshot, one row group at a time (memory bounded by chunk_rows)."""
+    """Keys and scores of a feature snapshot, one row group at a time (memory bounded by chunk_rows), each
+    Arrow batch scored as :func:`score` scores it: the fast path where the model allows, no pandas frame.
+
+    Raises:
+        DataError: the snapshot breaks the model's schema contract.
+    """
     import pyarrow.parquet as pq
 
-    key = ctx.config.entity_key
+    key, where = ctx.config.entity_key, f"window {features.window}"
     snapshots.verify_snapshot(features)
     parquet = pq.ParquetFile(features.file)
+    check_columns(set(parquet.schema_arrow.names), card.schema, where)
+    score_batch = scorer(model, card.schema, card.task)
     keys, scores = [], []
     for batch in parquet.iter_batches(batch_size=ctx.config.compute.chunk_rows, columns=[key, *card.schema.names]):
-        chunk = batch.to_pandas()
-        keys.append(chunk[key].to_numpy())
-        scores.append(predict_frame(model, card, chunk, f"window {features.window}"))
+        check_batch(batch, card.schema, where)
+        keys.append(batch.column(key).to_numpy(zero_copy_only=False))
+        scores.append(score_batch(batch))
     return np.concatenate(keys), np.concatenate(scores)
