@@ -1,7 +1,7 @@
 """``lowops gc``: what it removes, what it never removes, how it records it, and that the loop goes on after it.
 
 The project: the drifted one (v0001 in the other slot, v0002 live; windows 2025-01 and 2025-09 run), then
-versions trained by hand at 2025-03 (v0003), 2025-05 (v0004, pending), 2025-06 (v0005, alias @keep) and
+versions trained by hand at 2025-03 (v0003, rejected), 2025-05 (v0004, pending), 2025-06 (v0005, alias @keep) and
 2025-07 (v0006, the newest), each training on three windows ending there.
 """
 
@@ -32,6 +32,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
         from lowops.io import version_status
 
         # What `lowops retrain` under governance.promote: manual leaves: a winner waiting for approval.
+        version_status.record(built / "repo", "churn", "v0003", "rejected", by="ana", reason="not better")
         version_status.record(built / "repo", "churn", "v0004", "pending", by="lowops", reason="won at 2025-05")
         run_ok(built, "models", "alias", "keep", "v0005", "--by", "ana")
         assert _versions(built) == ["v0001", "v0002", "v0003", "v0004", "v0005", "v0006"]
@@ -90,9 +91,11 @@ def test_gc_removes_old_windows_and_versions_and_nothing_anything_needs(project:
     assert done.splitlines()[:-1] == dry.splitlines()[:-1]
     plan = done.splitlines()
     assert plan[0] == "keep: the newest 1 window(s) and 1 version(s), and:"
-    assert "keep churn v0001: in slot blue; what `lowops rollback` switches to" in plan
-    assert "keep churn v0004: pending (the governance gate has not acted on it)" in plan
-    assert "keep churn v0005: alias @keep" in plan
+    assert [line for line in plan if line.startswith("keep churn")] == [
+        "keep churn v0001: in slot blue; what `lowops rollback` switches to; scored kept window 2025-09",
+        "keep churn v0002: live in slot green",
+        "keep churn v0004: pending (the governance gate has not acted on it)",
+        "keep churn v0005: alias @keep"]
     assert any(line.startswith("keep window 2025-08: one of the 3 newest") for line in plan)
 
     # Versions: live, slot, pending, alias and the newest stay; v0003 (none of these) goes with its status file.

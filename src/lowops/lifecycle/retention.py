@@ -190,7 +190,7 @@ def _kept_versions(repo: Path, name: str, runs: list[RunRecord], windows: set[st
         for slot in deploy.SLOTS:
             version = deploy.slot_version(state, slot)
             if version:
-                why.setdefault(version, []).append(f"{'live' if slot == state['live'] else 'in'} slot {slot}")
+                why.setdefault(version, []).append(f"{'live in' if slot == state['live'] else 'in'} slot {slot}")
         live = deploy.slot_version(state, state["live"])
         back = next((h.get("from") for h in reversed(state["history"]) if h.get("to") == live), None)
         if back:
