@@ -162,13 +162,13 @@ class Project:
         return pd.read_csv(files[-1])
 
     def verdict(self, window: str) -> dict[str, Any]:
-        """The window's ``verdict.json``: drift, impact and model drift as monitoring judged them.
+        """The window's verdict file: drift, impact and model drift as monitoring judged them.
 
         Raises:
             DataError: the window was never monitored.
         """
         label = self._window(window)
-        path = layout.monitoring_dir(self.repo, label) / "verdict.json"
+        path = layout.monitoring_dir(self.repo, label) / layout.VERDICT_FILE
         if not path.is_file():
             raise DataError(f"{label} was never monitored in {self.repo}; run `lowops run --window {label}` or "
                             f"`lowops drift --window {label}` first")

@@ -37,6 +37,7 @@ LAZY_SUBCOMMANDS = {
     "approve": "lowops.cli.approve:approve",
     "reject": "lowops.cli.approve:reject",
     "report": "lowops.cli.report:report",
+    "gc": "lowops.cli.gc:gc",
 }
 
 

@@ -41,7 +41,7 @@ def rollback(ctx: Context, *, by: str | None, reason: str | None) -> dict[str, A
     """Switch back to the version live before the current one: one flip, no data access.
 
     Raises:
-        NothingToRollBackError: the history holds no earlier version.
+        NothingToRollBackError: the history holds no earlier version, or the registry no longer holds it.
         IntegrityError: the earlier version's files no longer match their digests.
     """
     with locked(ctx, "lowops rollback"), recorded(ctx, "rollback", None) as ledger:

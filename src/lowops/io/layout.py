@@ -19,6 +19,7 @@
       logs/lowops.log, logs/metrics.log     events and metrics, one line each (logs/pipelines/: the shell's)
       audit.log, audit.head                 the hash-chained audit trail and its head
       reports/index.html                    the dashboard
+      .tmp-gc-<run>/                        what ``lowops gc`` run <run> is removing (renamed here first, then deleted)
 
 Everything else asks this module for a path, so a change of layout is a change here.
 """
@@ -72,6 +73,11 @@ def lock_file(repo: Path) -> Path:
 
 def sweetviz_lock_file(repo: Path) -> Path:
     return repo / SWEETVIZ_LOCK_FILE
+
+
+def is_window(name: str) -> bool:
+    """Whether ``name`` has the form of a window label (any of the five grains)."""
+    return _WINDOW.match(name) is not None
 
 
 # --------------------------------------------------------------------------- data versions
@@ -259,6 +265,26 @@ def audit_log(repo: Path) -> Path:
 
 def audit_head(repo: Path) -> Path:
     return repo / AUDIT_HEAD_FILE
+
+
+def window_labels(repo: Path) -> list[str]:
+    """Every window the repository holds anything of (data, outputs or monitoring), in label order."""
+    found: set[str] = set()
+    for base in (data_root(repo), repo / "outputs", monitoring_root(repo)):
+        if base.is_dir():
+            found.update(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink() and is_window(p.name))
+    return sorted(found)
+
+
+def trash_dir(repo: Path, run_id: str) -> Path:
+    """``.tmp-gc-<run>/``: where ``lowops gc`` renames what it removes before deleting it (a leftover
+    of an interrupted gc carries the temp prefix, so ``lowops verify`` lists it and ``--repair`` removes it)."""
+    return repo / f".tmp-gc-{run_id}"
+
+
+def trash_dirs(repo: Path) -> list[Path]:
+    """Every ``.tmp-gc-*`` directory an earlier gc left behind."""
+    return sorted(p for p in repo.glob(".tmp-gc-*") if p.is_dir() and not p.is_symlink()) if repo.is_dir() else []
 
 
 def report_file(repo: Path) -> Path:

@@ -75,14 +75,40 @@ def _shared_models(repo: Path) -> list[Finding]:
     return found
 
 
-def _outputs(repo: Path, record: RunRecord) -> list[Finding]:
-    """The predictions a finished run recorded must be the files on disk."""
+def _collected(records: list[RunRecord]) -> list[tuple[int, Path]]:
+    """What each ``lowops gc`` run planned to remove (relative paths), with its run number.
+
+    The plan is recorded before anything is removed, so an interrupted gc's removals are known too.
+    """
+    found = []
+    for record in records:
+        if record.command != "gc":
+            continue
+        for item in (record.done("plan") or {}).get("remove", []):
+            found += [(_number(record.run_id), Path(p)) for p in item.get("paths", []) if isinstance(p, str)]
+    return found
+
+
+def _number(run_id: str) -> int:
+    return int(run_id[1:]) if run_id[1:].isdigit() else 0
+
+
+def _removed(relative: Path, run_id: str, collected: list[tuple[int, Path]]) -> bool:
+    """Whether a later gc removed the file (or a directory holding it): a recorded file that is legitimately gone."""
+    return any(number > _number(run_id) and (relative == path or path in relative.parents)
+               for number, path in collected)
+
+
+def _outputs(repo: Path, record: RunRecord, collected: list[tuple[int, Path]]) -> list[Finding]:
+    """The predictions a finished run recorded must be the files on disk, unless a later gc removed them."""
     found = []
     for stage in record.stages:
         relative, digest = stage.outputs.get("predictions"), stage.outputs.get("sha256")
         if not stage.done or not isinstance(relative, str) or not isinstance(digest, str):
             continue
         path = repo / relative
+        if not path.is_file() and _removed(Path(relative), record.run_id, collected):
+            continue
         if not path.is_file():
             found.append(Finding(path, f"recorded by run {record.run_id} but missing"))
         elif sha256_file(path) != digest:
@@ -187,14 +213,15 @@ def _audit_removed(repo: Path) -> list[Finding]:
 
 def _ledgers(repo: Path) -> list[Finding]:
     """Every run ledger parses, and the predictions each recorded are the files on disk."""
-    found = []
+    found, records = [], []
     for path in ledger_files(repo):
         try:
-            record = read_run(path)
+            records.append(read_run(path))
         except IntegrityError as exc:
             found.append(Finding(path, str(exc)))
-            continue
-        found.extend(_outputs(repo, record))
+    collected = _collected(records)
+    for record in records:
+        found.extend(_outputs(repo, record, collected))
     return found
 
 

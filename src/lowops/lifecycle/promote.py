@@ -149,7 +149,7 @@ def rollback(ctx: Context, *, by: str, reason: str | None) -> dict[str, Any]:
     """Switch back to the version that was live before the current one: one flip, no data access.
 
     Raises:
-        NothingToRollBackError: the history holds no earlier version.
+        NothingToRollBackError: the history holds no earlier version, or the registry no longer holds it.
         IntegrityError: the earlier version's files no longer match their digests.
     """
     name = ctx.name
@@ -158,6 +158,14 @@ def rollback(ctx: Context, *, by: str, reason: str | None) -> dict[str, Any]:
     if not target:
         raise NothingToRollBackError(f"{name} {current} is the first version ever live; there is nothing "
                                      "to roll back to.")
+    held = registry.list_versions(ctx.repo, name)
+    if target not in held:
+        removed = any(e.get("action") == "remove" and e.get("model") == name and e.get("version") == target
+                      for e in audit.read_entries(ctx.repo))
+        raise NothingToRollBackError(
+            f"Cannot roll back to {name} {target}: the registry no longer holds it"
+            + (" (`lowops gc` removed it; see audit.log)" if removed else "") + f"; {current} stays live. "
+            f"Promote a version it holds instead (`lowops promote VERSION`): {', '.join(held)}.")
     problems = registry.verify_version(ctx.repo, name, target)
     if problems:
         raise IntegrityError(f"Cannot roll back to {name} {target}: {problems[0]}; {current} stays live.")
