@@ -22,7 +22,7 @@ from lowops.io import snapshots
 from lowops.io.snapshots import Snapshot
 from lowops.model.card import Contract, DataUse
 from lowops.model.contract import ContractCheck
-from lowops.stages.merge import NotSorted, merge_sorted, sort_mart
+from lowops.stages.merge import NotSorted, concat_tables, merge_sorted, sort_mart
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -248,14 +248,8 @@ def _extract_in_memory(ctx: Context, window: Window, provenance: dict[str, Any],
             check.update(chunk)
         check.finish()
     return snapshots.write_snapshot(ctx.repo, window.label, "features", joined[0] if len(joined) == 1 else
-                                    _concat(joined), row_group_rows=ctx.config.compute.chunk_rows,
+                                    concat_tables(joined), row_group_rows=ctx.config.compute.chunk_rows,
                                     provenance=provenance, definition=definition(ctx, "features"))
-
-
-def _concat(tables: list[Any]) -> Any:
-    import pyarrow as pa
-
-    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def extract_labels(ctx: Context, window: Window) -> Snapshot | None:

@@ -172,3 +172,8 @@ def _empty_join(table: pa.Table | None, others: list[_Cursor], key: str | None =
             fields += [pa.field(c, pa.null()) for c in cursor.columns() if c not in seen]
         seen = {f.name for f in fields}
     return pa.schema(fields).empty_table()
+
+
+def concat_tables(tables: list[Any]) -> Any:
+    """One table of the chunks, in order (a column's type widened where chunks differ, as a null chunk's)."""
+    return pa.concat_tables(tables, promote_options="permissive")
