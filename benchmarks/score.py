@@ -35,25 +35,25 @@ sys.path.insert(0, str(HERE))
 import wide_store  # noqa: E402
 
 BARE = r"""
-import sys, time, joblib, pandas as pd, sqlalchemy as sa
+import sys, time, skops.io as sio, pandas as pd, sqlalchemy as sa
 store, model_path, out, sql_path = sys.argv[1:5]
 engine = sa.create_engine(f"sqlite:///{store}")
 sql = open(sql_path).read()
 df = pd.read_sql(sa.text(sql), engine, params={"window_start": "2025-03-01 00:00:00.000000",
                                                "window_end": "2025-04-01 00:00:00.000000"})
-model = joblib.load(model_path)
+model = sio.load(model_path, trusted=sio.get_untrusted_types(file=model_path))
 features = [c for c in df.columns if c != "id"]
 df["score"] = model.predict_proba(df[features])[:, 1]
 df.to_csv(out, index=False)
 """
 
 FLOOR = r"""
-import sys, time, joblib, pandas as pd, sqlalchemy as sa
+import sys, time, skops.io as sio, pandas as pd, sqlalchemy as sa
 store, model_path, sql_path = sys.argv[1:4]
 engine = sa.create_engine(f"sqlite:///{store}")
 df = pd.read_sql(sa.text(open(sql_path).read()), engine,
                  params={"window_start": "2025-03-01 00:00:00.000000", "window_end": "2025-04-01 00:00:00.000000"})
-model = joblib.load(model_path)
+model = sio.load(model_path, trusted=sio.get_untrusted_types(file=model_path))
 features = [c for c in df.columns if c != "id"]
 x = df[features]
 start = time.perf_counter()
@@ -69,8 +69,8 @@ print(whole, time.perf_counter() - start)
 """
 
 MLFLOW_SAVE = r"""
-import sys, joblib, mlflow.sklearn
-model = joblib.load(sys.argv[1])
+import sys, skops.io as sio, mlflow.sklearn
+model = sio.load(sys.argv[1], trusted=sio.get_untrusted_types(file=sys.argv[1]))
 mlflow.sklearn.save_model(model, sys.argv[2], pyfunc_predict_fn="predict_proba",
                          serialization_format="cloudpickle")
 """
@@ -118,7 +118,7 @@ def main() -> None:
         wide_store.build(project, args.rows, chunk_rows=args.chunk_rows)
         wide_store.train(project)
     store = project / "store.sqlite"
-    model_path = project / "repo" / "models" / "bench" / "v0001" / "model.joblib"
+    model_path = project / "repo" / "models" / "bench" / "v0001" / "model.skops"
     sql_path = project / "sql" / "wide.sql"
     lowops = wide_store.lowops_bin()
 

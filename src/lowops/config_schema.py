@@ -250,7 +250,7 @@ class CompareConfig(_Section):
     guardrails: dict[str, float] = Field(default_factory=dict)
     resource_margin: float = Field(default=0.5, ge=0, le=100)
     latency_slack_ms: float = Field(default=5.0, ge=0, le=100_000)
-    # A challenger's model.joblib may not be larger than this (an absolute budget, not the live version's size).
+    # A challenger's model file may not be larger than this (an absolute budget, not the live version's size).
     max_model_mb: float = Field(default=500.0, gt=0, le=1_000_000)
     cooldown_windows: int = Field(default=2, ge=0, le=10_000)
 
