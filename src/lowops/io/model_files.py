@@ -27,7 +27,7 @@ from lowops.errors import IntegrityError
 from lowops.model.allowlist import permits
 
 # What scikit-learn pipelines carry from outside scikit-learn that skops does not trust by itself:
-# the dtype of an encoder's output (``numpy.dtype``, rebuilt from its name, runs nothing).
+# the dtype an imputer records of its input (``numpy.dtype``, rebuilt from its name: it runs nothing).
 ALWAYS_TRUSTED = ("numpy.dtype",)
 
 # What a zip that is not a skops file, or a schema that is not skops's, raises while it is read.
