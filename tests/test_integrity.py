@@ -351,6 +351,24 @@ def test_a_version_saved_as_a_pickle_before_skops_still_loads_and_verifies(ran: 
     assert not (versions_dir(ran) / "v0002" / "model.joblib").exists()
 
 
+def test_with_load_pickles_false_a_pickle_signed_with_the_key_runs_in_no_command(ran: Path, tmp_path: Path,
+                                                                                  lowops_bin: Path) -> None:
+    # An insider who holds the key passes a pickle off as a version saved before skops: the key vouches
+    # for it, so only integrity.load_pickles: false (the config lies outside repo/) keeps it unpickled.
+    sentinel = tmp_path / "PWNED"
+    set_config(ran, {"integrity": {"load_pickles": False}})
+    rewrite(ran, "v0001", model=pickle.dumps(Payload(sentinel)), filename="model.joblib",
+            key=default_key().read_bytes().strip())
+    model_file = versions_dir(ran) / "v0001" / "model.joblib"
+    for args in (["score", "--window", "2025-03"], ["run", "--window", "2025-04"]):
+        result = installed(lowops_bin, ran, *args)
+        assert result.returncode == 77, (args, result.stderr)
+        assert result.stderr.startswith(
+            f"Error: Refusing to load {model_file}: it is a pickle (a version saved before model.skops), and "
+            "integrity.load_pickles is false."), (args, result.stderr)
+        assert not sentinel.exists(), args
+
+
 def test_an_edited_model_json_or_reference_with_recomputed_sums_is_refused(ran: Path) -> None:
     for target, change in (("model.json", lambda text: text.replace('"reason": "', '"reason": "edited ', 1)),
                            ("reference.json", lambda text: text.replace("0", "1", 1))):

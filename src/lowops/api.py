@@ -119,7 +119,8 @@ class Project:
                 type outside ``model.allowed_modules``.
         """
         name = self._model(model)
-        pipeline, card, _slot = registry.load_live(self.repo, name, allowed_modules=self._allowed())
+        pipeline, card, _slot = registry.load_live(self.repo, name, allowed_modules=self._allowed(),
+                                                 pickles=self._loaded.config.integrity.load_pickles)
         return Model(name, str(card.version), pipeline, card)
 
     def load(self, version: str, model: str | None = None) -> Model:
@@ -131,7 +132,8 @@ class Project:
                 type outside ``model.allowed_modules``.
         """
         name = self._model(model)
-        pipeline, card = registry.load_model(self.repo, name, version, allowed_modules=self._allowed())
+        pipeline, card = registry.load_model(self.repo, name, version, allowed_modules=self._allowed(),
+                                             pickles=self._loaded.config.integrity.load_pickles)
         return Model(name, version, pipeline, card)
 
     def snapshot(self, window: str, kind: str = "features", model: str | None = None) -> pd.DataFrame:

@@ -329,6 +329,9 @@ class IntegrityConfig(_Section):
     hmac_key_file: str | None = None  # a 0600 file owned by the runner, outside the repository
     hmac_key_env: str | None = None   # or an environment variable holding the key
     previous_key_files: tuple[str, ...] = ()  # after a rotation: keys that still verify what they signed
+    # Versions saved before skops are pickles (model.joblib), loaded only when the key vouches for them;
+    # false refuses them all, so not even a holder of the key can pass a pickle off as an old version.
+    load_pickles: bool = True
 
     @model_validator(mode="after")
     def _one(self) -> IntegrityConfig:

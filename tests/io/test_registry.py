@@ -83,8 +83,9 @@ def skops_bytes(obj: Any) -> bytes:
     return model_files.dumps(obj)
 
 
-def load(repo: Path, version: str, allowed: tuple[str, ...] = ALLOWED) -> tuple[Any, ModelCard]:
-    return registry.load_model(repo, NAME, version, allowed_modules=allowed)
+def load(repo: Path, version: str, allowed: tuple[str, ...] = ALLOWED,
+         pickles: bool = True) -> tuple[Any, ModelCard]:
+    return registry.load_model(repo, NAME, version, allowed_modules=allowed, pickles=pickles)
 
 
 def as_pickled_version(base: Path, obj: Any) -> bytes:
@@ -299,6 +300,20 @@ def test_a_signed_pickled_version_still_loads_and_verifies(tmp_path: Path) -> No
     assert loaded.artifact is not None and loaded.artifact.file == "model.joblib"
     assert registry.verify_version(tmp_path, NAME, version) == []
     assert not (path.parent / "model.skops").exists()
+
+
+def test_with_load_pickles_false_not_even_a_signed_pickle_is_unpickled(tmp_path: Path) -> None:
+    sentinel = tmp_path / "UNPICKLED"
+    version, path, _ = pickled_version(tmp_path, OpensSentinel(sentinel))
+    with pytest.raises(IntegrityError) as excinfo:
+        load(tmp_path, version, pickles=False)
+    assert str(excinfo.value) == (
+        f"Refusing to load {path}: it is a pickle (a version saved before model.skops), and integrity.load_pickles "
+        "is false. Retrain or promote a skops version, or set integrity.load_pickles: true if you trust this "
+        "version.")
+    assert not sentinel.exists()
+    load(tmp_path, version)  # control: the same version, pickles allowed, is unpickled
+    assert sentinel.exists()
 
 
 def test_a_pickle_is_unpickled_only_when_its_own_hmac_is_the_keys(tmp_path: Path) -> None:

@@ -283,7 +283,7 @@ def check_owned(repo: Path, name: str, version: str) -> Path:
 
 
 def load_model(repo: Path, name: str, version: str, warn: Warn | None = None, *,
-               allowed_modules: Iterable[str]) -> tuple[Any, ModelCard]:
+               allowed_modules: Iterable[str], pickles: bool) -> tuple[Any, ModelCard]:
     """Verify, then deserialise, a version's model.
 
     Before any byte is deserialised: the whole path from the repository root down
@@ -292,7 +292,8 @@ def load_model(repo: Path, name: str, version: str, warn: Warn | None = None, *,
     the model was built with are the running ones' major versions (another minor
     version warns through ``warn``, stderr by default). A skops file is then rebuilt
     only if every type it needs is in ``allowed_modules`` (``model.allowed_modules``);
-    a pickle (a version saved before skops) only if its bytes' HMAC is the key's.
+    a pickle (a version saved before skops) only if ``pickles`` (``integrity.load_pickles``)
+    and its bytes' HMAC is the key's.
     After: the fitted model's input columns must be its schema contract's.
 
     Raises:
@@ -300,7 +301,8 @@ def load_model(repo: Path, name: str, version: str, warn: Warn | None = None, *,
         IntegrityError: a path on the way is not the runner's alone, the version is not
             signed with the repository's key, a file differs from its signed digest,
             the version leads outside the repository, it needs another major library
-            version, a type outside ``allowed_modules``, or its model and contract disagree.
+            version, a type outside ``allowed_modules``, is a pickle while ``pickles`` is false,
+            or its model and contract disagree.
     """
     folder = check_owned(repo, name, version)
     what = f"{name} {version}"
@@ -326,6 +328,10 @@ def load_model(repo: Path, name: str, version: str, warn: Warn | None = None, *,
         )
     # The very bytes whose digest was checked are the bytes deserialised.
     if card.artifact.file == layout.JOBLIB_FILE:
+        if not pickles:
+            raise IntegrityError(f"Refusing to load {path}: it is a pickle (a version saved before model.skops), and "
+                                 "integrity.load_pickles is false. Retrain or promote a skops version, or set "
+                                 "integrity.load_pickles: true if you trust this version.")
         _check_pickle_signed(repo, name, version, data, card.artifact.hmac_sha256)
         model = model_files.load_pickle(data)
     else:
@@ -358,8 +364,9 @@ def _check_pickle_signed(repo: Path, name: str, version: str, data: bytes, recor
 
 
 def load_live(repo: Path, name: str, warn: Warn | None = None, *,
-              allowed_modules: Iterable[str]) -> tuple[Any, ModelCard, str]:
-    """The live model, verified and loaded, with its card and slot (``allowed_modules``: see ``load_model``).
+              allowed_modules: Iterable[str], pickles: bool) -> tuple[Any, ModelCard, str]:
+    """The live model, verified and loaded, with its card and slot (``allowed_modules``, ``pickles``: see
+    ``load_model``).
 
     Raises:
         NotTrainedError: nothing was ever deployed.
@@ -377,5 +384,6 @@ def load_live(repo: Path, name: str, warn: Warn | None = None, *,
             f"{deploy.pointer_path(repo, name)} names {name} {version} live, but the registry has no complete "
             f"version {version} (versions: {', '.join(versions) or 'none'}); run `lowops verify`, then "
             "`lowops promote VERSION` or restore the version.")
-    model, card = load_model(repo, name, version, warn=warn, allowed_modules=allowed_modules)
+    model, card = load_model(repo, name, version, warn=warn, allowed_modules=allowed_modules,
+                             pickles=pickles)
     return model, card, str(state["live"])
