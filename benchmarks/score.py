@@ -257,6 +257,16 @@ def newest_csv(folder: Path) -> Path:
     return max(folder.glob("predictions-*.csv"), key=lambda p: p.stat().st_mtime_ns)
 
 
+def _pickle_for_peers(version: Path, target: Path) -> None:
+    import joblib
+    import skops.io as sio
+
+    legacy, skops_file = version / "model.joblib", version / "model.skops"
+    model = joblib.load(legacy) if legacy.exists() else \
+        sio.load(skops_file, trusted=sio.get_untrusted_types(file=skops_file))
+    joblib.dump(model, target)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -276,8 +286,10 @@ def main() -> None:
         wide_store.train(project)
     store, sql_path = project / "store.sqlite", project / "sql" / "wide.sql"
     version = project / "repo" / "models" / "bench" / "v0001"
-    model_path, outputs, snapshot = version / "model.joblib", project / "repo" / "outputs" / "2025-03", \
+    model_path, outputs, snapshot = project / "peer-model.joblib", project / "repo" / "outputs" / "2025-03", \
         project / "repo" / "data" / "2025-03"
+    if not model_path.exists():  # the very pipeline lowops scores with, pickled as a peer's script would keep it
+        _pickle_for_peers(version, model_path)
     one_thread = project / "config" / "one-thread.yaml"
     one_thread.write_text((project / "config" / "lowops.yaml").read_text().replace("n_jobs: -1", "n_jobs: 1"))
     lowops = wide_store.lowops_bin()

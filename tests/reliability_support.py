@@ -202,7 +202,7 @@ def child_env(**extra: str) -> dict[str, str]:
 _PRELOAD = ["lowops.cli", "lowops.commands.run", "lowops.stages.train", "lowops.stages.score",
             "lowops.stages.evaluate", "lowops.lifecycle.retrain", "lowops.stages.monitor",
             "pandas", "pyarrow.parquet", "pyarrow.csv", "sklearn.linear_model", "sklearn.pipeline",
-            "sklearn.compose", "sklearn.inspection", "matplotlib.pyplot", "joblib", "sqlalchemy"]
+            "sklearn.compose", "sklearn.inspection", "matplotlib.pyplot", "joblib", "skops.io", "sqlalchemy"]
 _SERVER: list[Any] = []
 
 

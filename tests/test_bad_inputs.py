@@ -669,7 +669,7 @@ def test_26_model_feature_names_other_than_the_contract_are_refused(ran: Path) -
 
 @pytest.mark.parametrize("keep", [0, 100, -1])
 def test_27_truncated_or_empty_model_is_refused_and_the_pointer_stays(ran: Path, keep: int) -> None:
-    model = repo(ran) / "models" / "churn" / "v0001" / "model.joblib"
+    model = repo(ran) / "models" / "churn" / "v0001" / "model.skops"
     data = model.read_bytes()
     model.write_bytes(data[:keep] if keep >= 0 else data[:-1])
     pointer = (repo(ran) / "deploy" / "churn.json").read_bytes()

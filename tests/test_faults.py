@@ -46,7 +46,7 @@ from reliability_support import (
 STAGES = ("extract", "train", "score", "evaluate", "monitor", "decide")
 BOUNDARIES = [f"{edge}:{stage}@1" for stage in STAGES for edge in ("before", "after")] + [
     "before:score@3", "after:evaluate@2"]
-WRITES = ["write:r000001.json@1", "stage:features-*@1", "write:model.joblib", "write:SHA256SUMS", "stage:v0001",
+WRITES = ["write:r000001.json@1", "stage:features-*@1", "write:model.skops", "write:SHA256SUMS", "stage:v0001",
           "write:churn.json", "write:predictions-*@2", "write:r000003.json@6"]
 
 

@@ -4,6 +4,8 @@ A digest beside a model catches accidents; the signature of SHA256SUMS by the
 project's key, which lives outside the repository, catches someone who can write
 the registry; the owner and mode of every directory on the way catch someone who
 can replace it. Symbolic links planted to lead out of the repository are never followed.
+A skops model file is rebuilt only from the types model.allowed_modules allows, so
+not even someone who holds the key can make a load run code of theirs.
 """
 
 from __future__ import annotations
@@ -16,9 +18,15 @@ import pickle
 import re
 import shutil
 import stat
+import subprocess
+import zipfile
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
+import joblib
 import pytest
+import skops.io as sio
 from conftest import KEYS_HOME, PATIENCE, copy_project, invoke, set_config
 from reliability_support import assert_unchanged, fast_ran, snapshot
 
@@ -39,20 +47,68 @@ def versions_dir(project: Path) -> Path:
     return project / "repo" / "models" / "churn"
 
 
-def rewrite(project: Path, version: str, *, model: bytes | None = None, meta_change: object = None) -> None:
-    """Change a version's files the way someone with write access but no key can: digests made to match."""
+def rewrite(project: Path, version: str, *, model: bytes | None = None, meta_change: object = None,
+            key: bytes | None = None, filename: str = "model.skops") -> None:
+    """Change a version's files the way someone with write access can: digests made to match, and with
+    ``key`` (an insider who holds it) the model's HMAC and the SIGNATURE of SHA256SUMS made anew."""
     folder = versions_dir(project) / version
     if model is not None:
-        (folder / "model.joblib").write_bytes(model)
+        for old in ("model.skops", "model.joblib"):
+            (folder / old).unlink(missing_ok=True)
+        (folder / filename).write_bytes(model)
     meta = json.loads((folder / "model.json").read_text())
-    meta["artifact"]["sha256"] = hashlib.sha256((folder / "model.joblib").read_bytes()).hexdigest()
-    meta["artifact"]["bytes"] = (folder / "model.joblib").stat().st_size
+    data = (folder / meta["artifact"]["file"] if model is None else folder / filename).read_bytes()
+    meta["artifact"].update(file=filename if model is not None else meta["artifact"]["file"],
+                            sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    if key is not None:
+        meta["artifact"]["hmac_sha256"] = hmac.new(key, data, "sha256").hexdigest()
     if meta_change is not None:
         meta_change(meta)  # type: ignore[operator]
     (folder / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    (folder / "SHA256SUMS").write_text("".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
-                                               for p in sorted(folder.iterdir())
-                                               if p.name not in ("SHA256SUMS", "SIGNATURE")))
+    sums = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.iterdir())
+                   if p.name not in ("SHA256SUMS", "SIGNATURE")).encode()
+    (folder / "SHA256SUMS").write_bytes(sums)
+    if key is not None:
+        (folder / "SIGNATURE").write_text(json.dumps({"key": hashlib.sha256(key).hexdigest()[:16],
+                                                      "sha256sums_hmac": hmac.new(key, sums, "sha256").hexdigest()}))
+
+
+def _without_ids(state: Any) -> Any:
+    """A skops state with its memo ids dropped (ids of another dump could collide with the target's)."""
+    if isinstance(state, dict):
+        return {k: _without_ids(v) for k, v in state.items() if k != "__id__"}
+    if isinstance(state, list):
+        return [_without_ids(v) for v in state]
+    return state
+
+
+def crafted_skops(model_file: Path, sentinel: Path) -> bytes:
+    """The version's own skops file with one more attribute on its pipeline, whose node has skops call
+    ``os.system("touch SENTINEL")`` while it rebuilds the model: a model that still predicts, and runs a
+    command as whoever loads it, if its types were trusted."""
+    with zipfile.ZipFile(BytesIO(model_file.read_bytes())) as original:
+        members = {name: original.read(name) for name in original.namelist()}
+    schema = json.loads(members["schema.json"])
+    with zipfile.ZipFile(BytesIO(sio.dumps((f"touch {sentinel}",)))) as args:
+        arguments = _without_ids(json.loads(args.read("schema.json")))
+    for key in ("protocol", "_skops_version"):
+        arguments.pop(key)
+    attributes = schema["content"]  # the pipeline's __dict__: its values, and the type of each key in turn
+    attributes["content"]["notes"] = {"__class__": "system", "__module__": "os",
+                                      "__loader__": "ConstructorFromReduceNode", "content": arguments}
+    attributes["key_types"]["content"].append(_without_ids(attributes["key_types"]["content"][0]))
+    members["schema.json"] = json.dumps(schema).encode()
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as crafted:
+        for name, data in members.items():
+            crafted.writestr(name, data)
+    return buffer.getvalue()
+
+
+def refused_types(model_file: Path) -> str:
+    """The refusal of a crafted skops file that needs os.system, as lowops words it."""
+    return (f"Refusing to load {model_file}: it needs types outside model.allowed_modules (sklearn) and the ones "
+            "lowops trusts (numpy.dtype): os.system. Nothing in it was built or run.")
 
 
 def set_integrity(project: Path, **keys: str | None) -> None:
@@ -92,7 +148,7 @@ def signed(ran: Path, key_file: Path) -> Path:
 
 def test_a_malicious_pickle_is_refused_before_it_is_deserialised(ran: Path, tmp_path: Path) -> None:
     sentinel = tmp_path / "PWNED"
-    (versions_dir(ran) / "v0001" / "model.joblib").write_bytes(pickle.dumps(Payload(sentinel)))
+    (versions_dir(ran) / "v0001" / "model.skops").write_bytes(pickle.dumps(Payload(sentinel)))
     pointer = (ran / "repo" / "deploy" / "churn.json").read_bytes()
     for args in (["score", "--window", "2025-03"], ["run", "--window", "2025-04"], ["smoke"]):
         result = invoke(ran, *args)
@@ -111,7 +167,7 @@ def test_swapped_versions_are_refused(ran: Path) -> None:
     before = snapshot(ran / "repo")
     result = invoke(ran, "score", "--window", "2025-03")
     assert result.exit_code == 77, result.output
-    assert result.stderr.startswith(f"Error: Refusing to load {base / 'v0001' / 'model.joblib'}: its model.json "
+    assert result.stderr.startswith(f"Error: Refusing to load {base / 'v0001' / 'model.skops'}: its model.json "
                                     "describes churn v0002, not churn v0001, so versions were swapped")
     assert_unchanged(ran / "repo", before, failed_runs=1, message="swapped")
     found = invoke(ran, "verify")
@@ -136,12 +192,12 @@ def test_versions_are_signed_with_the_key_init_made_outside_the_repository(ran: 
     base = versions_dir(ran) / "v0001"
     sums = (base / "SHA256SUMS").read_bytes()
     assert {line.split("  ")[1] for line in sums.decode().splitlines()} >= {
-        "model.joblib", "model.json", "reference.json"}
+        "model.skops", "model.json", "reference.json"}
     assert json.loads((base / "SIGNATURE").read_text()) == {
         "key": hashlib.sha256(secret).hexdigest()[:16],
         "sha256sums_hmac": hmac.new(secret, sums, "sha256").hexdigest()}
     meta = json.loads((base / "model.json").read_text())
-    assert meta["artifact"]["hmac_sha256"] == hmac.new(secret, (base / "model.joblib").read_bytes(),
+    assert meta["artifact"]["hmac_sha256"] == hmac.new(secret, (base / "model.skops").read_bytes(),
                                                        "sha256").hexdigest()
 
 
@@ -168,12 +224,19 @@ def with_idle(ran: Path) -> Path:
     return ran
 
 
-def test_a_crafted_model_with_recomputed_digests_runs_in_no_command(with_idle: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("format", ["skops", "pickle"])
+def test_a_crafted_model_with_recomputed_digests_runs_in_no_command(with_idle: Path, tmp_path: Path,
+                                                                    format: str) -> None:
     # (a) Someone who can write the registry but cannot read the key: a payload in place of each
-    # model, its digests recomputed in model.json and SHA256SUMS.
+    # model (a crafted skops file, or a pickle passed off as a version saved before skops), its
+    # digests recomputed in model.json and SHA256SUMS.
     sentinel = tmp_path / "PWNED"
     for version in ("v0001", "v0002"):
-        rewrite(with_idle, version, model=pickle.dumps(Payload(sentinel)))
+        model_file = versions_dir(with_idle) / version / "model.skops"
+        if format == "skops":
+            rewrite(with_idle, version, model=crafted_skops(model_file, sentinel))
+        else:
+            rewrite(with_idle, version, model=pickle.dumps(Payload(sentinel)), filename="model.joblib")
     pointer = (with_idle / "repo" / "deploy" / "churn.json").read_bytes()
     for args in LOADERS:
         result = invoke(with_idle, *args)
@@ -195,6 +258,115 @@ def test_a_crafted_model_with_recomputed_digests_runs_in_no_command(with_idle: P
         assert (f"{versions_dir(with_idle) / version / 'SIGNATURE'}: not a signature of SHA256SUMS"
                 in found.stdout)
     assert not sentinel.exists()
+
+
+def installed(lowops_bin: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``lowops -C PROJECT ARGS...`` through the installed script, as cron runs it."""
+    return subprocess.run([str(lowops_bin), "-C", str(project), *args], capture_output=True, text=True, check=False)
+
+
+def test_a_crafted_skops_file_signed_with_the_key_runs_in_no_command(with_idle: Path, tmp_path: Path,
+                                                                      lowops_bin: Path) -> None:
+    # (b) An insider who can write the registry and holds the key: every digest recomputed, the
+    # model's HMAC and the SIGNATURE made anew with the repository's key. Only the file's own types
+    # are left to refuse it.
+    sentinel = tmp_path / "PWNED"
+    secret = default_key().read_bytes().strip()
+    live = versions_dir(with_idle) / "v0001" / "model.skops"
+    # Control: such a file is a live payload that still rebuilds the model, if its types are trusted.
+    control = tmp_path / "CONTROL"
+    payload = crafted_skops(live, control)
+    model = sio.loads(payload, trusted=sio.get_untrusted_types(data=payload))
+    assert control.exists() and hasattr(model, "predict_proba")
+    for version in ("v0001", "v0002"):
+        model_file = versions_dir(with_idle) / version / "model.skops"
+        rewrite(with_idle, version, model=crafted_skops(model_file, sentinel), key=secret)
+    pointer = (with_idle / "repo" / "deploy" / "churn.json").read_bytes()
+    scored = installed(lowops_bin, with_idle, "score", "--window", "2025-03")
+    assert scored.returncode == 77, scored.stderr
+    assert scored.stderr.startswith(f"Error: {refused_types(live)}"), scored.stderr
+    for args in LOADERS:
+        result = invoke(with_idle, *args)
+        assert result.exit_code == 77, (args, result.output)
+        version = "v0002" if "v0002" in args else "v0001"
+        assert refused_types(versions_dir(with_idle) / version / "model.skops") in result.stderr, (args, result.stderr)
+        assert not sentinel.exists(), args
+    assert (with_idle / "repo" / "deploy" / "churn.json").read_bytes() == pointer
+    found = installed(lowops_bin, with_idle, "verify")
+    assert found.returncode == 77
+    for version in ("v0001", "v0002"):
+        assert (f"{versions_dir(with_idle) / version / 'model.skops'}: needs types outside model.allowed_modules "
+                "(sklearn): os.system; lowops refuses to load it") in found.stdout
+    assert not sentinel.exists()
+
+
+def test_a_crafted_skops_file_in_a_repository_without_its_key_runs_nothing(ran: Path, tmp_path: Path,
+                                                                            lowops_bin: Path) -> None:
+    # The key gone (or never there): nothing verifies, so no model file is read as a model at all.
+    sentinel = tmp_path / "PWNED"
+    model_file = versions_dir(ran) / "v0001" / "model.skops"
+    rewrite(ran, "v0001", model=crafted_skops(model_file, sentinel))
+    key = default_key()
+    moved = tmp_path / "kept.key"
+    shutil.copy2(key, moved)
+    key.unlink()
+    try:
+        for args in (["score", "--window", "2025-03"], ["smoke"], ["run", "--window", "2025-04"]):
+            result = installed(lowops_bin, ran, *args)
+            assert result.returncode == 77, (args, result.stderr)
+            # (the smoke test reports it as its failed digest check, ``SIGNATURE: unverifiable: …``)
+            assert re.search(rf"{re.escape(str(versions_dir(ran) / 'v0001' / 'SIGNATURE'))}:? (is )?unverifiable: "
+                             rf"there is no integrity key to check it with \({re.escape(str(key))} does not exist\)",
+                             result.stderr), (args, result.stderr)
+            assert not sentinel.exists(), args
+        assert not key.exists()
+    finally:
+        shutil.copy2(moved, key)
+    # With the key back: digests recomputed by someone without it are refused, still before anything is built.
+    result = installed(lowops_bin, ran, "score", "--window", "2025-03")
+    assert result.returncode == 77
+    assert "is not a signature of SHA256SUMS" in result.stderr
+    assert not sentinel.exists()
+
+
+def test_a_version_saved_as_a_pickle_before_skops_still_loads_and_verifies(ran: Path, lowops_bin: Path) -> None:
+    # v0001 as lowops wrote versions before skops: the same fitted pipeline in model.joblib, its digest
+    # and HMAC in model.json, SHA256SUMS signed with the key.
+    folder = versions_dir(ran) / "v0001"
+    model = sio.loads((folder / "model.skops").read_bytes(),
+                      trusted=sio.get_untrusted_types(data=(folder / "model.skops").read_bytes()))
+    buffer = BytesIO()
+    joblib.dump(model, buffer)
+    rewrite(ran, "v0001", model=buffer.getvalue(), filename="model.joblib", key=default_key().read_bytes().strip())
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("model.")) == ["model.joblib", "model.json"]
+    found = installed(lowops_bin, ran, "verify")
+    assert found.returncode == 0, found.stdout
+    scored = installed(lowops_bin, ran, "score", "--window", "2025-03")
+    assert scored.returncode == 0, scored.stderr
+    smoke = installed(lowops_bin, ran, "smoke")
+    assert smoke.returncode == 0, smoke.stdout
+    # New versions beside it are skops files.
+    assert installed(lowops_bin, ran, "train", "--window", "2025-03").returncode == 0
+    assert (versions_dir(ran) / "v0002" / "model.skops").is_file()
+    assert not (versions_dir(ran) / "v0002" / "model.joblib").exists()
+
+
+def test_with_load_pickles_false_a_pickle_signed_with_the_key_runs_in_no_command(ran: Path, tmp_path: Path,
+                                                                                  lowops_bin: Path) -> None:
+    # An insider who holds the key passes a pickle off as a version saved before skops: the key vouches
+    # for it, so only integrity.load_pickles: false (the config lies outside repo/) keeps it unpickled.
+    sentinel = tmp_path / "PWNED"
+    set_config(ran, {"integrity": {"load_pickles": False}})
+    rewrite(ran, "v0001", model=pickle.dumps(Payload(sentinel)), filename="model.joblib",
+            key=default_key().read_bytes().strip())
+    model_file = versions_dir(ran) / "v0001" / "model.joblib"
+    for args in (["score", "--window", "2025-03"], ["run", "--window", "2025-04"]):
+        result = installed(lowops_bin, ran, *args)
+        assert result.returncode == 77, (args, result.stderr)
+        assert result.stderr.startswith(
+            f"Error: Refusing to load {model_file}: it is a pickle (a version saved before model.skops), and "
+            "integrity.load_pickles is false."), (args, result.stderr)
+        assert not sentinel.exists(), args
 
 
 def test_an_edited_model_json_or_reference_with_recomputed_sums_is_refused(ran: Path) -> None:
@@ -336,8 +508,8 @@ def test_a_planted_symlink_out_of_the_repository_is_refused_and_flagged(ran: Pat
 
 
 def test_a_symlinked_model_file_is_refused(ran: Path, tmp_path: Path) -> None:
-    model = versions_dir(ran) / "v0001" / "model.joblib"
-    outside = tmp_path / "model.joblib"
+    model = versions_dir(ran) / "v0001" / "model.skops"
+    outside = tmp_path / "model.skops"
     shutil.copy(model, outside)
     model.unlink()
     model.symlink_to(outside)
@@ -349,7 +521,7 @@ def test_a_symlinked_model_file_is_refused(ran: Path, tmp_path: Path) -> None:
 # =========================================================================== permissions
 
 
-@pytest.mark.parametrize("where", ["models/churn/v0001", "models/churn/v0001/model.joblib", "models"])
+@pytest.mark.parametrize("where", ["models/churn/v0001", "models/churn/v0001/model.skops", "models"])
 def test_a_model_others_may_write_is_refused(ran: Path, where: str) -> None:
     path = ran / "repo" / where
     path.chmod(path.stat().st_mode | 0o020)  # group-writable
@@ -380,7 +552,7 @@ def test_the_registry_is_owner_writable_whatever_the_login_umask(lowops_bin: Pat
     shared = [p for p in [repo, *repo.rglob("*")] if not p.is_symlink() and p.stat().st_mode & 0o022]
     assert shared == []
     assert (repo / "models" / "churn" / "v0001").stat().st_mode & 0o777 == 0o750
-    assert (repo / "models" / "churn" / "v0001" / "model.joblib").stat().st_mode & 0o777 == 0o640
+    assert (repo / "models" / "churn" / "v0001" / "model.skops").stat().st_mode & 0o777 == 0o640
 
 
 OTHER_UID = 4242  # a colleague in the repository's group

@@ -76,8 +76,8 @@ def test_functions_stay_short() -> None:
 # The entries of repo/ and the files lowops writes there: only io/layout.py may spell them.
 REPO_DIRS = ("data", "models", "deploy", "outputs", "monitoring", "runs", "logs", "reports")
 REPO_FILES = (".lock", "audit.log", "audit.head", "lowops.log", "metrics.log", "decision.txt", "verdict.json",
-              "model_drift.txt", "data_drift.csv", "impact.csv", "index.html", "manifest.json", "model.joblib",
-              "model.json", "SHA256SUMS", "metrics.txt", "reference.json", "reference_sample.parquet",
+              "model_drift.txt", "data_drift.csv", "impact.csv", "index.html", "manifest.json", "model.skops",
+              "model.joblib", "model.json", "SHA256SUMS", "metrics.txt", "reference.json", "reference_sample.parquet",
               "sweetviz_compare.html")
 REPO_PREFIXES = ("predictions-", "slots-", "decision-")
 _PATH_TEXT = re.compile(r"(^|[\s'\"(/])(" + "|".join(REPO_DIRS) + r")/")

@@ -91,6 +91,10 @@ class Project:
                              f"{', '.join(self.models)}")
         return name
 
+    def _allowed(self) -> tuple[str, ...]:
+        """``model.allowed_modules``: the only packages a skops model file may need types from."""
+        return tuple(self._loaded.config.model.allowed_modules)
+
     @contextmanager
     def _context(self) -> Iterator[Context]:
         ctx = commands.open_context(self._loaded)
@@ -111,10 +115,12 @@ class Project:
 
         Raises:
             UsageError: no version is live yet.
-            IntegrityError: a file of the version fails its digest or HMAC.
+            IntegrityError: a file of the version fails its digest or HMAC, or its model file needs a
+                type outside ``model.allowed_modules``.
         """
         name = self._model(model)
-        pipeline, card, _slot = registry.load_live(self.repo, name)
+        pipeline, card, _slot = registry.load_live(self.repo, name, allowed_modules=self._allowed(),
+                                                 pickles=self._loaded.config.integrity.load_pickles)
         return Model(name, str(card.version), pipeline, card)
 
     def load(self, version: str, model: str | None = None) -> Model:
@@ -122,11 +128,13 @@ class Project:
 
         Raises:
             UnknownVersionError: there is no such version.
-            IntegrityError: a file of the version fails its digest or HMAC.
+            IntegrityError: a file of the version fails its digest or HMAC, or its model file needs a
+                type outside ``model.allowed_modules``.
         """
         name = self._model(model)
         version = version_labels.resolve(self.repo, name, version)
-        pipeline, card = registry.load_model(self.repo, name, version)
+        pipeline, card = registry.load_model(self.repo, name, version, allowed_modules=self._allowed(),
+                                             pickles=self._loaded.config.integrity.load_pickles)
         return Model(name, version, pipeline, card)
 
     def snapshot(self, window: str, kind: str = "features", model: str | None = None) -> pd.DataFrame:

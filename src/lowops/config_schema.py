@@ -254,7 +254,7 @@ class CompareConfig(_Section):
     guardrails: dict[str, float] = Field(default_factory=dict)
     resource_margin: float = Field(default=0.5, ge=0, le=100)
     latency_slack_ms: float = Field(default=5.0, ge=0, le=100_000)
-    # A challenger's model.joblib may not be larger than this (an absolute budget, not the live version's size).
+    # A challenger's model file may not be larger than this (an absolute budget, not the live version's size).
     max_model_mb: float = Field(default=500.0, gt=0, le=1_000_000)
     cooldown_windows: int = Field(default=2, ge=0, le=10_000)
 
@@ -333,6 +333,9 @@ class IntegrityConfig(_Section):
     hmac_key_file: str | None = None  # a 0600 file owned by the runner, outside the repository
     hmac_key_env: str | None = None   # or an environment variable holding the key
     previous_key_files: tuple[str, ...] = ()  # after a rotation: keys that still verify what they signed
+    # Versions saved before skops are pickles (model.joblib), loaded only when the key vouches for them;
+    # false refuses them all, so not even a holder of the key can pass a pickle off as an old version.
+    load_pickles: bool = True
 
     @model_validator(mode="after")
     def _one(self) -> IntegrityConfig:

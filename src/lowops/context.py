@@ -124,11 +124,15 @@ class Context:
 
     def load_live(self) -> tuple[Any, ModelCard, str]:
         """The live model, verified and loaded, with its card and slot (see ``registry.load_live``)."""
-        return registry.load_live(self.repo, self.name, warn=self._warn_load)
+        return registry.load_live(self.repo, self.name, warn=self._warn_load,
+                                  allowed_modules=self.config.model.allowed_modules,
+                                  pickles=self.config.integrity.load_pickles)
 
     def load_model(self, version: str) -> tuple[Any, ModelCard]:
-        """One version, verified and loaded, with its card."""
-        return registry.load_model(self.repo, self.name, version, warn=self._warn_load)
+        """One version, verified and loaded, with its card (a skops file only from ``model.allowed_modules``)."""
+        return registry.load_model(self.repo, self.name, version, warn=self._warn_load,
+                                   allowed_modules=self.config.model.allowed_modules,
+                                   pickles=self.config.integrity.load_pickles)
 
     def card(self, version: str) -> ModelCard:
         """One version's model card."""

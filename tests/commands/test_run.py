@@ -18,7 +18,7 @@ FEATURES = ["plan", "contract", "tenure_months", "age", "region", "payment_metho
             "data_gb", "call_minutes", "sms_count", "support_calls", "dropped_calls", "app_sessions",
             "monthly_charge", "discount_pct", "late_payments", "total_charges"]
 CSV_COLUMNS = ["customer_id", "score", "prediction", "label", "model", "version", "slot", "run_id", "scored_at"]
-MODEL_FILES = ["SHA256SUMS", "importance.png", "metrics.txt", "model.joblib", "model.json", "pr.png", "roc.png"]
+MODEL_FILES = ["SHA256SUMS", "importance.png", "metrics.txt", "model.json", "model.skops", "pr.png", "roc.png"]
 FOUNDATION_STAGES = ["extract", "train", "score", "evaluate"]
 IGNORED = ("logs/lowops.log", ".lock")
 
@@ -191,7 +191,7 @@ def test_models_show_json(ran_project: Path) -> None:
     assert 0.15 * 2000 < lineage["rows"]["holdout"] < 0.25 * 2000
     assert 0.75 * 6000 < lineage["rows"]["train"] < 0.85 * 6000  # exact counts: tests/lifecycle/test_holdout.py
     assert re.fullmatch(r"[0-9a-f]{64}", lineage["config_hash"])
-    for package in ("python", "scikit-learn", "pandas", "numpy", "joblib"):
+    for package in ("python", "scikit-learn", "pandas", "numpy", "skops", "joblib"):
         assert lineage["packages"][package], package
     assert set(meta["metrics"]["holdout"]) == set(METRICS)
     assert meta["metrics"]["primary"] == "roc_auc"
@@ -207,7 +207,7 @@ def test_models_show_json(ran_project: Path) -> None:
     assert columns["plan"]["kind"] == "categorical"
     assert columns["plan"]["categories"] == ["basic", "premium", "standard"]
     assert columns["dropped_calls"]["kind"] == "numeric"
-    artifact = ran_project / "repo" / "models" / "churn" / "v0001" / "model.joblib"
+    artifact = ran_project / "repo" / "models" / "churn" / "v0001" / "model.skops"
     assert meta["artifact"]["sha256"] == hashlib.sha256(artifact.read_bytes()).hexdigest()
     assert meta["path"] == str(artifact.parent)
 
@@ -302,7 +302,7 @@ def test_re_extracting_unchanged_data_creates_no_version(work: Path) -> None:
 
 
 def test_flipped_model_byte_stops_scoring(work: Path) -> None:
-    model = work / "repo" / "models" / "churn" / "v0001" / "model.joblib"
+    model = work / "repo" / "models" / "churn" / "v0001" / "model.skops"
     flip_byte(model)
     before = [p.name for p in predictions(work, "2025-04")]
     result = invoke(work, "score", "--window", "2025-04")
@@ -317,16 +317,16 @@ def test_flipped_model_byte_stops_scoring(work: Path) -> None:
 
 
 def test_flipped_model_byte_stops_run_force(work: Path) -> None:
-    flip_byte(work / "repo" / "models" / "churn" / "v0001" / "model.joblib")
+    flip_byte(work / "repo" / "models" / "churn" / "v0001" / "model.skops")
     result = invoke(work, "run", "--window", "2025-04", "--force")
     assert result.exit_code == 77
-    assert "model.joblib" in result.stderr
+    assert "model.skops" in result.stderr
     assert [p.name for p in predictions(work, "2025-04")] == ["predictions-r000004.csv"]
 
 
 def test_verify_detects_the_flip(work: Path) -> None:
     assert invoke(work, "verify").exit_code == 0
-    model = work / "repo" / "models" / "churn" / "v0001" / "model.joblib"
+    model = work / "repo" / "models" / "churn" / "v0001" / "model.skops"
     flip_byte(model)
     result = invoke(work, "verify")
     assert result.exit_code == 77

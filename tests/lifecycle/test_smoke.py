@@ -12,7 +12,6 @@ from ct_support import base_project
 
 from lowops.cli import cli
 from lowops.errors import DataError
-from lowops.io import registry
 from lowops.io.layout import MODEL_FILE
 from lowops.lifecycle.smoke import smoke_test
 from lowops.model.predict import predict_frame
@@ -81,7 +80,7 @@ def test_tampered_model_fails_the_digest_check_with_77(project: Path) -> None:
 
 def test_predict_frame_rejects_bad_frames_as_data_errors(project: Path) -> None:
     ctx = open_context(project)
-    model, meta = registry.load_model(ctx.repo, "churn", "v0001")
+    model, meta = ctx.load_model("v0001")
     import pandas as pd
 
     with pytest.raises(DataError, match="the frame holds no rows"):

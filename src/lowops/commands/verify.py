@@ -22,10 +22,11 @@ def verify(project: Project, *, repair: bool = False) -> tuple[list[Finding], li
         LockHeldError: ``repair`` while another process holds the repository.
     """
     use_model_key(project, create=False)
+    allowed = tuple(project.config.model.allowed_modules)
     if not repair:
-        return check_repository(project.repo)
+        return check_repository(project.repo, allowed_modules=allowed)
     with project_locked(project, "lowops verify --repair"):
-        return check_repository(project.repo, repair=True)
+        return check_repository(project.repo, repair=True, allowed_modules=allowed)
 
 
 def raise_if_findings(project: Project, findings: list[Finding]) -> None:

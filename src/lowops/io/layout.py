@@ -6,8 +6,9 @@
       .lock                                 one writer at a time (io/lock.py)
       data/<window>/<kind>-<digest>/        a data version: <kind>.parquet, manifest.json (last)
       data/<window>/<kind>.<model>.latest.json  the version the model's latest extract produced or found
-      models/<name>/vNNNN/                  model.joblib, model.json, metrics.txt, plots, reference.json,
-                                            reference_sample.parquet, SHA256SUMS, SIGNATURE (last)
+      models/<name>/vNNNN/                  model.skops (model.joblib before skops), model.json, metrics.txt,
+                                            plots, reference.json, reference_sample.parquet, SHA256SUMS,
+                                            SIGNATURE (last)
       models/<name>/vNNNN.status            the version's life after registration (append-only)
       deploy/<name>.json                    the blue and green slots, which is live, every switch
       outputs/<window>/predictions-<run>.csv, slots-<run>.csv
@@ -39,7 +40,9 @@ AUDIT_LOG_FILE = "audit.log"
 AUDIT_HEAD_FILE = "audit.head"
 
 # Inside a model version directory.
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "model.skops"  # what every new version is saved as (io/model_files.py)
+JOBLIB_FILE = "model.joblib"  # a pickle: versions registered before skops, still loaded when signed
+MODEL_FILES = (MODEL_FILE, JOBLIB_FILE)
 CARD_FILE = "model.json"
 SUMS_FILE = "SHA256SUMS"
 SIGNATURE_FILE = "SIGNATURE"

@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("lowops", "scikit-learn", "pandas", "numpy", "scipy", "joblib", "pyarrow", "sqlalchemy")
+PACKAGES = ("lowops", "scikit-learn", "pandas", "numpy", "scipy", "skops", "joblib", "pyarrow", "sqlalchemy")
 
 
 def package_versions() -> dict[str, str | None]:

@@ -7,22 +7,24 @@ every file is written: ``SHA256SUMS`` (the digest of every other file), then
 matches a signed ``SHA256SUMS``: the model, ``model.json``, ``reference.json``.
 Loading reads the model file's bytes once, checks them, and only then
 deserialises those same bytes: a tampered, truncated or forged file is refused
-before any of it is unpickled, and so is a version whose path someone other
-than the runner owns or may write.
+before any of it is read as a model, and so is a version whose path someone
+other than the runner owns or may write. New versions are skops files, rebuilt
+only from the types ``model.allowed_modules`` allows; a version saved before as
+a pickle is unpickled only once its bytes' HMAC verified with the repository's
+key (:mod:`lowops.io.model_files`).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from lowops.errors import IntegrityError, NotTrainedError, UnknownVersionError
-from lowops.io import deploy, integrity, keys, layout
+from lowops.errors import ConfigError, IntegrityError, NotTrainedError, UnknownVersionError
+from lowops.io import deploy, integrity, keys, layout, model_files
 from lowops.io.files import (
     sha256_bytes,
     sha256_file,
@@ -34,8 +36,8 @@ from lowops.io.files import (
 from lowops.model.card import Artifact, CardError, ModelCard
 
 Warn = Callable[[str], None]
-# A version is used only when its signed digests cover these.
-REQUIRED = (layout.MODEL_FILE, layout.CARD_FILE, layout.REFERENCE_FILE)
+# A version is used only when its signed digests cover these, and its model file (one of layout.MODEL_FILES).
+REQUIRED = (layout.CARD_FILE, layout.REFERENCE_FILE)
 
 
 def inside(repo: Path, path: Path) -> None:
@@ -97,13 +99,23 @@ def check_version(repo: Path, name: str, version: str) -> Path:
     return path
 
 
-def dump_model(model: Any) -> bytes:
-    """The bytes of a fitted model as the registry stores them (joblib)."""
-    import joblib
+def dump_model(model: Any, allowed_modules: Iterable[str], config_file: object) -> bytes:
+    """The bytes of a fitted model as the registry stores them (skops), once they are shown loadable.
 
-    buffer = io.BytesIO()
-    joblib.dump(model, buffer)
-    return buffer.getvalue()
+    A model that needs types outside ``allowed_modules`` would be refused by every
+    later load, so it is not registered at all.
+
+    Raises:
+        ConfigError: the model needs types outside ``model.allowed_modules``.
+    """
+    allowed = tuple(allowed_modules)
+    data = model_files.dumps(model)
+    refused = model_files.outside(model_files.needed_types(data, "the fitted model"), allowed)
+    if refused:
+        raise ConfigError(f"{config_file}: the fitted model needs types outside 'model.allowed_modules' "
+                          f"({', '.join(allowed)}): {', '.join(refused)}, so no load would trust it; list their "
+                          "packages under model.allowed_modules if you trust their code.")
+    return data
 
 
 def register(repo: Path, name: str, model_bytes: bytes, card: ModelCard,
@@ -173,6 +185,8 @@ def _signed_sums(repo: Path, name: str, version: str) -> dict[str, str]:
         digest, _, filename = line.partition("  ")
         digests[filename] = digest
     absent = [f for f in REQUIRED if f not in digests]
+    if not any(f in digests for f in layout.MODEL_FILES):
+        absent.insert(0, layout.MODEL_FILE)
     if absent:
         raise IntegrityError(f"Refusing to use {name} {version}: its signed {layout.SUMS_FILE} does not list "
                              f"{', '.join(absent)}; retrain it.")
@@ -218,6 +232,9 @@ def read_card(repo: Path, name: str, version: str, *, checked: bool = False) -> 
         raise IntegrityError(f"{path} is not a valid model description ({exc}); run `lowops verify`.") from None
     if card.artifact is None:
         raise IntegrityError(f"{path} is not a valid model description (no artifact); run `lowops verify`.")
+    if card.artifact.file not in layout.MODEL_FILES:
+        raise IntegrityError(f"{path} names {card.artifact.file!r} as its model file, which is none of "
+                             f"{', '.join(layout.MODEL_FILES)}; run `lowops verify`.")
     return card
 
 
@@ -258,33 +275,40 @@ def check_owned(repo: Path, name: str, version: str) -> Path:
         IntegrityError: a path from the repository root down is another user's, or writable by group or others.
     """
     folder = check_version(repo, name, version)
-    inside(repo, folder / layout.MODEL_FILE)
-    integrity.check_owned(repo, [folder / f for f in (*REQUIRED, layout.SUMS_FILE, layout.SIGNATURE_FILE)],
-                          f"{name} {version}")
+    for model_file in layout.MODEL_FILES:
+        inside(repo, folder / model_file)
+    files = (*layout.MODEL_FILES, *REQUIRED, layout.SUMS_FILE, layout.SIGNATURE_FILE)
+    integrity.check_owned(repo, [folder / f for f in files], f"{name} {version}")
     return folder
 
 
-def load_model(repo: Path, name: str, version: str, warn: Warn | None = None) -> tuple[Any, ModelCard]:
+def load_model(repo: Path, name: str, version: str, warn: Warn | None = None, *,
+               allowed_modules: Iterable[str], pickles: bool) -> tuple[Any, ModelCard]:
     """Verify, then deserialise, a version's model.
 
     Before any byte is deserialised: the whole path from the repository root down
     is the runner's alone, the version's ``SHA256SUMS`` carries the key's signature,
     ``model.json`` and the model file match their signed digests, and the libraries
     the model was built with are the running ones' major versions (another minor
-    version warns through ``warn``, stderr by default). After: the fitted model's
-    input columns must be its schema contract's.
+    version warns through ``warn``, stderr by default). A skops file is then rebuilt
+    only if every type it needs is in ``allowed_modules`` (``model.allowed_modules``);
+    a pickle (a version saved before skops) only if ``pickles`` (``integrity.load_pickles``)
+    and its bytes' HMAC is the key's.
+    After: the fitted model's input columns must be its schema contract's.
 
     Raises:
         UnknownVersionError: no such version.
         IntegrityError: a path on the way is not the runner's alone, the version is not
             signed with the repository's key, a file differs from its signed digest,
             the version leads outside the repository, it needs another major library
-            version, or its model and contract disagree.
+            version, a type outside ``allowed_modules``, is a pickle while ``pickles`` is false,
+            or its model and contract disagree.
     """
     folder = check_owned(repo, name, version)
     what = f"{name} {version}"
-    path = folder / layout.MODEL_FILE
     card = read_card(repo, name, version)
+    assert card.artifact is not None  # read_card refuses a card without one, or naming another file
+    path = folder / card.artifact.file
     if card.version not in (None, version) or card.model != name:
         raise IntegrityError(f"Refusing to load {path}: its {layout.CARD_FILE} describes {card.model} "
                              f"{card.version}, not {what}, so versions were swapped or copied by hand. "
@@ -294,7 +318,6 @@ def load_model(repo: Path, name: str, version: str, warn: Warn | None = None) ->
         data = path.read_bytes()
     except FileNotFoundError:
         raise IntegrityError(f"{path} is missing; the version cannot be loaded.") from None
-    assert card.artifact is not None  # read_card refuses a card without one
     expected = card.artifact.sha256
     actual = sha256_bytes(data)
     if actual != expected:
@@ -303,16 +326,47 @@ def load_model(repo: Path, name: str, version: str, warn: Warn | None = None) ->
             f"recorded at registration, so the file was altered or truncated. Roll back with "
             f"`lowops rollback` or retrain; do not use this file."
         )
-    import joblib
-
     # The very bytes whose digest was checked are the bytes deserialised.
-    model = joblib.load(io.BytesIO(data))
+    if card.artifact.file == layout.JOBLIB_FILE:
+        if not pickles:
+            raise IntegrityError(f"Refusing to load {path}: it is a pickle (a version saved before model.skops), and "
+                                 "integrity.load_pickles is false. Retrain or promote a skops version, or set "
+                                 "integrity.load_pickles: true if you trust this version.")
+        _check_pickle_signed(repo, name, version, data, card.artifact.hmac_sha256)
+        model = model_files.load_pickle(data)
+    else:
+        model = model_files.load_skops(data, allowed_modules, path)
     integrity.check_feature_names(model, card.schema.names, what)
     return model, card
 
 
-def load_live(repo: Path, name: str, warn: Warn | None = None) -> tuple[Any, ModelCard, str]:
-    """The live model, verified and loaded, with its card and slot.
+def _check_pickle_signed(repo: Path, name: str, version: str, data: bytes, recorded: str | None) -> None:
+    """Refuse to unpickle ``data`` unless the key itself vouches for these very bytes.
+
+    Unpickling runs whatever the pickle names, so a pickle gets no benefit of the
+    doubt: the version's signature is checked again, and the HMAC recorded for the
+    model at registration must be the signing key's over ``data``. Without a key
+    (lost, or never read) nothing verifies, so no pickle is ever loaded.
+
+    Raises:
+        IntegrityError: the signature or the model's own HMAC does not verify with an accepted key.
+    """
+    folder = layout.version_dir(repo, name, version)
+    problem = _signature_problem(repo, name, version)
+    if problem is not None:
+        raise IntegrityError(f"Refusing to unpickle {folder / layout.JOBLIB_FILE}: {problem[0]} is {problem[1]}. "
+                             "Roll back with `lowops rollback` or retrain; do not use this version.")
+    signer = json.loads((folder / layout.SIGNATURE_FILE).read_text(encoding="utf-8")).get("key")
+    if not keys.of(repo).valid(signer, recorded, data):
+        raise IntegrityError(f"Refusing to unpickle {folder / layout.JOBLIB_FILE}: the hmac_sha256 its "
+                             f"{layout.CARD_FILE} records is not the key's over the file, so someone without the "
+                             "key made it. Roll back with `lowops rollback` or retrain; do not use this version.")
+
+
+def load_live(repo: Path, name: str, warn: Warn | None = None, *,
+              allowed_modules: Iterable[str], pickles: bool) -> tuple[Any, ModelCard, str]:
+    """The live model, verified and loaded, with its card and slot (``allowed_modules``, ``pickles``: see
+    ``load_model``).
 
     Raises:
         NotTrainedError: nothing was ever deployed.
@@ -330,5 +384,6 @@ def load_live(repo: Path, name: str, warn: Warn | None = None) -> tuple[Any, Mod
             f"{deploy.pointer_path(repo, name)} names {name} {version} live, but the registry has no complete "
             f"version {version} (versions: {', '.join(versions) or 'none'}); run `lowops verify`, then "
             "`lowops promote VERSION` or restore the version.")
-    model, card = load_model(repo, name, version, warn=warn)
+    model, card = load_model(repo, name, version, warn=warn, allowed_modules=allowed_modules,
+                             pickles=pickles)
     return model, card, str(state["live"])

@@ -1,6 +1,7 @@
 """``lowops verify``: the repository's integrity, one finding per line.
 
-Checks every model version's digests (and HMAC, with a key configured),
+Checks every model version's digests (and HMAC, with a key configured) and
+that each skops model file needs no type outside ``model.allowed_modules``,
 every data version's manifest and digest, that the deploy pointer names
 complete versions, that run ledgers parse and the predictions they record are
 the files written, the audit chain, that no symbolic link leads out of the
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lowops.errors import IntegrityError, LowopsError
-from lowops.io import audit, deploy, integrity, layout, registry, snapshots
+from lowops.io import audit, deploy, integrity, layout, model_files, registry, snapshots
 from lowops.io.files import TMP_PREFIX, sha256_bytes, sha256_file
 from lowops.io.lock import holder_if_locked
 from lowops.io.runs import RunRecord, ledger_files, read_run
@@ -116,8 +117,9 @@ def _outputs(repo: Path, record: RunRecord, collected: list[tuple[int, Path]]) -
     return found
 
 
-def _versions(repo: Path, name: str) -> list[Finding]:
-    """Each version's files against SHA256SUMS, its card against its directory, its model bytes against the card."""
+def _versions(repo: Path, name: str, allowed: tuple[str, ...]) -> list[Finding]:
+    """Each version's files against SHA256SUMS, its card against its directory, its model bytes against the card
+    and, for a skops file, the types it needs against ``allowed`` (read from its schema; nothing is built)."""
     found = []
     for version in registry.list_versions(repo, name):
         folder = layout.version_dir(repo, name, version)
@@ -128,15 +130,31 @@ def _versions(repo: Path, name: str) -> list[Finding]:
             if card.version not in (None, version):
                 found.append(Finding(folder, f"{layout.CARD_FILE} describes {card.version}, not {version} (versions "
                                              "swapped or copied by hand)"))
-            model_file = folder / layout.MODEL_FILE
-            if model_file.is_file() and card.artifact is not None:
-                if sha256_bytes(model_file.read_bytes()) != card.artifact.sha256:
+            assert card.artifact is not None  # read_card refuses a card without one
+            model_file = folder / card.artifact.file
+            if model_file.is_file():
+                data = model_file.read_bytes()
+                if sha256_bytes(data) != card.artifact.sha256:
                     found.append(Finding(model_file, f"sha256 differs from {layout.CARD_FILE} (altered)"))
+                elif card.artifact.file == layout.MODEL_FILE:
+                    found.extend(_untrusted(model_file, data, allowed))
         except LowopsError as exc:
             if folder.is_symlink():
                 continue  # reported once, as a link leading out
             found.append(Finding(folder, str(exc)))
     return found
+
+
+def _untrusted(model_file: Path, data: bytes, allowed: tuple[str, ...]) -> list[Finding]:
+    """A skops file that needs types outside the allow-list: every load refuses it."""
+    try:
+        refused = model_files.outside(model_files.needed_types(data, model_file), allowed)
+    except IntegrityError:
+        return [Finding(model_file, "not a readable skops file; lowops refuses to load it")]
+    if not refused:
+        return []
+    return [Finding(model_file, f"needs types outside model.allowed_modules ({', '.join(allowed)}): "
+                                f"{', '.join(refused)}; lowops refuses to load it")]
 
 
 def _pointer(repo: Path, name: str) -> list[Finding]:
@@ -271,11 +289,12 @@ def _remove(leftovers: list[Finding]) -> tuple[list[Path], list[Finding]]:
     return removed, kept
 
 
-def verify(repo: Path, *, repair: bool = False) -> tuple[list[Finding], list[Path]]:
+def verify(repo: Path, *, repair: bool = False,
+           allowed_modules: tuple[str, ...] = ("sklearn",)) -> tuple[list[Finding], list[Path]]:
     """Check the repository; return the findings and what repair removed.
 
-    The caller sets the project's HMAC key first (``registry.use_key``), and holds the
-    repository lock when ``repair`` is set.
+    The caller sets the project's HMAC key first (``registry.use_key``), passes
+    ``model.allowed_modules``, and holds the repository lock when ``repair`` is set.
     """
     findings: list[Finding] = []
     if not repo.exists():
@@ -294,7 +313,7 @@ def verify(repo: Path, *, repair: bool = False) -> tuple[list[Finding], list[Pat
     findings.extend(_shared_models(repo))
     findings.extend(kept if repair else [*leftovers, *torn])
     for name in registry.model_names(repo):
-        findings.extend(_versions(repo, name))
+        findings.extend(_versions(repo, name, allowed_modules))
         findings.extend(_pointer(repo, name))
     findings.extend(_data(repo))
     findings.extend(_audit(repo, repair, removed))

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from lowops.errors import ConfigError
+from lowops.model.allowlist import permits
 
 
 def split_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -32,7 +33,7 @@ def estimator_class(path: str, allowed: tuple[str, ...], config_file: object, ta
     Raises:
         ConfigError: not allowed, not importable, not an estimator, or not one for ``task``.
     """
-    if not any(path == prefix or path.startswith(prefix.rstrip(".") + ".") for prefix in allowed):
+    if not permits(path, allowed):
         raise ConfigError(
             f"{config_file}: the 'model.estimator.class' parameter must come from "
             f"{', '.join(allowed)} (model.allowed_modules). Got {path!r} instead; list its package under "

@@ -247,7 +247,7 @@ def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by ha
     backend = ctx.engine.search_backend() if cfg.model.search is not None else None
     fitted = fit(_pipeline(ctx, rows), rows.x_train, rows.y_train, rows.x_hold, rows.y_hold, plan, backend,
                  unseen=(rows.x_unseen, rows.y_unseen))
-    model_bytes = registry.dump_model(fitted.pipeline)
+    model_bytes = registry.dump_model(fitted.pipeline, cfg.model.allowed_modules, ctx.project.config_path)
     files = _files(ctx, rows, fitted)
     train_seconds = round(time.perf_counter() - started, 3)  # up to registration: the card must hold it
     card = _card(ctx, rows, fitted, len(model_bytes), reason, train_seconds)
