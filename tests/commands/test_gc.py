@@ -71,7 +71,6 @@ def _gc_events(project: Path) -> list[str]:
     return [line.split(" gc INFO ", 1)[1] for line in lines if " gc INFO " in line]
 
 
-@pytest.mark.timeout(600)
 def test_gc_removes_old_windows_and_versions_and_nothing_anything_needs(project: Path) -> None:
     repo = project / "repo"
     windows_before = sorted(p.name for p in (repo / "data").iterdir())
@@ -140,7 +139,6 @@ def test_gc_removes_old_windows_and_versions_and_nothing_anything_needs(project:
     assert json.loads(_ok(project, "rollback", "--json"))["live"] == "v0001"
 
 
-@pytest.mark.timeout(600)
 def test_gc_with_nothing_to_remove_still_records_itself(project: Path) -> None:
     out = _ok(project, "gc")  # defaults: 24 monthly windows and 10 versions
     assert out.splitlines() == ["keep: the newest 24 window(s) and 10 version(s), and:",
@@ -150,7 +148,6 @@ def test_gc_with_nothing_to_remove_still_records_itself(project: Path) -> None:
     assert _ok(project, "verify").endswith(": ok\n")
 
 
-@pytest.mark.timeout(600)
 def test_an_interrupted_gc_never_leaves_half_a_version_and_the_next_one_finishes_it(
         project: Path, tmp_path: Path) -> None:
     from reliability_support import forked

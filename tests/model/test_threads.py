@@ -27,7 +27,6 @@ def _wait_policy(**extra: str) -> str:
     return done.stdout.strip()
 
 
-@pytest.mark.timeout(120)
 def test_openmp_waits_passively_unless_the_user_said_otherwise() -> None:
     assert _wait_policy() == "PASSIVE"
     assert _wait_policy(OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"

@@ -188,7 +188,6 @@ def _sweetviz_lines(project: Path, run_id: str) -> list[str]:
     return [line.split(" ", 4)[4] for line in log if line.split(" ")[1] == run_id and line.split(" ")[3] == "sweetviz"]
 
 
-@pytest.mark.timeout(600)
 def test_a_runs_sweetviz_report_comes_after_its_results_and_never_holds_it_up(monitored: Path, tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch
                                                                               ) -> None:
@@ -216,7 +215,6 @@ def test_a_runs_sweetviz_report_comes_after_its_results_and_never_holds_it_up(mo
                               "written to monitoring/2025-10/sweetviz_compare.html in ")
 
 
-@pytest.mark.timeout(600)
 @pytest.mark.parametrize("signal", ["ERROR", "KILL"])
 def test_a_failing_sweetviz_report_leaves_the_run_done_and_its_results_intact(monitored: Path, tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch,
