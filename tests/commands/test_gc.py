@@ -159,7 +159,7 @@ def test_an_interrupted_gc_never_leaves_half_a_version_and_the_next_one_finishes
     # Killed just after the rename: v0003 is gone whole (not a version any more), its files in the trash.
     assert _versions(project) == ["v0001", "v0002", "v0004", "v0005", "v0006"]
     trash = list(repo.glob(".tmp-gc-*"))
-    assert len(trash) == 1 and (next(trash[0].iterdir()) / "model.joblib").is_file()
+    assert len(trash) == 1 and (next(trash[0].iterdir()) / "model.skops").is_file()
     findings = invoke(project, "verify")
     assert findings.exit_code == 77
     assert f"{trash[0]}: leftover of an interrupted write (removable with --repair)" in findings.stdout
