@@ -71,7 +71,7 @@ def test_tags_and_descriptions_show_in_list_show_and_report(project: Path) -> No
     text = "retrained after the   September shift"
     assert _ok(project, "models", "describe", "v0002", text) == "v0002: retrained after the September shift\n"
     listed = _ok(project, "models", "list").splitlines()
-    assert listed[2].startswith("v0002") and listed[2].endswith("  @live [reviewed]")
+    assert listed[2].startswith("v0002 ") and listed[2].endswith("promoted  [reviewed]")
     shown = _ok(project, "models", "show", "v0002").splitlines()
     assert shown[1:4] == ["  description: retrained after the September shift", "  aliases:     @live",
                           "  tags:        reviewed"]

@@ -228,8 +228,7 @@ def test_score_and_drift_read_the_window_as_todays_sql_makes_it(project: Path) -
     assert [s["name"] for s in drift["stages"]] == ["monitor"]
 
 
-def test_a_repository_whose_versions_carry_the_pandas_digest_extracts_unchanged(project: Path,
-                                                                               lowops_bin: Path) -> None:
+def test_a_repository_whose_versions_carry_the_pandas_digest_extracts_unchanged(project: Path) -> None:
     import pyarrow.parquet as pq
 
     from lowops.io.content_digest import legacy_update
@@ -253,8 +252,8 @@ def test_a_repository_whose_versions_carry_the_pandas_digest_extracts_unchanged(
     for kind, version in renamed.items():
         (repo / "data" / "2025-01" / f"{kind}.churn.latest.json").write_text(json.dumps({"version": version}))
     before = sorted(p.name for p in (repo / "data" / "2025-01").iterdir())
-    done = lowops(lowops_bin, project, "extract", "--window", "2025-01")
-    assert done.returncode == 0, done.stderr
+    done = invoke(project, "extract", "--window", "2025-01")
+    assert done.exit_code == 0, done.output
     assert f"{renamed['features']} (unchanged)" in done.stdout
     assert f"{renamed['labels']} (unchanged)" in done.stdout
     assert sorted(p.name for p in (repo / "data" / "2025-01").iterdir()) == before

@@ -50,7 +50,8 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         value = row["primary_value"]
         shown = "-" if value is None else format(value, ".4f")
         live = ("*" + (row["slot"] or "")) if row["live"] else ""
-        names = " ".join([*row["aliases"], *(f"[{t}]" for t in row["tags"])])
+        # @live is the live column already; other aliases and the tags follow the status.
+        names = " ".join([*(a for a in row["aliases"] if a != "@live"), *(f"[{t}]" for t in row["tags"])])
         click.echo(f"{row['version']:<8} {live:<5} {row['created_at'] or '-':<20} "
                    f"{row['holdout_window'] or '-':<8} {row['primary_metric'] or '-':<10} {shown:>8}  {row['status']}"
                    + (f"  {names}" if names else ""))
