@@ -38,6 +38,9 @@ class _Started:
 
 
 _started: list[_Started] = []
+# A background report is low-priority work: one BLAS/OpenMP thread, whose waiting threads would
+# otherwise spin on the cores the next window's run (and cron's other jobs) need.
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def start_report(ctx: Context, verdict: DriftVerdict) -> None:
@@ -50,7 +53,8 @@ def start_report(ctx: Context, verdict: DriftVerdict) -> None:
             "--run-id", ctx.run_id, "--background"]
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+                                   stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+                                   env={**os.environ, **_ONE_THREAD})
     except OSError as exc:
         ctx.log.event("sweetviz", f"cannot start the Sweetviz report of {verdict.window} ({exc.strerror}); the "
                       f"window's results are unaffected; `lowops report --sweetviz {verdict.window}` builds it",
