@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from lowops import commands
 from lowops.config import Project as LoadedProject
+from lowops.config_schema import Config
 from lowops.context import Context
 from lowops.errors import DataError, UsageError
 from lowops.io import layout, registry, version_labels
@@ -70,7 +71,7 @@ class Project:
         return self._loaded.repo
 
     @property
-    def config(self) -> Any:
+    def config(self) -> Config:
         """The validated configuration (read-only)."""
         return self._loaded.config
 
