@@ -68,13 +68,44 @@ def log_metric(repo: Path, *, window: str, model: str, version: str, metric: str
     is not written twice.
     """
     formatted = "nan" if value != value else f"{value:.6f}"
-    if any(row["run"] == run_id and row["window"] == window and row["version"] == version
-           and row["metric"] == metric and row["model"] == model for row in _metrics_of_run(repo, run_id)):
+    if (window, model, version, metric) in _logged_by_run(repo, run_id):
         return
     append_line(layout.metrics_log(repo), " ".join([
         utc_now(), _field(window), _field(model), _field(version), _field(metric),
         formatted, str(int(rows)), _field(run_id),
     ]))
+
+
+# Per metrics file and run: the file's identity, how far it was read, and the metric lines the run
+# logged there. A window logs hundreds of lines; each check reads only what was appended since the
+# last one, not the whole (ever-growing) log again.
+_SEEN: dict[tuple[str, str], tuple[int, int, set[tuple[str, str, str, str]]]] = {}
+
+
+def _logged_by_run(repo: Path, run_id: str) -> set[tuple[str, str, str, str]]:
+    """(window, model, version, metric) of every line run ``run_id`` has in ``logs/metrics.log``."""
+    path = layout.metrics_log(repo)
+    key = (str(path), run_id)
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        _SEEN.pop(key, None)
+        return set()
+    inode, offset, keys = _SEEN.get(key, (status.st_ino, 0, set()))
+    if inode != status.st_ino or status.st_size < offset:  # replaced or cut (a restore): read it again
+        inode, offset, keys = status.st_ino, 0, set()
+    if status.st_size > offset:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+        whole = data.rfind(b"\n") + 1  # a line still being written is read next time
+        marker = " " + run_id
+        text = data[:whole].decode("utf-8", errors="replace")
+        lines = [line for line in text.splitlines() if line.endswith(marker)]
+        keys |= {(r["window"], r["model"], r["version"], r["metric"]) for r in _parse_metric_lines(lines)}
+        offset += whole
+    _SEEN[key] = (inode, offset, keys)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -88,16 +119,6 @@ class MetricsLog:
     def log(self, window: str, version: str, metric: str, value: float, rows: int) -> None:
         log_metric(self.repo, window=window, model=self.model, version=version, metric=metric, value=value,
                    rows=rows, run_id=self.run_id)
-
-
-def _metrics_of_run(repo: Path, run_id: str) -> list[dict[str, Any]]:
-    path = layout.metrics_log(repo)
-    if not path.is_file():
-        return []
-    marker = " " + run_id
-    with open(path, encoding="utf-8") as handle:
-        lines = [line for line in handle if line.rstrip("\n").endswith(marker)]
-    return [row for row in _parse_metric_lines(lines)]
 
 
 def _parse_metric_lines(lines: list[str]) -> list[dict[str, Any]]:
