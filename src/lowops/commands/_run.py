@@ -18,6 +18,7 @@ from lowops.context import Context
 from lowops.errors import LowopsError, UsageError
 from lowops.io import deploy, export
 from lowops.io.ledger import Ledger
+from lowops.io.logs import read_metrics
 from lowops.io.lock import repository_lock
 from lowops.io.runs import RunRecord, read_runs
 from lowops.lifecycle.notify import notify_failure
@@ -75,15 +76,16 @@ def _export(ctx: Context, ledger: Ledger) -> None:
     cfg = ctx.config.export
     if cfg.prometheus_textfile is None and cfg.sql_table is None:
         return
+    logged = read_metrics(ctx.repo)  # read once for both
     if cfg.prometheus_textfile is not None:
         path = ctx.project.path(cfg.prometheus_textfile)
         try:
-            export.write_prometheus(path, ctx.repo, ctx.name, deploy.live_version(ctx.repo, ctx.name),
+            export.write_prometheus(path, logged, ctx.name, deploy.live_version(ctx.repo, ctx.name),
                                     read_runs(ctx.repo), ledger.record)
         except (OSError, LowopsError) as exc:
             ctx.log.event("export", f"Prometheus textfile {path} not written: {exc}", level="WARN")
     if cfg.sql_table is not None:
-        rows = export.run_metrics(ctx.repo, ledger.run_id)
+        rows = [r for r in logged if r["run"] == ledger.run_id]
         try:
             written = export.append_sql(ctx.db.url, cfg.sql_table, rows)
         except export.ExportError as exc:

@@ -6,14 +6,13 @@ from typing import Any
 
 from lowops.commands._run import project_locked
 from lowops.config import Project
-from lowops.io import audit, registry, version_labels
+from lowops.io import audit, version_labels
 from lowops.lifecycle.promote import who
 
 
 def _version(project: Project, ref: str) -> str:
-    version = version_labels.resolve(project.repo, project.config.model.name, ref)
-    registry.check_version(project.repo, project.config.model.name, version)
-    return version
+    """A version named directly or by alias (the labels module checks it exists)."""
+    return version_labels.resolve(project.repo, project.config.model.name, ref)
 
 
 def alias(project: Project, name: str, ref: str | None, *, by: str | None = None) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from sqlalchemy import exc as sa_exc
 
 from lowops import secrets
 from lowops.io.files import write_text
-from lowops.io.logs import read_metrics
 from lowops.io.runs import RunRecord
 
 # metrics.log name prefix -> the "source" label of lowops_kpi.
@@ -123,10 +122,10 @@ def prometheus_text(model: str, live: str | None, rows: list[dict[str, Any]], ru
     return "\n".join(lines) + "\n"
 
 
-def write_prometheus(path: Path, repo: Path, model: str, live: str | None, runs: list[RunRecord],
+def write_prometheus(path: Path, rows: list[dict[str, Any]], model: str, live: str | None, runs: list[RunRecord],
                      latest: RunRecord) -> None:
     """Rewrite the textfile at ``path`` atomically (its folder must exist: node_exporter's)."""
-    write_text(path, prometheus_text(model, live, read_metrics(repo), runs, latest), overwrite=True)
+    write_text(path, prometheus_text(model, live, rows, runs, latest), overwrite=True)
 
 
 def _table(name: str) -> sa.Table:
@@ -175,6 +174,3 @@ def _values(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
              "row_count": int(r["rows"]), "run_id": r["run"]} for r in rows]
 
 
-def run_metrics(repo: Path, run_id: str) -> list[dict[str, Any]]:
-    """The metric lines run ``run_id`` logged."""
-    return [r for r in read_metrics(repo) if r["run"] == run_id]

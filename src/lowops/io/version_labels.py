@@ -19,7 +19,7 @@ from typing import Any
 from lowops.errors import IntegrityError, UnknownVersionError, UsageError
 from lowops.io import deploy, layout
 from lowops.io.files import read_json, write_json
-from lowops.io.registry import list_versions
+from lowops.io.registry import check_version
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,39}\Z")
 LIVE = "live"
@@ -56,14 +56,6 @@ def _write(repo: Path, name: str, labels: dict[str, Any]) -> None:
     write_json(layout.labels_file(repo, name), labels, overwrite=True)
 
 
-def _existing(repo: Path, name: str, version: str) -> str:
-    versions = list_versions(repo, name)
-    if version not in versions:
-        listed = ", ".join(versions) or "none yet"
-        raise UnknownVersionError(f"Model '{name}' has no version {version!r}; versions: {listed}.")
-    return version
-
-
 def resolve(repo: Path, name: str, ref: str) -> str:
     """A version named directly (``v0003``) or by alias (``@candidate``, ``@live``).
 
@@ -97,7 +89,8 @@ def set_alias(repo: Path, name: str, alias: str, version: str | None) -> str | N
             raise UsageError(f"Model '{name}' has no alias @{alias} to remove")
         del labels["aliases"][alias]
     else:
-        labels["aliases"][alias] = _existing(repo, name, version)
+        check_version(repo, name, version)
+        labels["aliases"][alias] = version
     _write(repo, name, labels)
     return before
 
@@ -105,7 +98,7 @@ def set_alias(repo: Path, name: str, alias: str, version: str | None) -> str | N
 def tag(repo: Path, name: str, version: str, value: str, *, remove: bool = False) -> list[str]:
     """Add (or remove) one tag of ``version``; its tags after."""
     check_name("tag", value)
-    _existing(repo, name, version)
+    check_version(repo, name, version)
     labels = read(repo, name)
     tags = labels["tags"].setdefault(version, [])
     if remove:
@@ -122,7 +115,7 @@ def tag(repo: Path, name: str, version: str, value: str, *, remove: bool = False
 
 def describe(repo: Path, name: str, version: str, text: str) -> None:
     """Set ``version``'s one-line description (empty: remove it)."""
-    _existing(repo, name, version)
+    check_version(repo, name, version)
     labels = read(repo, name)
     cleaned = " ".join(text.split())
     if len(cleaned) > 500:
