@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lowops.config import MAX_YAML_DEPTH, MAX_YAML_NODES, load_project
+from lowops.config import load_project
+from lowops.config_yaml import MAX_YAML_DEPTH, MAX_YAML_NODES
 from lowops.errors import ConfigError
 
 

@@ -68,17 +68,22 @@ class Project:
 
     @property
     def repo(self) -> Path:
-        return self._loaded.repo
+        """The repository (in a project with several models, the directory holding each model's)."""
+        return self._loaded.shared_repo if self._loaded.several else self._loaded.repo
 
     @property
     def config(self) -> Config:
-        """The validated configuration (read-only)."""
+        """The validated configuration (read-only; of the first model in a project with several)."""
         return self._loaded.config
+
+    def model_config(self, model: str) -> Config:
+        """One model's validated configuration: the top-level sections with its `models:` entry merged in."""
+        return self._one(model).config
 
     @property
     def models(self) -> list[str]:
         """The models of the project, in the config's order."""
-        return [self._loaded.config.model.name]
+        return self._loaded.model_names
 
     def _window(self, label: str) -> str:
         """``label`` checked against ``windows.frequency`` (a WindowError, exit 2, otherwise)."""
@@ -86,19 +91,23 @@ class Project:
         return parse_window(label, windows.frequency, tz=windows.timezone).label
 
     def _model(self, model: str | None) -> str:
-        name = model or self.models[0]
-        if name not in self.models:
-            raise UsageError(f"no model {name!r} in {self._loaded.config_path}; the project has: "
+        if model is None:
+            if len(self.models) > 1:
+                raise UsageError(f"{self._loaded.config_path} has several models ({', '.join(self.models)}); "
+                                 f"say which with model=NAME")
+            return self.models[0]
+        if model not in self.models:
+            raise UsageError(f"no model {model!r} in {self._loaded.config_path}; the project has: "
                              f"{', '.join(self.models)}")
-        return name
+        return model
 
-    def _allowed(self) -> tuple[str, ...]:
-        """``model.allowed_modules``: the only packages a skops model file may need types from."""
-        return tuple(self._loaded.config.model.allowed_modules)
+    def _one(self, model: str | None) -> LoadedProject:
+        """The project as one model sees it (its own repository directory in a project with several)."""
+        return self._loaded.for_model(self._model(model))
 
     @contextmanager
-    def _context(self) -> Iterator[Context]:
-        ctx = commands.open_context(self._loaded)
+    def _context(self, model: str | None) -> Iterator[Context]:
+        ctx = commands.open_context(self._one(model))
         try:
             yield ctx
         finally:
@@ -108,8 +117,7 @@ class Project:
         """Every version with its status and hold-out KPI, as ``lowops models list --json`` prints them."""
         from lowops.commands.models import list_models
 
-        self._model(model)
-        return list_models(self._loaded)
+        return list_models(self._one(model))
 
     def live(self, model: str | None = None) -> Model:
         """The live version, verified (digests, HMAC) and loaded.
@@ -119,9 +127,10 @@ class Project:
             IntegrityError: a file of the version fails its digest or HMAC, or its model file needs a
                 type outside ``model.allowed_modules``.
         """
-        name = self._model(model)
-        pipeline, card, _slot = registry.load_live(self.repo, name, allowed_modules=self._allowed(),
-                                                 pickles=self._loaded.config.integrity.load_pickles)
+        one = self._one(model)
+        name = one.config.model.name
+        pipeline, card, _slot = registry.load_live(one.repo, name, allowed_modules=one.config.model.allowed_modules,
+                                                 pickles=one.config.integrity.load_pickles)
         return Model(name, str(card.version), pipeline, card)
 
     def load(self, version: str, model: str | None = None) -> Model:
@@ -132,10 +141,11 @@ class Project:
             IntegrityError: a file of the version fails its digest or HMAC, or its model file needs a
                 type outside ``model.allowed_modules``.
         """
-        name = self._model(model)
-        version = version_labels.resolve(self.repo, name, version)
-        pipeline, card = registry.load_model(self.repo, name, version, allowed_modules=self._allowed(),
-                                             pickles=self._loaded.config.integrity.load_pickles)
+        one = self._one(model)
+        name = one.config.model.name
+        version = version_labels.resolve(one.repo, name, version)
+        pipeline, card = registry.load_model(one.repo, name, version, allowed_modules=one.config.model.allowed_modules,
+                                             pickles=one.config.integrity.load_pickles)
         return Model(name, version, pipeline, card)
 
     def snapshot(self, window: str, kind: str = "features", model: str | None = None) -> pd.DataFrame:
@@ -147,16 +157,16 @@ class Project:
         """
         if kind not in ("features", "labels"):
             raise UsageError(f"kind must be features or labels, not {kind!r}")
-        name = self._model(model)
+        one = self._one(model)
         label = self._window(window)
-        found = snaps.latest(self.repo, label, kind, name)
+        found = snaps.latest(one.repo, label, kind, one.config.model.name)
         if found is None:
-            raise DataError(f"no {kind} snapshot of {label} in {self.repo}; run `lowops extract --window {label}` "
+            raise DataError(f"no {kind} snapshot of {label} in {one.repo}; run `lowops extract --window {label}` "
                             f"or `lowops run --window {label}` first")
         snaps.verify_snapshot(found)
         return snaps.load(found)
 
-    def predictions(self, window: str) -> pd.DataFrame:
+    def predictions(self, window: str, model: str | None = None) -> pd.DataFrame:
         """The window's latest predictions file (every column lowops wrote).
 
         Raises:
@@ -164,38 +174,44 @@ class Project:
         """
         import pandas as pd
 
+        repo = self._one(model).repo
         label = self._window(window)
-        files = layout.predictions_files(self.repo, label)
+        files = layout.predictions_files(repo, label)
         if not files:
-            raise DataError(f"{label} was never scored in {self.repo}; run `lowops score --window {label}` first")
+            raise DataError(f"{label} was never scored in {repo}; run `lowops score --window {label}` first")
         return pd.read_csv(files[-1])
 
-    def verdict(self, window: str) -> dict[str, Any]:
+    def verdict(self, window: str, model: str | None = None) -> dict[str, Any]:
         """The window's verdict file: drift, impact and model drift as monitoring judged them.
 
         Raises:
             DataError: the window was never monitored.
         """
+        repo = self._one(model).repo
         label = self._window(window)
-        path = layout.monitoring_dir(self.repo, label) / layout.VERDICT_FILE
+        path = layout.monitoring_dir(repo, label) / layout.VERDICT_FILE
         if not path.is_file():
-            raise DataError(f"{label} was never monitored in {self.repo}; run `lowops run --window {label}` or "
+            raise DataError(f"{label} was never monitored in {repo}; run `lowops run --window {label}` or "
                             f"`lowops drift --window {label}` first")
         found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return found
 
-    def metrics(self) -> pd.DataFrame:
-        """Every line of logs/metrics.log: time, window, model, version, metric, value, rows, run."""
+    def metrics(self, model: str | None = None) -> pd.DataFrame:
+        """Every line of logs/metrics.log: time, window, model, version, metric, value, rows, run (in a project
+        with several models, every model's unless ``model`` names one)."""
         import pandas as pd
 
+        names = [self._model(model)] if model is not None or len(self.models) == 1 else self.models
         columns = ["time", "window", "model", "version", "metric", "value", "rows", "run"]
-        return pd.DataFrame(read_metrics(self.repo), columns=columns)
+        rows = [row for name in names for row in read_metrics(self._loaded.for_model(name).repo)]
+        return pd.DataFrame(rows, columns=columns)
 
-    def run(self, window: str | None = None, *, force: bool = False) -> dict[str, Any]:
+    def run(self, window: str | None = None, *, force: bool = False, model: str | None = None) -> dict[str, Any]:
         """The whole loop for one window, exactly as ``lowops run --window W`` (lock, ledger, notifications).
 
         Returns:
-            The outcome: window, status (done, empty, skipped), run id and the run's outputs.
+            The outcome: window, status (done, empty, skipped), run id and the run's outputs. In a project
+            with several models and no ``model``: each model's outcome, by name, run in the config's order.
 
         Raises:
             LockHeldError: another run holds the repository. Any :class:`lowops.errors.LowopsError`
@@ -203,7 +219,9 @@ class Project:
         """
         from lowops.commands import run as pipeline
 
-        with self._context() as ctx:
+        if model is None and len(self.models) > 1:
+            return {name: self.run(window, force=force, model=name) for name in self.models}
+        with self._context(model) as ctx:
             outcome = pipeline.run(ctx, ctx.window(window), force=force)
         return {"window": outcome.window, "status": outcome.status, "run_id": outcome.run_id, **outcome.outputs}
 

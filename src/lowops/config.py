@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from lowops import secrets
 from lowops.config_schema import Config
+from lowops.config_yaml import UniqueKeyLoader
 from lowops.errors import ConfigError
 from lowops.windows import FREQUENCIES
 
@@ -31,16 +32,58 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_NAME = re.compile(r"PASSW|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PWD", re.I)
 
 
+# What each entry of a `models:` list may set; the rest (database, repository, windows, compute, lock,
+# integrity, retention, export) is the project's and shared by its models.
+MODEL_SECTIONS = ("entity_key", "features", "labels", "model", "train", "drift", "triggers", "compare", "smoke",
+                  "deploy", "governance", "notify")
+
+
 class Project:
-    """A loaded project: its directory, its validated config and where it came from."""
+    """A loaded project: its directory, its validated config and where it came from.
+
+    A project with a ``models:`` list holds one validated config per model
+    (``models``, in the file's order); ``for_model`` gives the project as one
+    model sees it, whose repository is its own directory under ``repository``.
+    A project without the list has one model and keeps ``repository`` itself.
+    """
 
     def __init__(self, root: Path, config_path: Path, config: Config, raw: dict[str, Any],
-                 warnings: list[str]) -> None:
+                 warnings: list[str], models: dict[str, Config] | None = None,
+                 model_dir: str | None = None) -> None:
         self.root = root
         self.config_path = config_path
         self.config = config
         self.raw = raw
         self.warnings = warnings
+        self.models = models  # None: no `models:` list
+        self.model_dir = model_dir
+
+    @property
+    def model_names(self) -> list[str]:
+        """The project's models, in the config's order."""
+        return list(self.models) if self.models is not None else [self.config.model.name]
+
+    @property
+    def several(self) -> bool:
+        """The config has a `models:` list (each model then has its own repository directory)."""
+        return self.models is not None
+
+    def for_model(self, name: str) -> Project:
+        """The project as its model ``name`` sees it.
+
+        Raises:
+            ConfigError: the project has no model of that name.
+        """
+        if self.models is None:
+            if name != self.config.model.name:
+                raise ConfigError(f"{self.config_path}: no model {name!r}; the project's model is "
+                                  f"{self.config.model.name!r}.")
+            return self
+        if name not in self.models:
+            raise ConfigError(f"{self.config_path}: no model {name!r}; its models are "
+                              f"{', '.join(self.models)}.")
+        return Project(self.root, self.config_path, self.models[name], self.raw, self.warnings,
+                       models=self.models, model_dir=name)
 
     def path(self, relative: str) -> Path:
         """Resolve a path from the config against the project directory."""
@@ -49,6 +92,13 @@ class Project:
 
     @property
     def repo(self) -> Path:
+        """The repository this model writes: ``repository``, or its model's directory under it."""
+        base = self.path(self.config.repository)
+        return base / self.model_dir if self.model_dir else base
+
+    @property
+    def shared_repo(self) -> Path:
+        """``repository`` itself (which holds the models' directories in a project with several)."""
         return self.path(self.config.repository)
 
     def section_hash(self, *sections: str) -> str:
@@ -69,65 +119,6 @@ class Project:
             raise ConfigError(
                 f"The environment variable LOWOPS_LOCK_WAIT must be a number of seconds. Got {env!r} instead."
             ) from None
-
-
-# A config file is a few hundred nodes; these bound what a hostile or broken one can cost
-# (an alias "bomb" expands exponentially, a 20,000-deep file exhausts the stack).
-MAX_YAML_DEPTH = 64
-MAX_YAML_NODES = 100_000
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one), deep nesting, and
-    documents whose aliases expand past :data:`MAX_YAML_NODES` nodes."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._sizes: dict[int, int] = {}  # node id -> nodes it stands for once aliases are expanded
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
-        self._depth += 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise ConfigError(f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: nested more than "
-                                  f"{MAX_YAML_DEPTH} levels deep; a lowops config is a few levels of keys.")
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-        if node is not None and id(node) not in self._sizes:
-            children: list[yaml.Node] = []
-            if isinstance(node, yaml.SequenceNode):
-                children = list(node.value)
-            elif isinstance(node, yaml.MappingNode):
-                children = [part for pair in node.value for part in pair]
-            size = 1 + sum(self._sizes.get(id(child), 1) for child in children)
-            if size > MAX_YAML_NODES:
-                raise ConfigError(f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: its aliases (*name) "
-                                  f"expand to more than {MAX_YAML_NODES:,} values; write the values out instead.")
-            self._sizes[id(node)] = size
-        return node
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in mapping:
-            mark = key_node.start_mark
-            raise ConfigError(
-                f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}: "
-                f"duplicate key {key!r}; each key may appear once in a mapping."
-            )
-        mapping[key] = loader.construct_object(value_node, deep=deep)
-    return mapping
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
 
 
 def _expand(value: Any, where: str, file: Path) -> Any:
@@ -168,12 +159,12 @@ def _register_url_secrets(value: Any) -> None:
         secrets.register_url(value)
 
 
-def _describe_error(error: Mapping[str, Any], file: Path, known: dict[str, Any]) -> str:
+def _describe_error(error: Mapping[str, Any], file: Path | str, known: dict[str, Any]) -> str:
     loc = ".".join(str(part) for part in error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
         parent_path = [str(p) for p in error["loc"][:-1]]
-        allowed = _allowed_keys(parent_path)
+        allowed = _allowed_keys(parent_path) + ([] if parent_path else ["models"])
         key = str(error["loc"][-1])
         guess = difflib.get_close_matches(key, allowed, n=1)
         hint = f" Did you mean '{'.'.join([*parent_path, guess[0]])}'?" if guess else ""
@@ -246,7 +237,7 @@ def load_project(project_dir: Path | None = None, config_file: Path | None = Non
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read {path}: {exc}.") from exc
     try:
-        loader = _UniqueKeyLoader(text)  # a SafeLoader: no tags that build Python objects
+        loader = UniqueKeyLoader(text)  # a SafeLoader: no tags that build Python objects
         loader.name = str(path)  # so every error mark names the file
         try:
             raw = loader.get_single_data()
@@ -270,10 +261,75 @@ def load_project(project_dir: Path | None = None, config_file: Path | None = Non
         )
     expanded = _expand(raw, "", path)
     _register_url_secrets(expanded)  # before validation: its messages may quote a URL
+    if "models" not in expanded:
+        config = _validate(expanded, path, str(path))
+        return Project(root, path, config, expanded, warnings)
+    models = {}
+    for index, merged in enumerate(_model_entries(expanded, path)):
+        name = merged["model"]["name"]
+        models[name] = _validate(merged, path, f"{path}: models[{index}] ({name})")
+    first = next(iter(models.values()))
+    return Project(root, path, first, expanded, warnings, models=models)
+
+
+def _model_entries(expanded: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """Each entry of the `models:` list merged over the file's top-level sections.
+
+    An entry's section is merged key by key over the top-level one (``labels: {target: x}``
+    keeps ``labels.sql``); a key's value is replaced whole, nested mappings included
+    (``model.estimator``, ``features.marts``, ``drift.thresholds``).
+    """
+    entries = expanded["models"]
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: the 'models' parameter must be a list of models, each a mapping with a "
+                          f"name (e.g. - name: churn). Got {entries!r} instead.")
+    base = {key: value for key, value in expanded.items() if key != "models"}
+    merged_entries, seen = [], set()
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ConfigError(f"{path}: models[{index}] must be a mapping with a name (e.g. - name: churn). "
+                              f"Got {entry!r} instead.")
+        name = entry["name"]
+        if name in seen:
+            raise ConfigError(f"{path}: models[{index}]: the name {name!r} is given twice; each model needs "
+                              f"its own name (it names the model's directory in the repository).")
+        seen.add(name)
+        unknown = sorted(set(entry) - {"name", *MODEL_SECTIONS})
+        if unknown:
+            key = unknown[0]
+            guess = difflib.get_close_matches(key, MODEL_SECTIONS, n=1)
+            hint = f" Did you mean '{guess[0]}'?" if guess else ""
+            shared = " It is shared by the project's models: set it at the top level." \
+                if key in Config.model_fields else ""
+            raise ConfigError(f"{path}: models[{index}] ({name}): unknown key '{key}'.{shared}{hint} Allowed keys "
+                              f"here: {', '.join(['name', *MODEL_SECTIONS])}.")
+        merged = dict(base)
+        for section, value in entry.items():
+            if section == "name":
+                continue
+            if isinstance(value, dict) and isinstance(base.get(section), dict):
+                merged[section] = {**base[section], **value}
+            else:
+                merged[section] = value
+        model = merged.get("model")
+        if isinstance(model, dict):
+            given = entry["model"].get("name") if isinstance(entry.get("model"), dict) else None
+            if given is not None and given != name:
+                raise ConfigError(f"{path}: models[{index}] ({name}): model.name is {given!r}; leave it out, "
+                                  f"the entry's name is the model's name.")
+            merged["model"] = {**model, "name": name}
+        else:
+            merged["model"] = {"name": name} if model is None else model
+        merged_entries.append(merged)
+    return merged_entries
+
+
+def _validate(expanded: dict[str, Any], path: Path, where: str) -> Config:
+    """One model's config, validated; ``where`` starts each message (the file, and the entry of `models:`)."""
     try:
         config = Config.model_validate(expanded)
     except ValidationError as exc:
-        lines = [_describe_error(err, path, expanded) for err in exc.errors()]
+        lines = [_describe_error(err, where, expanded) for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
     secrets.register_url(config.database.url)
     if config.windows.timezone != "UTC":
@@ -283,11 +339,11 @@ def load_project(project_dir: Path | None = None, config_file: Path | None = Non
             parse_window("2025", tz=config.windows.timezone)
         except ConfigError:
             raise ConfigError(
-                f"{path}: the 'windows.timezone' parameter must be an IANA time zone such as "
+                f"{where}: the 'windows.timezone' parameter must be an IANA time zone such as "
                 f"Europe/Paris. Got {config.windows.timezone!r} instead."
             ) from None
     for name in config.features.exclude:
         if name == config.entity_key:
-            raise ConfigError(f"{path}: 'features.exclude' must not name the entity key {name!r}.")
+            raise ConfigError(f"{where}: 'features.exclude' must not name the entity key {name!r}.")
     assert FREQUENCIES  # config_schema's Literal mirrors windows.FREQUENCIES
-    return Project(root, path, config, expanded, warnings)
+    return config

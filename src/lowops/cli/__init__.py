@@ -105,10 +105,13 @@ class LazyGroup(click.Group):
               help="Project directory (default: the current directory).")
 @click.option("-c", "--config", "config", type=click.Path(dir_okay=False), default=None,
               help="Config file (default: PROJECT/config/lowops.yaml).")
+@click.option("--model", "model", default=None, metavar="NAME",
+              help="The model, in a project with several (default: each in turn where a command can run "
+                   "for all, else required).")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="lowops")
 @click.pass_context
-def cli(ctx: click.Context, project: str | None, config: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, project: str | None, config: str | None, model: str | None, debug: bool) -> None:
     """MLOps for one Linux server, a SQL database and cron.
 
     lowops extracts feature marts by time window, trains and versions models,
@@ -122,7 +125,7 @@ def cli(ctx: click.Context, project: str | None, config: str | None, debug: bool
         lowops models list
     """
     ctx.ensure_object(dict)
-    ctx.obj.update(project=project, config=config, debug=debug)
+    ctx.obj.update(project=project, config=config, model=model, debug=debug)
 
 
 class Terminated(SystemExit):

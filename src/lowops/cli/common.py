@@ -6,6 +6,7 @@ build ``--help``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,10 @@ def _store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 def project_options(func: F) -> F:
-    """-C/--project and -c/--config on the command itself (they also work before it)."""
+    """-C/--project, -c/--config and --model on the command itself (they also work before it)."""
+    func = click.option("--model", "model", default=None, metavar="NAME", expose_value=False, callback=_store,
+                        is_eager=True, help="The model, in a project with several (default: each in turn "
+                                            "where a command can run for all, else required).")(func)
     func = click.option("-c", "--config", "config", type=click.Path(dir_okay=False), default=None,
                         expose_value=False, callback=_store, is_eager=True,
                         help="Config file (default: PROJECT/config/lowops.yaml).")(func)
@@ -44,16 +48,86 @@ def window_option(func: F) -> F:
                              "default: the last complete window.")(func)
 
 
-def load_only(ctx: click.Context) -> Any:
-    """Load and validate the project's config without opening the database."""
+def _load_all(ctx: click.Context) -> Any:
+    """The project the options name, with every model (loaded once per command)."""
     from lowops import commands
 
     obj = ctx.find_root().obj or {}
-    project = commands.load(Path(obj["project"]) if obj.get("project") else None,
-                            Path(obj["config"]) if obj.get("config") else None)
-    for warning in project.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return project
+    if "_loaded" not in obj:
+        project = commands.load(Path(obj["project"]) if obj.get("project") else None,
+                                Path(obj["config"]) if obj.get("config") else None)
+        for warning in project.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        obj["_loaded"] = project
+    return obj["_loaded"]
+
+
+def load_only(ctx: click.Context) -> Any:
+    """Load and validate the project's config without opening the database: the project as the chosen model
+    (``--model``, or the only one) sees it."""
+    project = _load_all(ctx)
+    obj = ctx.find_root().obj or {}
+    name = obj.get("model")
+    if name is None:
+        if len(project.model_names) > 1:
+            raise click.UsageError(f"{project.config_path} has several models ({', '.join(project.model_names)}); "
+                                   f"say which with --model NAME.")
+        return project.for_model(project.model_names[0])
+    if name not in project.model_names:
+        raise click.UsageError(f"no model {name!r} in {project.config_path}; its models: "
+                               f"{', '.join(project.model_names)}.")
+    return project.for_model(name)
+
+
+def each_model(func: F) -> F:
+    """A command that runs for every model of a project with several, in the config's order, unless
+    ``--model`` names one.
+
+    Each model's output follows a ``model NAME:`` line (with ``--json``: one document, by model). A model
+    that fails does not stop the next: its error is printed, and the command exits with the first
+    failure's code once every model has had its turn.
+    """
+
+    @functools.wraps(func)
+    def for_each(*args: Any, **kwargs: Any) -> Any:
+        from lowops import secrets
+        from lowops.errors import LowopsError
+
+        ctx = click.get_current_context()
+        root = ctx.find_root()
+        root.ensure_object(dict)
+        obj = root.obj
+        if obj.get("model") is not None or len(_load_all(ctx).model_names) < 2:
+            return func(*args, **kwargs)
+        as_json = bool(kwargs.get("as_json"))
+        collected: dict[str, Any] = {}
+        failed: int | None = None
+        for name in _load_all(ctx).model_names:
+            obj["model"], obj["_json"] = name, []
+            if not as_json:
+                click.echo(f"model {name}:")
+            try:
+                func(*args, **kwargs)
+            except LowopsError as exc:
+                if obj.get("debug"):
+                    raise
+                click.echo(f"Error: model {name}: {secrets.redact(exc.message)}", err=True)
+                failed = exc.exit_code if failed is None else failed
+            except click.exceptions.Exit as exc:
+                if exc.exit_code:
+                    failed = exc.exit_code if failed is None else failed
+            finally:
+                documents = obj.pop("_json")
+                obj["model"] = None
+            if documents:
+                collected[name] = documents[0] if len(documents) == 1 else documents
+        if as_json:
+            print_json(collected)
+        if failed is not None:
+            raise click.exceptions.Exit(failed)
+        return None
+
+    return for_each  # type: ignore[return-value]  # functools.wraps keeps the signature click reads
 
 
 def open_project(ctx: click.Context) -> Any:
@@ -69,4 +143,10 @@ def open_project(ctx: click.Context) -> Any:
 
 
 def print_json(data: Any) -> None:
+    """Print ``data`` as JSON (inside :func:`each_model`, it is kept for the one document by model)."""
+    ctx = click.get_current_context(silent=True)
+    documents = ctx.find_root().obj.get("_json") if ctx is not None and ctx.find_root().obj else None
+    if documents is not None:
+        documents.append(data)
+        return
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from lowops.cli.common import json_option, open_project, print_json, project_options, window_option
+from lowops.cli.common import each_model, json_option, open_project, print_json, project_options, window_option
 
 # Not a sysexits code on purpose: drift is a finding, not a failure, and a
 # pipeline must tell it apart from bad data (65) or a bug (1).
@@ -24,6 +24,7 @@ DRIFT_EXIT_CODE = 3
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, sweetviz_report: bool,
           as_json: bool) -> None:
     """Check a window for data drift, its impact on the live model, and model drift.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import json_option, open_project, print_json, project_options
+from lowops.cli.common import each_model, json_option, open_project, print_json, project_options
 
 
 @click.command()
@@ -19,6 +19,7 @@ from lowops.cli.common import json_option, open_project, print_json, project_opt
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def gc(ctx: click.Context, keep_windows: int | None, keep_versions: int | None, dry_run: bool, by: str | None,
        as_json: bool) -> None:
     """Remove old windows (data versions, predictions, monitoring) and model versions.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import json_option, load_only, print_json, project_options
+from lowops.cli.common import each_model, json_option, load_only, print_json, project_options
 
 
 @click.group()
@@ -28,6 +28,7 @@ def models() -> None:
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List the versions of the project's model with their hold-out KPI and status.
 

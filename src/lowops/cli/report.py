@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lowops.cli.common import json_option, load_only, print_json, project_options
+from lowops.cli.common import each_model, json_option, load_only, print_json, project_options
 
 
 @click.command()
@@ -23,6 +23,7 @@ from lowops.cli.common import json_option, load_only, print_json, project_option
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def report(ctx: click.Context, output: Path | None, sweetviz_window: str | None, version: str | None,
            folder: str | None, run_id: str | None, background: bool, as_json: bool) -> None:
     """Write the static HTML dashboard (read-only on the repository; no database).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import json_option, open_project, print_json, project_options
+from lowops.cli.common import each_model, json_option, open_project, print_json, project_options
 
 
 @click.command()
@@ -15,6 +15,7 @@ from lowops.cli.common import json_option, open_project, print_json, project_opt
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def retrain(ctx: click.Context, window: str | None, by: str | None, as_json: bool) -> None:
     """Retrain now, compare with the live version and those live at T-1 and T-2, act on it.
 

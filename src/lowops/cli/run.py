@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from lowops.cli.common import json_option, open_project, print_json, project_options, window_option
+from lowops.cli.common import each_model, json_option, open_project, print_json, project_options, window_option
 
 
 def _report(outcome: Any, as_json: bool) -> dict[str, Any]:
@@ -35,6 +35,7 @@ def _report(outcome: Any, as_json: bool) -> dict[str, Any]:
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def run(ctx: click.Context, window: str | None, force: bool, resume: bool, as_json: bool) -> None:
     """Run the whole loop for one window: extract, score, evaluate, log.
 
@@ -66,6 +67,7 @@ def run(ctx: click.Context, window: str | None, force: bool, resume: bool, as_js
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def backfill(ctx: click.Context, first: str, last: str, force: bool, as_json: bool) -> None:
     """Run the loop for each window from W1 to W2, in order.
 

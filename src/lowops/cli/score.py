@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import json_option, open_project, print_json, project_options, window_option
+from lowops.cli.common import each_model, json_option, open_project, print_json, project_options, window_option
 
 
 @click.command()
@@ -12,6 +12,7 @@ from lowops.cli.common import json_option, open_project, print_json, project_opt
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def score(ctx: click.Context, window: str | None, as_json: bool) -> None:
     """Score a window with the live model into outputs/W/predictions-RUN.csv.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import json_option, load_only, print_json, project_options
+from lowops.cli.common import each_model, json_option, load_only, print_json, project_options
 
 
 @click.command()
@@ -13,6 +13,7 @@ from lowops.cli.common import json_option, load_only, print_json, project_option
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def status(ctx: click.Context, n_runs: int, as_json: bool) -> None:
     """Show the live model, the last runs and the latest KPIs (read-only).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import json_option, open_project, print_json, project_options, window_option
+from lowops.cli.common import each_model, json_option, open_project, print_json, project_options, window_option
 
 
 @click.command()
@@ -13,6 +13,7 @@ from lowops.cli.common import json_option, open_project, print_json, project_opt
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def train(ctx: click.Context, window: str | None, full: bool, as_json: bool) -> None:
     """Train and register a new model version on the windows ending at W.
 

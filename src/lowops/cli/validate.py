@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import open_project, project_options
+from lowops.cli.common import each_model, open_project, project_options
 
 
 @click.command()
 @project_options
 @click.pass_context
+@each_model
 def validate(ctx: click.Context) -> None:
     """Check the config, the estimator, every SQL file, that the database answers, and that each query compiles.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lowops.cli.common import json_option, load_only, print_json, project_options
+from lowops.cli.common import each_model, json_option, load_only, print_json, project_options
 
 
 @click.command()
@@ -12,6 +12,7 @@ from lowops.cli.common import json_option, load_only, print_json, project_option
 @project_options
 @json_option
 @click.pass_context
+@each_model
 def verify(ctx: click.Context, repair: bool, as_json: bool) -> None:
     """Check every digest, manifest, pointer and ledger; exit 77 on any finding.
 

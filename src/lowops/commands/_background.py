@@ -49,7 +49,7 @@ def start_report(ctx: Context, verdict: DriftVerdict) -> None:
     if folder is None or not version:
         return
     argv = [sys.executable, "-m", "lowops.cli", "-C", str(ctx.project.root), "-c", str(ctx.project.config_path),
-            "report", "--sweetviz", verdict.window, "--version", str(version), "--folder", folder,
+            "--model", ctx.name, "report", "--sweetviz", verdict.window, "--version", str(version), "--folder", folder,
             "--run-id", ctx.run_id, "--background"]
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

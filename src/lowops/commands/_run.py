@@ -79,6 +79,8 @@ def _export(ctx: Context, ledger: Ledger) -> None:
     logged = read_metrics(ctx.repo)  # read once for both
     if cfg.prometheus_textfile is not None:
         path = ctx.project.path(cfg.prometheus_textfile)
+        if ctx.project.several:  # one file per model: each run rewrites its own model's, and the collector reads all
+            path = path.with_name(f"{path.stem}-{ctx.name}{path.suffix}")
         try:
             export.write_prometheus(path, logged, ctx.name, deploy.live_version(ctx.repo, ctx.name),
                                     read_runs(ctx.repo), ledger.record)
