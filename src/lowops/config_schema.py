@@ -344,6 +344,13 @@ class IntegrityConfig(_Section):
         return self
 
 
+class RetentionConfig(_Section):
+    """What ``lowops gc`` keeps besides what it never removes; its --keep-* flags override these."""
+
+    keep_windows: int | None = Field(default=None, ge=0, le=1_000_000)  # null: 90 daily ... 3 yearly (per grain)
+    keep_versions: int = Field(default=10, ge=1, le=1_000_000)  # at least 1: the newest version always stays
+
+
 class ExportConfig(_Section):
     """Metrics for the dashboards a team already watches, written at the end of every run."""
 
@@ -385,6 +392,7 @@ class Config(_Section):
     governance: GovernanceConfig = GovernanceConfig()
     notify: NotifyConfig = NotifyConfig()
     integrity: IntegrityConfig = IntegrityConfig()
+    retention: RetentionConfig = RetentionConfig()
     export: ExportConfig = ExportConfig()
 
     @field_validator("entity_key")

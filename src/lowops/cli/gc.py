@@ -9,10 +9,11 @@ from lowops.cli.common import each_model, json_option, open_project, print_json,
 
 @click.command()
 @click.option("--keep-windows", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Windows to keep besides the protected ones (default: 90 daily, 52 weekly, 24 monthly, "
-                   "8 quarterly, 3 yearly).")
+              help="Windows to keep besides the protected ones (default: retention.keep_windows of the config; "
+                   "when null, 90 daily, 52 weekly, 24 monthly, 8 quarterly, 3 yearly).")
 @click.option("--keep-versions", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Versions to keep besides the protected ones (default: 10).")
+              help="Versions to keep besides the protected ones (default: retention.keep_versions of the "
+                   "config, 10).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--by", default=None, metavar="NAME", help="Who removes (recorded in the audit log; default: "
                                                           "your login name).")
@@ -28,7 +29,8 @@ def gc(ctx: click.Context, keep_windows: int | None, keep_versions: int | None, 
     needs: never a version that is live, in a slot, pending approval,
     named by an alias or in a kept version's lineage, nor the windows the
     next run reads. logs/ and the audit log are never touched; every
-    removal is logged and audited.
+    removal is logged and audited. A removed version's tags and
+    description go with it.
 
     \b
     Example:

@@ -2,20 +2,23 @@
 
 The plan (``lifecycle.retention``) is recorded in the run ledger before
 anything is removed, so ``lowops verify`` knows which recorded files went on
-purpose. Each removal is one rename into the run's trash (``io.removal``),
-then one event-log line, and for a version one audit line; the trash is
-deleted last, and a summary audit line closes the run. An interrupted gc is
-finished by the next: its trash is deleted and a version it removed without
-auditing is audited then.
+purpose. Each removal is one rename into the run's trash (``io.removal``);
+for a version with tags or a description, one atomic rewrite of the model's
+labels file without them; then one event-log line, and for a version one
+audit line; the trash is deleted last, and a summary audit line closes the run. An
+interrupted gc is finished by the next: its trash is deleted, the labels of a
+version it removed are dropped, and a version it removed without auditing is
+audited then.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from lowops import faults, secrets
 from lowops.commands._run import locked, recorded, stage
 from lowops.context import Context
-from lowops.io import audit, layout, registry, removal
+from lowops.io import audit, layout, registry, removal, version_labels
 from lowops.io.runs import read_runs
 from lowops.lifecycle import retention
 from lowops.lifecycle.promote import who
@@ -65,17 +68,41 @@ def _result(found: retention.Plan, run_id: str | None) -> dict[str, Any]:
 
 
 def _finish_interrupted(ctx: Context, by: str) -> list[str]:
-    """Delete the trash an interrupted gc left, and audit the versions it removed unaudited."""
+    """Delete the trash an interrupted gc left, drop the labels of the versions it removed, audit them."""
     for leftover in layout.trash_dirs(ctx.repo):
         removal.delete(leftover)
         ctx.log.event("gc", f"deleted {leftover.name}, left by an interrupted gc")
     held = {name: registry.list_versions(ctx.repo, name) for name in registry.model_names(ctx.repo)}
+    runs = read_runs(ctx.repo)
+    dropped: dict[tuple[str, str], dict[str, Any]] = {}
+    for model, version, run_id, _ in retention.interrupted(runs, held):
+        said = version_labels.forget(ctx.repo, model, [version]).get(version)
+        if said:
+            dropped[(model, version)] = said
+            ctx.log.event("gc", f"dropped the {retention.in_words(said)} of {model} {version} from "
+                                f"{_labels_file(ctx, model)}: gc run {run_id} removed the version and was "
+                                "interrupted before dropping them")
     done = []
-    for model, version, run_id in retention.unaudited(read_runs(ctx.repo), audit.read_entries(ctx.repo), held):
+    for model, version, run_id, item in retention.unaudited(runs, audit.read_entries(ctx.repo), held):
+        # Dropped just now, or (killed after dropping them) what the interrupted run's plan recorded.
+        labels = dropped.get((model, version)) or {"tags": item.get("tags", []),
+                                                   "description": item.get("description")}
         audit.append(ctx.repo, "remove", model=model, version=version, by=by,
-                     reason=f"removed by gc run {run_id}, which was interrupted before recording it", run=run_id)
+                     reason=f"removed by gc run {run_id}, which was interrupted before recording it", run=run_id,
+                     labels=_audited(labels))
         done.append(f"{model} {version}")
     return done
+
+
+def _labels_file(ctx: Context, model: str) -> str:
+    return str(layout.labels_file(ctx.repo, model).relative_to(ctx.repo))
+
+
+def _audited(labels: dict[str, Any]) -> dict[str, Any]:
+    """A removed version's labels as its audit line records them (a description is free text: redacted)."""
+    text = labels.get("description")
+    return {"aliases": list(labels.get("aliases", [])), "tags": list(labels.get("tags", [])),
+            "description": secrets.redact(text) if isinstance(text, str) else None}
 
 
 def _remove(ctx: Context, found: retention.Plan, run_id: str, by: str) -> None:
@@ -85,12 +112,18 @@ def _remove(ctx: Context, found: retention.Plan, run_id: str, by: str) -> None:
     for item in found.removals:
         for path in item.paths:
             trash.discard(ctx.repo / path)
+        # The labels go after the version: killed in between, the next gc drops them (_finish_interrupted).
+        said: dict[str, Any] = {}
+        if item.model and item.version:
+            said = version_labels.forget(ctx.repo, item.model, [item.version]).get(item.version, {})
+        dropped = f"; dropped its {retention.in_words(said)} from {_labels_file(ctx, str(item.model))}" if said else ""
         ctx.log.event("gc", f"removed {item.what}: {', '.join(map(str, item.paths))} "
-                            f"({retention.human(item.bytes)})")
+                            f"({retention.human(item.bytes)}){dropped}")
         if item.version is not None:
             assert item.model is not None
+            faults.checkpoint(f"gc-audit:{item.version}")
             audit.append(ctx.repo, "remove", model=item.model, version=item.version, by=by, reason=reason,
-                         run=run_id)
+                         run=run_id, labels=_audited(said))
     trash.empty()
     summary = (f"removed {len(found.versions)} version(s) and {len(found.windows)} window(s), "
                f"{retention.human(found.bytes)}; kept the newest {found.keep_windows} window(s) and "

@@ -127,6 +127,34 @@ def describe(repo: Path, name: str, version: str, text: str) -> None:
     _write(repo, name, labels)
 
 
+def forget(repo: Path, name: str, versions: list[str]) -> dict[str, dict[str, Any]]:
+    """Drop every label of removed ``versions``: their tags, description and any alias naming them.
+
+    One atomic rewrite of the file, none when nothing names them (so running it again changes nothing).
+
+    Returns:
+        Per version that had any: ``{"aliases": [alias], "tags": [tag], "description": text or None}``.
+
+    Raises:
+        IntegrityError: the file is not the JSON lowops writes (nothing is changed).
+    """
+    if not layout.labels_file(repo, name).is_file():
+        return {}
+    labels = read(repo, name)
+    dropped: dict[str, dict[str, Any]] = {}
+    for version in versions:
+        aliases = sorted(a for a, v in labels["aliases"].items() if v == version)
+        for alias in aliases:
+            del labels["aliases"][alias]
+        said = {"aliases": aliases, "tags": sorted(labels["tags"].pop(version, [])),
+                "description": labels["descriptions"].pop(version, None)}
+        if any(said.values()):
+            dropped[version] = said
+    if dropped:
+        _write(repo, name, labels)
+    return dropped
+
+
 def of_version(labels: dict[str, Any], version: str, live: str | None) -> dict[str, Any]:
     """What one version is called: its aliases (``@live`` among them when it is live), tags and description."""
     aliases = sorted(f"@{a}" for a, v in labels["aliases"].items() if v == version)

@@ -15,6 +15,8 @@ versions go oldest first, beyond the newest ``keep_windows`` and
   versions a comparison includes, and ``drift.baseline_window``;
 - the newest version of a model, so a version number is never given twice.
 
+A removed version's tags and description (the model's labels file) go with it.
+
 Nothing here writes; ``lowops.commands.gc`` carries the plan out.
 """
 
@@ -35,7 +37,6 @@ from lowops.io.runs import RunRecord
 # year-on-year look at every month), two years of quarters, three years; what the repository costs grows
 # with the number of windows, so the finest grain keeps the shortest span.
 KEEP_WINDOWS = {"daily": 90, "weekly": 52, "monthly": 24, "quarterly": 8, "yearly": 3}
-KEEP_VERSIONS = 10
 # Statuses of a version the governance gate still has to act on.
 WAITING = ("pending", "staged", "approved")
 
@@ -50,10 +51,18 @@ class Removal:
     model: str | None = None
     version: str | None = None
     window: str | None = None
+    # What the model's labels file says of a removed version, which goes with it.
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+
+    def labels(self) -> str:
+        """Its tags and description in words ('' when it has none): "tag(s) a, b and description"."""
+        return in_words({"tags": self.tags, "description": self.description})
 
     def to_dict(self) -> dict[str, Any]:
         return {"what": self.what, "paths": [str(p) for p in self.paths], "bytes": self.bytes,
-                "model": self.model, "version": self.version, "window": self.window}
+                "model": self.model, "version": self.version, "window": self.window,
+                "tags": list(self.tags), "description": self.description}
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,8 @@ class Plan:
         out = [f"keep: the newest {self.keep_windows} window(s) and {self.keep_versions} version(s), and:"]
         out += [f"keep {what}: {why}" for what, why in self.kept]
         out += [f"delete {p}: left by an interrupted gc" for p in self.leftovers]
-        out += [f"remove {r.what}: {', '.join(map(str, r.paths))} ({human(r.bytes)})" for r in self.removals]
+        out += [f"remove {r.what}: {', '.join(map(str, r.paths))} ({human(r.bytes)})"
+                + (f", with its {r.labels()}" if r.labels() else "") for r in self.removals]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,8 +116,18 @@ def human(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def in_words(labels: dict[str, Any]) -> str:
+    """A version's labels (``aliases``, ``tags``, ``description``, each optional) in words; '' for none."""
+    said = ([f"alias(es) {', '.join('@' + a for a in labels['aliases'])}"] if labels.get("aliases") else [])
+    said += [f"tag(s) {', '.join(labels['tags'])}"] if labels.get("tags") else []
+    said += ["description"] if labels.get("description") else []
+    return " and ".join(said)
+
+
 def default_windows(config: Config) -> int:
-    return KEEP_WINDOWS[config.windows.frequency]
+    """The windows kept without ``--keep-windows``: ``retention.keep_windows``, else per grain."""
+    configured = config.retention.keep_windows
+    return KEEP_WINDOWS[config.windows.frequency] if configured is None else configured
 
 
 def next_run_windows(config: Config) -> int:
@@ -126,14 +146,15 @@ def plan(repo: Path, config: Config, models: list[str], runs: list[RunRecord], *
         config: the project's configuration (grain, training range, label delay, drift reference).
         models: the models whose versions may go (every other model's versions all stay).
         runs: every run ledger (which version scored which window).
-        keep_windows: windows to keep besides the protected ones (None: per grain, ``KEEP_WINDOWS``).
-        keep_versions: versions per model to keep besides the protected ones (None: ``KEEP_VERSIONS``).
+        keep_windows: windows to keep besides the protected ones (None: ``retention.keep_windows`` of the
+            config, and when that is null, per grain: ``KEEP_WINDOWS``).
+        keep_versions: versions per model to keep besides the protected ones (None: ``retention.keep_versions``).
 
     Raises:
         IntegrityError: a kept version's card cannot be read, so its lineage is unknown (nothing is planned).
     """
     n_windows = default_windows(config) if keep_windows is None else keep_windows
-    n_versions = KEEP_VERSIONS if keep_versions is None else keep_versions
+    n_versions = config.retention.keep_versions if keep_versions is None else keep_versions
     assert n_windows >= 0 and n_versions >= 1, "the newest version always stays"
     kept: list[tuple[str, str]] = []
     windows = _kept_windows(config, layout.window_labels(repo), n_windows, kept)
@@ -141,9 +162,10 @@ def plan(repo: Path, config: Config, models: list[str], runs: list[RunRecord], *
     lineage: dict[tuple[str, str], str] = {}
     for name in registry.model_names(repo):
         stays = _kept_versions(repo, name, runs, windows, n_versions, kept) if name in models else None
+        labels = version_labels.read(repo, name) if stays is not None else {}
         for version in registry.list_versions(repo, name):
             if stays is not None and version not in stays:
-                removals.append(_version_removal(repo, name, version))
+                removals.append(_version_removal(repo, name, version, labels))
                 continue
             for use in _card(repo, name, version).lineage.data:
                 for data_version in (use.features, use.labels):
@@ -214,11 +236,13 @@ def _kept_versions(repo: Path, name: str, runs: list[RunRecord], windows: set[st
     return stays
 
 
-def _version_removal(repo: Path, name: str, version: str) -> Removal:
+def _version_removal(repo: Path, name: str, version: str, labels: dict[str, Any]) -> Removal:
     folder, status = layout.version_dir(repo, name, version), layout.status_file(repo, name, version)
     paths = [folder] + ([status] if status.is_file() else [])
     return Removal(f"{name} {version}", tuple(p.relative_to(repo) for p in paths),
-                   sum(removal.size(p) for p in paths), model=name, version=version)
+                   sum(removal.size(p) for p in paths), model=name, version=version,
+                   tags=tuple(sorted(labels["tags"].get(version, []))),
+                   description=labels["descriptions"].get(version))
 
 
 def _orphan_statuses(repo: Path, name: str) -> list[Removal]:
@@ -263,20 +287,32 @@ def _names(pointer: Path) -> str | None:
     return version if isinstance(version, str) else None
 
 
-def unaudited(runs: list[RunRecord], entries: list[dict[str, Any]], held: dict[str, list[str]]) -> list[
-        tuple[str, str, str]]:
-    """Versions an interrupted gc renamed away before it could audit them: (model, version, run id).
+def interrupted(runs: list[RunRecord], held: dict[str, list[str]]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Versions an interrupted gc planned and renamed away: (model, version, run id, the plan's entry).
 
-    ``held``: every version the registry still holds, per model; ``entries``: the audit log's records.
+    ``held``: every version the registry still holds, per model.
     """
-    audited = {(e.get("model"), e.get("version")) for e in entries if e.get("action") == "remove"}
     found = []
     for record in runs:
         if record.command != "gc" or record.status == "done":
             continue
         for item in (record.done("plan") or {}).get("remove", []):
             model, version = item.get("model"), item.get("version")
-            if model and version and version not in held.get(model, []) and (model, version) not in audited:
-                found.append((str(model), str(version), record.run_id))
-                audited.add((model, version))
+            if model and version and version not in held.get(model, []):
+                found.append((str(model), str(version), record.run_id, item))
+    return found
+
+
+def unaudited(runs: list[RunRecord], entries: list[dict[str, Any]], held: dict[str, list[str]]) -> list[
+        tuple[str, str, str, dict[str, Any]]]:
+    """Versions an interrupted gc renamed away before it could audit them: (model, version, run id, plan entry).
+
+    ``entries``: the audit log's records.
+    """
+    audited = {(e.get("model"), e.get("version")) for e in entries if e.get("action") == "remove"}
+    found = []
+    for model, version, run_id, item in interrupted(runs, held):
+        if (model, version) not in audited:
+            found.append((model, version, run_id, item))
+            audited.add((model, version))
     return found
