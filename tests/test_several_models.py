@@ -241,3 +241,16 @@ def test_a_one_model_repository_is_not_taken_for_several(ran_project: Path, tmp_
     assert result.stderr.splitlines()[-1].endswith(
         f"), but {path} lists several models, each with its own directory there. Move what it holds into "
         f"{project / 'repo' / 'churn'}/ if it is 'churn''s, or set 'repository' to another directory.")
+
+
+def test_the_demos_two_model_config_holds_churn_and_a_regression_of_next_months_charge() -> None:
+    from conftest import ROOT
+
+    project = lowops.open(ROOT, ROOT / "config" / "two-models.yaml")
+    assert project.models == ["churn", "charge"]
+    charge = project.model_config("charge")
+    assert (charge.model.task, charge.train.primary_metric, charge.labels.target) == ("regression", "rmse",
+                                                                                      "next_charge")
+    assert (ROOT / charge.labels.sql).is_file()
+    assert project.model_config("churn").labels.target == "churned"
+    assert project.repo == ROOT / "repo-two-models"

@@ -451,7 +451,8 @@ def test_init_without_demo(tmp_path: Path) -> None:
     assert data["demo_rows"] == {}
     assert sorted(Path(f).name for f in data["files"]) == ["config", "crontab.example", "pipelines", "sql"]
     assert sorted(p.name for p in (target / "sql").iterdir()) == [
-        "billing.sql", "golden.sql", "labels.sql", "profile.sql", "usage.sql"]
+        "billing.sql", "charge_labels.sql", "golden.sql", "labels.sql", "profile.sql", "usage.sql"]
+    assert sorted(p.name for p in (target / "config").iterdir()) == ["lowops.yaml", "two-models.yaml"]
     assert not (target / "demo").exists()
     assert (target / "pipelines" / "daily.sh").stat().st_mode & 0o111
 
