@@ -106,16 +106,7 @@ def small_model():  # type: ignore[no-untyped-def]
 def card(packages: dict[str, str | None]):  # type: ignore[no-untyped-def]
     """The card of one benchmark version: its params, hold-out metrics and package versions."""
     from lowops.io.logs import utc_now
-    from lowops.model.card import (
-        Contract,
-        CrossValidation,
-        Estimator,
-        Importance,
-        Lineage,
-        Metrics,
-        ModelCard,
-        Profile,
-    )
+    from lowops.model.card import Contract, CrossValidation, Estimator, Importance, Lineage, Metrics, ModelCard, Profile
 
     return ModelCard(
         model="bench", task="classification", created_at=utc_now(), reason="benchmark", run_id="-",
