@@ -38,7 +38,7 @@ REGRESSION: dict[str, Any] = {
     "triggers": {"model_drift": False, "data_drift": False, "every_windows": 0, "config_change": False},
 }
 # Words of a classifier's monitoring that have no meaning for a regressor.
-CLASSIFICATION_WORDS = re.compile(r"class flip|flip_share|CBPE|cbpe|roc_auc|probabilit|threshold 0\.5", re.I)
+CLASSIFICATION_WORDS = re.compile(r"class flip|flip_share|CBPE|cbpe|roc_auc|probabilit|threshold 0\.5", re.IGNORECASE)
 
 
 def _metrics(project: Path) -> list[list[str]]:
@@ -52,18 +52,27 @@ def _label_delay_until(window: str) -> int:
     return len(window_range(parse_window(window), last_complete("monthly"))) - 1
 
 
+# What the commands of the module's project printed, in order.
+PRINTED: list[str] = []
+
+
+def _ok(project: Path, *args: str) -> None:
+    result = invoke(project, *args)
+    assert result.exit_code == 0, result.output
+    PRINTED.append(result.output)
+
+
 @pytest.fixture(scope="module")
 def charge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = make_project(tmp_path_factory.mktemp("regression") / "charge", REGRESSION, customers=1000)
     (project / "sql" / "charge_labels.sql").write_text(CHARGE_LABELS, encoding="utf-8")
-    result = invoke(project, "backfill", "--from", "2025-05", "--to", "2025-07")
-    assert result.exit_code == 0, result.output
+    _ok(project, "backfill", "--from", "2025-05", "--to", "2025-07")
     set_config(project, {"windows": {"label_delay": _label_delay_until("2025-07")}})
-    result = invoke(project, "run", "--window", "2025-08")
-    assert result.exit_code == 0, result.output
+    _ok(project, "run", "--window", "2025-08")
     set_config(project, {"windows": {"label_delay": 0}})
-    result = invoke(project, "run", "--window", "2025-09")
-    assert result.exit_code == 0, result.output
+    _ok(project, "run", "--window", "2025-09")
+    _ok(project, "drift", "--window", "2025-08")
+    _ok(project, "status")
     return project
 
 
@@ -147,5 +156,7 @@ def test_no_classification_wording_in_the_outputs_and_logs(charge: Path) -> None
     files = [*sorted((repo / "monitoring").rglob("*.txt")), *sorted((repo / "monitoring").rglob("*.json")),
              *sorted((repo / "monitoring").rglob("*.csv")), repo / "logs" / "lowops.log", repo / "logs" / "metrics.log"]
     found = {str(f.relative_to(repo)): sorted(set(CLASSIFICATION_WORDS.findall(f.read_text()))) for f in files}
+    found.update({f"output {i}": sorted(set(CLASSIFICATION_WORDS.findall(text))) for i, text in enumerate(PRINTED)})
     assert {name: words for name, words in found.items() if words} == {}
+    assert len(PRINTED) == 5 and "rmse=" in PRINTED[0] and "[rmse " in PRINTED[3]
     assert not any(math.isnan(float(p[5])) for p in _metrics(charge) if p[4].startswith("impact."))
