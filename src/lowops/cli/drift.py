@@ -32,8 +32,9 @@ def drift(ctx: click.Context, window: str | None, fail_on_drift: bool, sweetviz_
     Compares every feature with the reference (the live version's training
     range by default; see drift.reference in config), ranks features by
     importance-weighted and counterfactual impact, judges the primary KPI
-    against T-1, T-2 and the hold-out benchmark (or its CBPE estimate while
-    labels are late), and writes repo/monitoring/W/. Drift is a result, not
+    against T-1, T-2 and the hold-out benchmark (or its estimate while labels
+    are late: CBPE for a classifier, DLE for a regressor), and writes
+    repo/monitoring/W/. Drift is a result, not
     an error: the exit code is 0 unless --fail-on-drift is given.
 
     A window monitored before is re-checked with the version that scored it

@@ -26,7 +26,7 @@ from lowops.io.files import write_text
 from lowops.io.runs import RunRecord
 
 # metrics.log name prefix -> the "source" label of lowops_kpi.
-_KPI_SOURCES = {"": "realised", "kpi.": "monitored", "cbpe.": "estimated", "static.": "static"}
+_KPI_SOURCES = {"": "realised", "kpi.": "monitored", "cbpe.": "estimated", "dle.": "estimated", "static.": "static"}
 _HELP = {
     "lowops_kpi": "KPI of the model at the window (source: realised on labels, estimated without them, "
                   "monitored as the model-drift verdict judged it, static for the version first live)",

@@ -49,6 +49,7 @@ SIGNATURE_FILE = "SIGNATURE"
 METRICS_FILE = "metrics.txt"
 REFERENCE_FILE = "reference.json"
 SAMPLE_FILE = "reference_sample.parquet"
+DLE_FILE = "dle.skops"  # a regressor's loss models, for direct loss estimation (monitoring/dle.py)
 
 # Inside a data version directory.
 MANIFEST_FILE = "manifest.json"

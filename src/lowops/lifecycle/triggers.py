@@ -81,18 +81,31 @@ def cooldown(ctx: Context, window: Window) -> str | None:
     return None
 
 
+def kpi_tolerance(metric: str, tolerance: float, reference: float) -> tuple[float, str]:
+    """A ``kpi_tolerance_*`` in the KPI's units, and how it reads.
+
+    For a metric in the target's own units (RMSE, MAE) the setting is a share of
+    the compared KPI (0.03: 3% worse), since a fixed number means nothing across
+    targets; for the others (ROC AUC, R², MAPE…) it is the drop itself.
+    """
+    if metric in metric_fns.TARGET_SCALE:
+        return tolerance * abs(reference), f"{tolerance:.1%} of {reference:.4f}"
+    return tolerance, f"{tolerance:g}"
+
+
 def _kpi_drift(ctx: Context, window: Window, metrics: dict[str, float], card: ModelCard) -> Trigger | None:
     cfg, primary = ctx.config.triggers, ctx.config.train.primary_metric
     value = metrics.get(primary)
     if value is None or value != value:
         return None
-    sign = -1.0 if primary in metric_fns.LOWER_IS_BETTER else 1.0
+    sign = -1.0 if primary in metric_fns.LOWER_IS_BETTER else 1.0  # sign * (reference - value) > 0: worse
     findings = []
     bench = card.metrics.holdout.get(primary)
-    if bench is not None and sign * (bench - value) > cfg.kpi_tolerance_benchmark:
+    limit, said = kpi_tolerance(primary, cfg.kpi_tolerance_benchmark, bench or 0.0)
+    if bench is not None and sign * (bench - value) > limit:
         findings.append(f"{primary} {value:.4f} at {window.label} vs the benchmark {bench:.4f} of "
                         f"{card.version} (hold-out {card.lineage.holdout_window}): worse by "
-                        f"{abs(bench - value):.4f} > kpi_tolerance_benchmark {cfg.kpi_tolerance_benchmark:g}")
+                        f"{abs(bench - value):.4f} > kpi_tolerance_benchmark {said}")
     recent_labels = {window.prev(1).label, window.prev(2).label}
     latest: dict[str, float] = {}
     for row in read_metrics(ctx.repo):
@@ -100,10 +113,11 @@ def _kpi_drift(ctx: Context, window: Window, metrics: dict[str, float], card: Mo
             latest[row["window"]] = row["value"]
     if latest:
         mean = sum(latest.values()) / len(latest)
-        if sign * (mean - value) > cfg.kpi_tolerance_recent:
+        limit, said = kpi_tolerance(primary, cfg.kpi_tolerance_recent, mean)
+        if sign * (mean - value) > limit:
             findings.append(f"{primary} {value:.4f} at {window.label} vs {mean:.4f} at "
                             f"{', '.join(sorted(latest))}: worse by {abs(mean - value):.4f} > "
-                            f"kpi_tolerance_recent {cfg.kpi_tolerance_recent:g}")
+                            f"kpi_tolerance_recent {said}")
     return Trigger("model_drift", "; ".join(findings)) if findings else None
 
 

@@ -9,6 +9,8 @@ import numpy as np
 
 # For these, lower is better; everything else is higher-is-better.
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
+# These are in the target's own units: a fixed tolerance means nothing across targets, a share of the KPI does.
+TARGET_SCALE = frozenset({"rmse", "mae"})
 
 
 def classification_metrics(y_true: Any, score: Any, threshold: float) -> dict[str, float]:

@@ -242,6 +242,7 @@ class ImpactResult:
     rows: list[dict[str, Any]]  # one per feature, ranked
     matters: bool
     evidence: tuple[str, ...]
+    classes: bool = True  # the model predicts classes (a counterfactual can flip them); False: a regressor
 
 
 def _rank(order_keys: list[tuple[Any, ...]]) -> list[int]:
@@ -257,8 +258,18 @@ def _mean_rank(row: dict[str, Any]) -> float:
     return sum(ranks) / len(ranks)
 
 
+def _change(row: dict[str, Any]) -> str:
+    """The counterfactual figures of a row in words: a regressor's prediction has no classes to flip."""
+    value = row["counterfactual_impact"]
+    change = float(value) if math.isfinite(value) else 0.0
+    flips = row.get("counterfactual_flip_share")
+    if isinstance(flips, float) and math.isfinite(flips):
+        return f"score change {change:.4f}, class flips {flips:.2%}"
+    return f"prediction change {change:.4g}"
+
+
 def rank_impact(drifts: list[FeatureDrift], importance: dict[str, float], cf: dict[str, dict[str, float]],
-                settings: DriftConfig) -> ImpactResult:
+                settings: DriftConfig, *, classes: bool = True) -> ImpactResult:
     """Combine drift, importance and counterfactual change into the window's ranking and verdict.
 
     Args:
@@ -266,6 +277,7 @@ def rank_impact(drifts: list[FeatureDrift], importance: dict[str, float], cf: di
         importance: normalised importance per feature.
         cf: counterfactual change per drifted feature (the others have none).
         settings: the ``drift`` config section.
+        classes: the model predicts classes; a regressor's rows have no class-flip share.
 
     Returns:
         The ranked rows (drifted features first, by the mean of the two
@@ -284,6 +296,8 @@ def rank_impact(drifts: list[FeatureDrift], importance: dict[str, float], cf: di
                      "counterfactual_flip_share": change.get("flip_share", math.nan),
                      "counterfactual_se": change.get("standard_error", math.nan),
                      "counterfactual_rows": int(change["rows"]) if "rows" in change else None})
+        if not classes:
+            del rows[-1]["counterfactual_flip_share"]
 
     def measure(row: dict[str, Any], key: str) -> float:
         value = row[key]
@@ -318,6 +332,5 @@ def rank_impact(drifts: list[FeatureDrift], importance: dict[str, float], cf: di
                 if r["impact"] >= cfg.threshold or cf_value(r) >= cfg.counterfactual_threshold]
         matters = bool(hits)
         evidence = [f"{r['feature']}: {r['method']} {r['statistic']:.3g} x importance {r['importance']:.3f} "
-                    f"= impact {r['impact']:.4f}; counterfactual score change {cf_value(r):.4f}, "
-                    f"class flips {r['counterfactual_flip_share']:.2%}" for r in hits]
-    return ImpactResult(ranked, matters, tuple(evidence))
+                    f"= impact {r['impact']:.4f}; counterfactual {_change(r)}" for r in hits]
+    return ImpactResult(ranked, matters, tuple(evidence), classes)

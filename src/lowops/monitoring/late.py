@@ -1,13 +1,13 @@
-"""Late labels: a window judged on its CBPE estimate is judged again once its labels arrive.
+"""Late labels: a window judged on its estimate (CBPE, DLE) is judged again once its labels arrive.
 
 While ``windows.label_delay`` holds a window's labels back, monitoring judges
-its model drift on the CBPE estimate. A later run evaluates the window's stored
+its model drift on the estimate (CBPE for a classifier, DLE for a regressor). A later run evaluates the window's stored
 predictions (``stages.evaluate.late_labels``) and this module brings the
 window's record to the realised basis: ``model_drift.txt`` and ``verdict.json``
 are rewritten with the realised KPI against T-1, T-2 and the benchmark, the
 estimate and its error beside it, and the two files as first written are kept,
 unchanged, in ``monitoring/<window>/estimated/``. ``logs/metrics.log`` gets
-the estimate's error (``cbpe.<metric>.error``), the realised drops and the new
+the estimate's error (``cbpe.<metric>.error``, ``dle.<metric>.error``), the realised drops and the new
 verdict under that window.
 """
 
@@ -59,19 +59,19 @@ class LateFinding:
                 "evidence": self.evidence if f.flagged else None}
 
 
-def logged_estimates(repo: Path, model: str, window: str, version: str) -> dict[str, float]:
-    """The latest CBPE estimates (``cbpe.<metric>`` lines) of one window by one version."""
+def logged_estimates(repo: Path, model: str, window: str, version: str, method: str = "cbpe") -> dict[str, float]:
+    """The latest estimates (``cbpe.<metric>`` or ``dle.<metric>`` lines) of one window by one version."""
     found: dict[str, float] = {}
     for row in read_metrics(repo):
         name = row["metric"]
         if row["model"] == model and row["window"] == window and row["version"] == version \
-                and name.startswith("cbpe.") and name.count(".") == 1:
-            found[name.removeprefix("cbpe.")] = float(row["value"])
+                and name.startswith(f"{method}.") and name.count(".") == 1:
+            found[name.removeprefix(f"{method}.")] = float(row["value"])
     return found
 
 
 def realised_finding(metric: str, values: dict[str, float], comparisons: tuple[Comparison, ...],
-                     recorded: dict[str, Any] | None, estimates: dict[str, float]) -> ModelDrift:
+                     recorded: dict[str, Any] | None, estimates: dict[str, float], method: str = "cbpe") -> ModelDrift:
     """The window's finding on its realised KPIs, with the estimate and prediction drift it was recorded with.
 
     Args:
@@ -79,13 +79,14 @@ def realised_finding(metric: str, values: dict[str, float], comparisons: tuple[C
         values: the realised KPIs.
         comparisons: the realised primary KPI against T-1, T-2 and the benchmark.
         recorded: the window's ``verdict.json`` (None when it was not monitored).
-        estimates: the logged CBPE estimates, used when there is no record.
+        estimates: the logged estimates, used when there is no record.
+        method: what made them (cbpe | dle).
     """
     kpi = (recorded or {}).get("kpi") or {}
     estimated = {str(k): float(v) for k, v in (kpi.get("estimated") or {}).items() if v is not None} or estimates
     psi = kpi.get("prediction_psi")
     return ModelDrift(metric, "realised", float(values[metric]), comparisons, dict(values), estimated,
-                      math.nan if psi is None else float(psi), bool((recorded or {}).get("prediction_drift")))
+                      math.nan if psi is None else float(psi), bool((recorded or {}).get("prediction_drift")), method)
 
 
 def estimate_errors(finding: ModelDrift) -> dict[str, float]:
@@ -117,7 +118,8 @@ def updated_verdict(recorded: dict[str, Any], finding: ModelDrift, run_id: str, 
     kpi.update(value=finding.value, realised=finding.realised, estimated=finding.estimated,
                comparisons=[vars(c) for c in finding.comparisons])
     updated = {**recorded, "model_drift": finding.flagged, "model_drift_basis": "realised", "evidence": evidence,
-               "kpi": kpi, "late_labels": {"run_id": run_id, "window": at, "cbpe_error": estimate_errors(finding),
+               "kpi": kpi, "late_labels": {"run_id": run_id, "window": at,
+                                           f"{finding.method}_error": estimate_errors(finding),
                                            "before": before}}
     updated.pop("files", None)
     cleaned: dict[str, Any] = clean(updated)
@@ -144,9 +146,9 @@ def rewrite_record(repo: Path, window: str, text: str, verdict: dict[str, Any]) 
 
 
 def log_late(metrics: MetricsLog, late: LateFinding, rows: int) -> int:
-    """The late window's ``cbpe.<metric>.error``, realised drops and new verdict lines; how many were written."""
+    """The late window's ``<method>.<metric>.error``, realised drops and new verdict lines; how many were written."""
     f = late.finding
-    lines = [(f"cbpe.{m}.error", e) for m, e in estimate_errors(f).items()]
+    lines = [(f"{f.method}.{m}.error", e) for m, e in estimate_errors(f).items()]
     lines.extend((f"kpi.{f.metric}.drop_{c.against.split(' ')[0].lower().replace('-', '')}", c.drop)
                  for c in f.comparisons)
     lines.append(("verdict.model_drift", float(f.flagged)))

@@ -17,7 +17,7 @@ import numpy as np
 
 from lowops.io.logs import read_metrics
 from lowops.model.bootstrap import standard_error
-from lowops.model.metrics import LOWER_IS_BETTER
+from lowops.model.metrics import LOWER_IS_BETTER, TARGET_SCALE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,8 +26,12 @@ if TYPE_CHECKING:
     from lowops.model.card import ModelCard
     from lowops.windows import Window
 
-# The tolerance when no standard error is known anywhere (versions and logs from before they were kept).
+# The tolerance when no standard error is known anywhere (versions and logs from before they were kept):
+# in the KPI's units for a bounded one (ROC AUC, R², MAPE), a share of the compared KPI for one in the
+# target's units (RMSE, MAE).
 FALLBACK_TOLERANCE = 0.02
+FALLBACK_RELATIVE = 0.05
+ESTIMATORS = {"cbpe": "CBPE", "dle": "DLE"}  # how an estimate without labels came about
 
 
 def kpi_history(repo: Path, model: str, metric: str) -> dict[str, dict[str, Any]]:
@@ -103,6 +107,7 @@ class ModelDrift:
     estimated: dict[str, float] = field(default_factory=dict)
     prediction_psi: float = math.nan
     prediction_drift: bool = False
+    method: str = "cbpe"  # what estimated the KPI without labels: cbpe (a classifier) | dle (a regressor)
 
     @property
     def flagged(self) -> bool:
@@ -116,7 +121,8 @@ def _scaled(se: float | None, rows: int | None, to_rows: int | None) -> float | 
     return se * math.sqrt(rows / to_rows)
 
 
-def tolerance(current: Point, reference: Point, settings: ModelDriftConfig) -> tuple[float | None, str]:
+def tolerance(current: Point, reference: Point, settings: ModelDriftConfig,
+              metric: str = "") -> tuple[float | None, str]:
     """The drop beyond which ``current`` against ``reference`` is model drift, and how it came about.
 
     The noise part is ``noise_sigmas`` standard errors of the difference of two
@@ -124,6 +130,8 @@ def tolerance(current: Point, reference: Point, settings: ModelDriftConfig) -> t
     of its own (an estimate, a version trained before they were kept) borrows
     the other's, carried to its row count. The absolute and relative tolerances
     are floors under it. None: nothing to judge by (noise off, no floor).
+    With no standard error known anywhere the tolerance is :data:`FALLBACK_TOLERANCE`,
+    or :data:`FALLBACK_RELATIVE` of the compared KPI for a metric in the target's units.
     """
     parts, rule = [], []
     if settings.noise_sigmas is not None:
@@ -139,8 +147,12 @@ def tolerance(current: Point, reference: Point, settings: ModelDriftConfig) -> t
         parts.append(settings.relative_tolerance * abs(reference.value))
         rule.append(f"relative {settings.relative_tolerance:.1%}")
     if not parts and settings.noise_sigmas is not None:
-        parts.append(FALLBACK_TOLERANCE)
-        rule.append(f"no standard error known: {FALLBACK_TOLERANCE:g}")
+        if metric in TARGET_SCALE and reference.value:
+            parts.append(FALLBACK_RELATIVE * abs(reference.value))
+            rule.append(f"no standard error known: relative {FALLBACK_RELATIVE:.0%}")
+        else:
+            parts.append(FALLBACK_TOLERANCE)
+            rule.append(f"no standard error known: {FALLBACK_TOLERANCE:g}")
     return (max(parts), ", ".join(rule)) if parts else (None, "tolerances off")
 
 
@@ -163,7 +175,7 @@ def compare(metric: str, current: Point, references: list[Point],
         if ref.value is None or not math.isfinite(ref.value) or value is None or not math.isfinite(value):
             continue
         worse = drop(metric, value, ref.value)
-        limit, rule = tolerance(current, ref, settings)
+        limit, rule = tolerance(current, ref, settings, metric)
         flagged = limit is not None and worse > limit
         out.append(Comparison(ref.label, ref.value, worse, bool(flagged),
                               math.nan if limit is None else limit, rule))
@@ -211,7 +223,8 @@ def summary_text(window: str, model: str, version: str, finding: ModelDrift, tol
     if finding.basis == "none":
         lines.append(f"{metric}: no labels yet and no estimate available")
     else:
-        what = "realised (labels)" if finding.basis == "realised" else "estimated by CBPE (no labels yet)"
+        name = ESTIMATORS.get(finding.method, finding.method)
+        what = "realised (labels)" if finding.basis == "realised" else f"estimated by {name} (no labels yet)"
         lines.append(f"{metric} at {window}: {finding.value:.4f}, {what}")
     for c in finding.comparisons:
         state = "MODEL DRIFT" if c.flagged else "within tolerance"
@@ -220,7 +233,8 @@ def summary_text(window: str, model: str, version: str, finding: ModelDrift, tol
     lines.append(f"tolerance: {tolerance_rule(tolerance)}")
     lines.append("")
     if finding.estimated:
-        lines.append("CBPE estimate: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(finding.estimated.items())))
+        lines.append(f"{ESTIMATORS.get(finding.method, finding.method)} estimate: "
+                     + ", ".join(f"{k}={v:.4f}" for k, v in sorted(finding.estimated.items())))
     if finding.realised:
         lines.append("realised:      " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(finding.realised.items())))
         est = finding.estimated.get(metric)

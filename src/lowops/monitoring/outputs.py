@@ -6,8 +6,9 @@
 - ``data_drift.csv``: one row per feature, every statistic, the decision;
 - ``impact.csv``: the ranking (drifted features first), importance-weighted
   and counterfactual impact (drifted features only: the others' counterfactual
-  columns are empty), each measure's own rank;
-- ``model_drift.txt``: the KPI against T-1, T-2 and the benchmark, CBPE,
+  columns are empty), each measure's own rank; a classifier's also the share of
+  classes the counterfactual flips;
+- ``model_drift.txt``: the KPI against T-1, T-2 and the benchmark, its estimate (CBPE, DLE),
   prediction drift, in words;
 - ``verdict.json``: the verdicts and the per-feature figures, for scripts,
   ``lowops status`` and the dashboard;
@@ -73,7 +74,8 @@ def feature_objects(drifts: list[FeatureDrift], impact: ImpactResult) -> dict[st
                                 "threshold": d.threshold, "drifted": d.drifted, "drift_score": d.drift_score,
                                 "importance": row["importance"], "impact": row["impact"],
                                 "counterfactual_impact": row["counterfactual_impact"],
-                                "counterfactual_flip_share": row["counterfactual_flip_share"],
+                                **({"counterfactual_flip_share": row["counterfactual_flip_share"]}
+                                   if impact.classes else {}),
                                 "counterfactual_se": row["counterfactual_se"],
                                 "counterfactual_rows": row["counterfactual_rows"],
                                 "rank": row["rank"], "rank_impact": row["rank_impact"],
@@ -101,7 +103,8 @@ def write_window(repo: Path, window: str, drifts: list[FeatureDrift], impact: Im
     rows = [d.row() for d in drifts]
     columns = list(dict.fromkeys(key for row in rows for key in row))
     _csv(folder / layout.DATA_DRIFT_FILE, rows, columns)
-    _csv(folder / layout.IMPACT_FILE, impact.rows, list(IMPACT_COLUMNS))
+    columns = [c for c in IMPACT_COLUMNS if impact.classes or c != "counterfactual_flip_share"]
+    _csv(folder / layout.IMPACT_FILE, impact.rows, columns)
     write_text(folder / layout.MODEL_DRIFT_FILE, model_text, overwrite=True)
     write_json(folder / layout.VERDICT_FILE, verdict, overwrite=True)
     return {name: str((folder / name).relative_to(repo)) for name in layout.MONITORING_FILES}
@@ -121,10 +124,11 @@ def log_window(metrics: MetricsLog, window: str, version: str, rows: int, drifts
         lines.append((f"impact.{row['feature']}", float(row["impact"])))
         if math.isfinite(row["counterfactual_impact"]):  # drifted features only
             lines.append((f"impact.{row['feature']}.counterfactual", float(row["counterfactual_impact"])))
-            lines.append((f"impact.{row['feature']}.flip_share", float(row["counterfactual_flip_share"])))
+            if impact.classes:
+                lines.append((f"impact.{row['feature']}.flip_share", float(row["counterfactual_flip_share"])))
     if finding is not None:
         lines.append(("prediction.psi", finding.prediction_psi))
-        lines.extend((f"cbpe.{k}", v) for k, v in sorted(finding.estimated.items()))
+        lines.extend((f"{finding.method}.{k}", v) for k, v in sorted(finding.estimated.items()))
         lines.extend((f"kpi.{k}", v) for k, v in sorted(finding.realised.items()) if math.isfinite(v))
         if finding.basis == "realised":
             for c in finding.comparisons:
@@ -132,7 +136,7 @@ def log_window(metrics: MetricsLog, window: str, version: str, rows: int, drifts
                               c.drop))
         est, real = finding.estimated.get(finding.metric), finding.realised.get(finding.metric)
         if est is not None and real is not None:
-            lines.append((f"cbpe.{finding.metric}.error", est - real))
+            lines.append((f"{finding.method}.{finding.metric}.error", est - real))
     lines.append(("verdict.drift_that_matters", float(bool(verdict.get("drift_that_matters")))))
     lines.append(("verdict.model_drift", float(bool(verdict.get("model_drift")))))
     for metric, value in lines:

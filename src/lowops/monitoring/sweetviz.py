@@ -98,7 +98,8 @@ def compare_report(reference: pd.DataFrame, current: pd.DataFrame, path: Path, *
         reference: the reference rows (already sampled).
         current: the window's rows (already sampled).
         path: the HTML file to write (replaced atomically if it exists).
-        target: a 0/1 or numeric column present in both frames, or None.
+        target: a 0/1 or numeric column present in both frames, or None; rows where it is
+            missing are left out of the report (Sweetviz needs it on every row).
         window: the window label, the report's name for the current side.
 
     Returns:
@@ -110,6 +111,14 @@ def compare_report(reference: pd.DataFrame, current: pd.DataFrame, path: Path, *
     columns = [c for c in reference.columns if c in current.columns]
     if target is not None and (target not in reference.columns or target not in current.columns):
         target = None
+    if target is not None:
+        # Sweetviz refuses a target with missing values (a regression window whose entities left, labels
+        # not all in yet): each side then shows its labelled rows; with a side unlabelled, every row, no target.
+        labelled_ref, labelled_cur = reference[reference[target].notna()], current[current[target].notna()]
+        if labelled_ref.empty or labelled_cur.empty:
+            target = None
+        else:
+            reference, current = labelled_ref, labelled_cur
     ref, cur = _prepare(reference[columns]), _prepare(current[columns])
     make_dir(path.parent)
     # rc_context: Sweetviz restyles matplotlib globally (Roboto fonts); later plots in the

@@ -65,7 +65,7 @@ def kpi_series(rows: list[dict[str, Any]], name: str, primary: str) -> dict[str,
 
     Returns:
         ``served``: window -> (version, value) of the version that scored it (realised);
-        ``estimated``: window -> (version, value) of the CBPE estimate;
+        ``estimated``: window -> (version, value) of the estimate (CBPE, DLE);
         ``static``: window -> (version, value) of the very first version (no retraining);
         ``compare``: (window, version) -> value on the comparison hold-out;
         ``slots``: window -> slot -> {version, value, rows}.
@@ -81,7 +81,7 @@ def kpi_series(rows: list[dict[str, Any]], name: str, primary: str) -> dict[str,
         metric, window, version, value = row["metric"], row["window"], row["version"], row["value"]
         if metric == primary:
             served[window] = (version, value)
-        elif metric == f"cbpe.{primary}":
+        elif metric in (f"cbpe.{primary}", f"dle.{primary}"):
             estimated[window] = (version, value)
         elif metric == f"static.{primary}":
             static[window] = (version, value)

@@ -106,7 +106,7 @@ def kpi_chart(windows: list[str], kpis: dict[str, Any], versions: list[str], mar
     if est:
         est.sort()
         ax.plot([x for x, _ in est], [v for _, v in est], color="#777777", linestyle=":", marker="x",
-                linewidth=1.4, zorder=3, label="estimated (CBPE, labels not in yet)")
+                linewidth=1.4, zorder=3, label="estimated (labels not in yet)")
     from matplotlib.lines import Line2D
 
     handles: list[Any] = []

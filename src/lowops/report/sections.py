@@ -182,7 +182,7 @@ def timeline(data: dict[str, Any], windows: list[str]) -> str:
     body = table(["window", "scored by", f"{data['primary']}", "no retraining", "drift that matters",
                   "model drift", "drifted features", "decision"], rows, numeric=(2, 3), row_classes=classes)
     return section("timeline", "Window by window", body, "Newest first. KPIs are realised once labels exist; "
-                   "“est.” is the model's own estimate (CBPE) while they are late.")
+                   "“est.” is the estimate without labels (CBPE, DLE) while they are late.")
 
 
 def kpi(data: dict[str, Any], png: bytes | None) -> str:

@@ -28,7 +28,7 @@ from lowops.model import metrics as metric_fns
 from lowops.model.card import ModelCard
 from lowops.model.contract import check_frame
 from lowops.model.predict import predictor
-from lowops.monitoring import cbpe, late
+from lowops.monitoring import cbpe, dle, late
 from lowops.monitoring.drift import FeatureDrift, data_drift
 from lowops.monitoring.impact import (
     ImpactResult,
@@ -110,14 +110,21 @@ def _impact(ctx: Context, card: ModelCard, current: pd.DataFrame, reference: Ref
             drifts: list[FeatureDrift], predict: Callable[[pd.DataFrame], np.ndarray],
             scores: np.ndarray) -> ImpactResult:
     """Importance-weighted impact of each feature's drift, and the counterfactual one of each drifted feature."""
-    settings = ctx.config.drift.impact
+    drift = ctx.config.drift
+    if not card.classifier and reference.score is not None and reference.score.std > 0:
+        # A regressor's prediction is in the target's units: the threshold is a share of the spread
+        # of its reference predictions, as a classifier's is a share of the probability scale.
+        scaled = drift.impact.counterfactual_threshold * reference.score.std
+        drift = drift.model_copy(update={"impact": drift.impact.model_copy(
+            update={"counterfactual_threshold": scaled})})
+    settings = drift.impact
     drifted = [d.feature for d in drifts if d.drifted]
     cf = counterfactual(predict, current[card.schema.names], reference, drifted,
                         threshold=card.threshold if card.classifier else None, seed=settings.seed, base=scores,
                         max_rows=settings.counterfactual_rows, precision=settings.counterfactual_precision,
                         floor=settings.counterfactual_threshold)
     importance = normalised_importance(card.importance.values, list(reference.features))
-    return rank_impact(drifts, importance, cf, ctx.config.drift)
+    return rank_impact(drifts, importance, cf, drift, classes=card.classifier)
 
 
 def _realised(ctx: Context, window: Window, card: ModelCard, current: pd.DataFrame, scores: np.ndarray,
@@ -148,8 +155,9 @@ def _late(ctx: Context, window: Window, metric: str) -> list[late.LateFinding]:
         comparisons = compare(metric, current, references(ctx.repo, ctx.name, metric, item.window, ctx.card(version)),
                               cfg.drift.model_drift)
         recorded = recorded_verdict(ctx.repo, label)
+        method = "cbpe" if ctx.card(version).classifier else "dle"
         finding = late.realised_finding(metric, item.values, comparisons, recorded,
-                                        late.logged_estimates(ctx.repo, ctx.name, label, version))
+                                        late.logged_estimates(ctx.repo, ctx.name, label, version, method), method)
         update = recorded is not None and recorded.get("model_drift_basis") != "realised"
         if recorded is not None and update:
             where = layout.estimated_dir(ctx.repo, label).relative_to(ctx.repo)
@@ -208,7 +216,7 @@ def monitor(ctx: Context, window: Window, *, features: Snapshot, model: Any, car
     folder = layout.recheck_dir(ctx.repo, window.label, ctx.run_id) if recheck else \
         layout.monitoring_dir(ctx.repo, window.label)
     found_late = [] if recheck else _late(ctx, window, cfg.train.primary_metric)
-    finding = _model_drift(ctx, window, card, scores, reference, realised or {})
+    finding = _model_drift(ctx, window, card, current, scores, reference, realised or {})
     model_drift = finding.flagged
     evidence = [*impact.evidence,
                 *(f"{finding.metric} {finding.basis} {finding.value:.4f} vs {c.against} {c.reference:.4f} "
@@ -252,15 +260,28 @@ def _verdict_json(ctx: Context, window: Window, card: ModelCard, reference: Refe
     return cleaned
 
 
-def _model_drift(ctx: Context, window: Window, card: ModelCard, scores: np.ndarray, reference: Reference,
-                 realised: dict[str, float]) -> ModelDrift:
-    """Realised KPI against T-1, T-2 and the benchmark; else the CBPE estimate; and prediction drift."""
+def _dle_estimate(ctx: Context, card: ModelCard, current: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
+    """A regressor's estimated RMSE and MAE from the loss models stored with it (none before they were kept)."""
+    version = str(card.version)
+    if not (layout.version_dir(ctx.repo, ctx.name, version) / layout.DLE_FILE).is_file():
+        return {}
+    data = registry.trusted_file(ctx.repo, ctx.name, version, layout.DLE_FILE)
+    models = dle.load_dle(data, f"{ctx.name} {version} {layout.DLE_FILE}")
+    return dle.estimate(models, current, scores, card.schema.numeric, card.schema.categorical)
+
+
+def _model_drift(ctx: Context, window: Window, card: ModelCard, current_rows: pd.DataFrame, scores: np.ndarray,
+                 reference: Reference, realised: dict[str, float]) -> ModelDrift:
+    """Realised KPI against T-1, T-2 and the benchmark; else the CBPE or DLE estimate; and prediction drift."""
     cfg = ctx.config
     metric = cfg.train.primary_metric
     psi = numeric_drift(reference.score, scores)["psi"] if reference.score is not None else math.nan
     estimated: dict[str, float] = {}
+    method = "cbpe" if card.classifier else "dle"
     if card.classifier and reference.calibration is not None:
         estimated = cbpe.estimate(scores, reference.calibration, card.threshold)
+    elif not card.classifier:
+        estimated = _dle_estimate(ctx, card, current_rows, scores)
     value: float | None
     current = Point(window.label, None)
     if metric in realised and math.isfinite(realised[metric]):
@@ -275,4 +296,5 @@ def _model_drift(ctx: Context, window: Window, card: ModelCard, scores: np.ndarr
     comparisons = () if value is None else compare(
         metric, current, references(ctx.repo, ctx.name, metric, window, card), cfg.drift.model_drift)
     prediction_drift = math.isfinite(psi) and psi > cfg.drift.thresholds.prediction_psi
-    return ModelDrift(metric, basis, value, comparisons, dict(realised), estimated, float(psi), prediction_drift)
+    return ModelDrift(metric, basis, value, comparisons, dict(realised), estimated, float(psi), prediction_drift,
+                      method)

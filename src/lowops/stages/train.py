@@ -35,6 +35,7 @@ from lowops.model.card import (
 from lowops.model.contract import schema_contract
 from lowops.model.fit import FitPlan, Fitted, fit
 from lowops.model.holdout import HoldoutRule
+from lowops.monitoring.dle import dle_files
 from lowops.monitoring.model_drift import with_standard_error
 from lowops.monitoring.reference import reference_files
 from lowops.stages.extract import data_sql, extract_features, extract_labels, stored
@@ -174,6 +175,9 @@ def _files(ctx: Context, rows: _Rows, fitted: Fitted) -> dict[str, bytes]:
         labels=rows.y_hold if classifier else None, seed=cfg.model.random_state,
         source={"kind": "training", "windows": [u.window for u in rows.used],
                 "holdout_window": rows.holdout_window}))
+    if not classifier:  # the loss models behind a regressor's estimate without labels
+        figures.update(dle_files(fitted.pipeline, rows.x_unseen, rows.y_unseen, rows.numeric, rows.categorical,
+                                 cfg.model.random_state))
     return figures
 
 
