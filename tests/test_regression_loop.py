@@ -19,16 +19,6 @@ from typing import Any
 import pytest
 from conftest import invoke, make_project, set_config
 
-# The label SQL a user writes for "next month's charge" (the shipped sql/charge_labels.sql says the same).
-CHARGE_LABELS = """\
-SELECT b.customer_id, n.monthly_charge AS next_charge
-FROM billing_monthly b
-JOIN billing_monthly n
-  ON n.customer_id = b.customer_id
- AND n.month = (SELECT MIN(month) FROM billing_monthly WHERE month >= :window_end)
-WHERE b.month >= :window_start AND b.month < :window_end
-ORDER BY b.customer_id
-"""
 REGRESSION: dict[str, Any] = {
     "model": {"name": "charge", "task": "regression",
               "estimator": {"class": "sklearn.ensemble.HistGradientBoostingRegressor", "params": {"max_iter": 40}}},
@@ -65,7 +55,7 @@ def _ok(project: Path, *args: str) -> None:
 @pytest.fixture(scope="module")
 def charge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = make_project(tmp_path_factory.mktemp("regression") / "charge", REGRESSION, customers=1000)
-    (project / "sql" / "charge_labels.sql").write_text(CHARGE_LABELS, encoding="utf-8")
+    assert (project / "sql" / "charge_labels.sql").is_file()  # the demo's own, copied by lowops init
     _ok(project, "backfill", "--from", "2025-05", "--to", "2025-07")
     set_config(project, {"windows": {"label_delay": _label_delay_until("2025-07")}})
     _ok(project, "run", "--window", "2025-08")
