@@ -254,3 +254,26 @@ def test_the_demos_two_model_config_holds_churn_and_a_regression_of_next_months_
     assert (ROOT / charge.labels.sql).is_file()
     assert project.model_config("churn").labels.target == "churned"
     assert project.repo == ROOT / "repo-two-models"
+
+
+def test_each_model_has_its_own_lock(two_models: Path, tmp_path: Path) -> None:
+    """One model's run holding its lock stops neither the other model's run nor, for the other, `run` of all."""
+    project = copy_project(two_models, tmp_path / "p")
+    lock = layout.lock_file(project / "repo" / "churn")
+    holder = subprocess.Popen(["flock", str(lock), "cat"], stdin=subprocess.PIPE)  # holds it until stdin closes
+    try:
+        while subprocess.run(["flock", "-n", str(lock), "true"], check=False).returncode == 0:
+            assert holder.poll() is None, "flock did not take the lock"
+        alone = invoke(project, "--model", "charge", "run", "--window", "2025-04")
+        assert alone.exit_code == 0, alone.output
+        assert "2025-04: scored 2000 rows with v0001" in alone.stdout
+        both = invoke(project, "run", "--window", "2025-05")
+        assert both.exit_code == 75, both.output
+        errors = [line for line in both.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and errors[0].startswith(f"Error: model churn: Repository {project / 'repo' / 'churn'} "
+                                                          "is locked by another lowops process")
+        assert both.stdout.splitlines()[-1].startswith("2025-05: scored 2000 rows with v0001")  # charge's, after
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=PATIENCE)
