@@ -23,7 +23,10 @@ Usage:
   .venv/bin/python benchmarks/acceptance/run.py --sets regression_synthetic --windows 3
   .venv/bin/python benchmarks/acceptance/run.py --keep /tmp/acceptance   # keep the projects
 
-Without network access to PyPI the script says so and exits 0 (``--require`` makes it 1).
+It exits 1 when lowops fails on a set (a command exits non-zero, or a window in the range is
+not scored). Without the wheel (no network access to PyPI and nothing in ``--cache``) it says
+``acceptance: SKIPPED`` and what to do, and exits 0 (``--require`` makes it 1). Multiclass sets
+are named as not run before anything else, wheel or not.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import io
 import json
 import math
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -78,17 +82,23 @@ SETS = {
 
 
 def wheel(cache: Path) -> Path | None:
-    """The downloaded wheel (cached), or None with the reason printed."""
+    """The downloaded wheel (cached), or None with the reason and the remedy printed."""
     found = sorted(cache.glob("nannyml-0.13.1-*.whl"))
     if found:
         return found[0]
     cache.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(cache), WHEEL],
-                          capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(cache), WHEEL]
+    try:
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+        reason = "; ".join(errors[-2:]) or f"pip exited {done.returncode}, no wheel"
+    except (OSError, subprocess.TimeoutExpired) as error:  # no pip, or an index that never answers
+        reason = str(error)
     found = sorted(cache.glob("nannyml-0.13.1-*.whl"))
-    if done.returncode != 0 or not found:
-        reason = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-        print(f"acceptance: SKIPPED: could not download {WHEEL} ({reason})")
+    if not found:
+        print(f"acceptance: SKIPPED, nothing was run: could not download {WHEEL} ({reason}). "
+              f"To run it, let pip reach PyPI (or an index that has {WHEEL}: PIP_INDEX_URL), "
+              f"or put the wheel in {cache} (--cache).", flush=True)
         return None
     return found[0]
 
@@ -126,7 +136,7 @@ def store(path: Path, ds: DataSet, rows: pd.DataFrame) -> list[str]:
 
 def project(root: Path, ds: DataSet, windows: int) -> None:
     """``lowops init --no-demo`` and the SQL and YAML a user would write."""
-    done = subprocess.run([LOWOPS, "init", str(root), "--no-demo"], capture_output=True, text=True)
+    done = subprocess.run([LOWOPS, "init", str(root), "--no-demo"], check=False, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"lowops init failed:\n{done.stderr}")
     sql = root / "sql"
@@ -193,18 +203,24 @@ def run_set(whl: Path, ds: DataSet, work: Path, windows: int, limit: int | None)
     last = labels[-1] if limit is None else labels[min(windows + limit - 1, len(labels) - 1)]
     started, cpu0 = time.perf_counter(), os.times()
     done = subprocess.run([LOWOPS, "backfill", "--from", first_scored, "--to", last, "--json"], cwd=root,
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     wall = time.perf_counter() - started
     cpu1 = os.times()
     cpu = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
     if done.returncode != 0:
-        return {"set": ds.name, "error": f"lowops backfill exited {done.returncode}: "
-                                         f"{done.stderr.strip().splitlines()[-1:]}", "wall": wall}
+        tail = "\n".join(done.stderr.strip().splitlines()[-20:])
+        return {"set": ds.name, "error": f"lowops backfill exited {done.returncode}:\n{tail}", "wall": wall}
     metric = "rmse" if ds.task == "regression" else "roc_auc"
     logged = [line.split() for line in (root / "repo" / "logs" / "metrics.log").read_text().splitlines()]
     mine = {p[1]: float(p[5]) for p in logged if p[4] == metric}
     matters = {p[1]: float(p[5]) for p in logged if p[4] == "verdict.drift_that_matters"}
     drift = {p[1]: float(p[5]) for p in logged if p[4] == "verdict.model_drift"}
+    expected = labels[labels.index(first_scored):labels.index(last) + 1]
+    missing = [w for w in expected if w not in mine]
+    if missing:
+        return {"set": ds.name, "error": f"lowops backfill exited 0 but logged no {metric} for "
+                                         f"{len(missing)} of {len(expected)} windows: {', '.join(missing)}",
+                "wall": wall}
     events = (root / "repo" / "logs" / "lowops.log").read_text().splitlines()
     decided = {}
     for line in events:
@@ -212,8 +228,8 @@ def run_set(whl: Path, ds: DataSet, work: Path, windows: int, limit: int | None)
         if len(parts) == 5 and parts[3] == "decide":
             decided[parts[2]] = parts[4].split(": ", 1)[-1][:90]
     conn = sqlite3.connect(root / "store.sqlite")
-    shipped = pd.read_sql("SELECT s.ts, s.{c} AS score, l.target FROM shipped s JOIN labels l USING (id)"
-                          .format(c=ds.shipped), conn)
+    shipped = pd.read_sql(f"SELECT s.ts, s.{ds.shipped} AS score, l.target FROM shipped s JOIN labels l USING (id)",
+                          conn)
     conn.close()
     shipped["window"] = labels_window(shipped["ts"], ds.frequency)
     per_window = []
@@ -223,8 +239,12 @@ def run_set(whl: Path, ds: DataSet, work: Path, windows: int, limit: int | None)
         per_window.append({"window": window, "lowops": mine[window], "shipped": theirs,
                            "drift_that_matters": bool(matters.get(window)), "model_drift": bool(drift.get(window)),
                            "decision": decided.get(window, "-")})
-    versions = json.loads(subprocess.run([LOWOPS, "models", "list", "--json"], cwd=root, capture_output=True,
-                                         text=True, check=True).stdout)
+    listed = subprocess.run([LOWOPS, "models", "list", "--json"], cwd=root, check=False,
+                            capture_output=True, text=True)
+    if listed.returncode != 0:
+        return {"set": ds.name, "error": f"lowops models list exited {listed.returncode}: {listed.stderr.strip()}",
+                "wall": wall}
+    versions = json.loads(listed.stdout)
     return {"set": ds.name, "task": ds.task, "metric": metric, "windows": per_window, "wall": wall, "cpu": cpu,
             "versions": [f"{v['version']} {v['status']}{' live' if v['live'] else ''}" for v in versions]}
 
@@ -262,9 +282,9 @@ def show(result: dict[str, object]) -> None:
     mine = np.nanmean([r["lowops"] for r in rows])  # type: ignore[attr-defined]
     theirs = np.nanmean([r["shipped"] for r in rows])  # type: ignore[attr-defined]
     if metric == "rmse":
-        verdict = "within 2%" if mine <= theirs * 1.02 else f"{mine / theirs - 1:+.1%} above"
+        verdict = "within 2% of" if mine <= theirs * 1.02 else f"{mine / theirs - 1:+.1%} above"
     else:
-        verdict = "within 0.005 or better" if mine >= theirs - 0.005 else f"{mine - theirs:+.4f} below"
+        verdict = "within 0.005 of, or better than," if mine >= theirs - 0.005 else f"{mine - theirs:+.4f} below"
     print(f"mean     {mine:>8.4f} {theirs:>8.4f}  -> lowops's default model {verdict} the shipped predictions")
     print("versions: " + ", ".join(result["versions"]))  # type: ignore[arg-type]
 
@@ -274,14 +294,24 @@ def main() -> int:
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of: {', '.join(SETS)}")
     parser.add_argument("--windows", type=int, default=3, help="train.windows: windows of history (default 3)")
     parser.add_argument("--limit", type=int, default=None, help="score at most this many windows per set")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "lowops-acceptance-wheel")
-    parser.add_argument("--keep", type=Path, help="build the projects here (default: a temporary folder)")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "lowops-acceptance-wheel",
+                        help="where the downloaded wheel is kept and looked for first (default: %(default)s)")
+    parser.add_argument("--keep", type=Path,
+                        help="build the projects here and keep them (default: a temporary folder, removed unless "
+                        "a set fails)")
     parser.add_argument("--require", action="store_true", help="exit 1 when the wheel cannot be downloaded")
     args = parser.parse_args()
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
     unknown = set(names) - set(SETS)
     if unknown:
         parser.error(f"unknown set(s): {', '.join(sorted(unknown))}")
+    for name in names:
+        if SETS[name].task == "multiclass":
+            print(f"== {name}: NOT RUN: multiclass classification is not a lowops task yet "
+                  "(model.task is classification or regression)", flush=True)
+    runnable = [name for name in names if SETS[name].task != "multiclass"]
+    if not runnable:
+        return 0
     whl = wheel(args.cache)
     if whl is None:
         return 1 if args.require else 0
@@ -289,15 +319,14 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     print(f"acceptance: {whl.name}; projects in {work}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     failed = False
-    for name in names:
-        ds = SETS[name]
-        if ds.task == "multiclass":
-            print(f"\n== {name}: NOT RUN: multiclass classification is not a lowops task yet "
-                  "(model.task is classification or regression)")
-            continue
-        result = run_set(whl, ds, work, args.windows, args.limit)
+    for name in runnable:
+        result = run_set(whl, SETS[name], work, args.windows, args.limit)
         failed |= "error" in result
         show(result)
+    if failed:
+        print(f"\nacceptance: FAILED: lowops failed on at least one set (above); the projects are in {work}")
+    elif args.keep is None:
+        shutil.rmtree(work)
     return 1 if failed else 0
 
 
