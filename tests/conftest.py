@@ -64,13 +64,16 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 # outlives its test or writes into a project a later test copies (tests of the background
 # itself unset it).
 os.environ["LOWOPS_SWEETVIZ_WAIT"] = "1"
-# Projects' integrity keys (~/.config/lowops/keys/) go to a directory of this session's own,
+# Projects' integrity keys (~/.config/lowops/keys/) go to a directory of this process's own,
 # inherited by every lowops the suite starts, never to the runner's real configuration.
 # A forked lowops child imports this module again (its target lives in reliability_support): it
-# inherits the session's directory instead of making one of its own.
+# inherits its test process's directory instead of making one of its own. Each xdist worker makes
+# its own (tests remove and restore a key), not the one it inherits from the controller.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_PREFIX = f"lowops-test-config-{WORKER}-"
 _INHERITED = os.environ.get("XDG_CONFIG_HOME", "")
-KEYS_HOME = (Path(_INHERITED) if Path(_INHERITED).name.startswith("lowops-test-config-")
-             else Path(tempfile.mkdtemp(prefix="lowops-test-config-")))
+_OWN = not Path(_INHERITED).name.startswith(_PREFIX)
+KEYS_HOME = Path(tempfile.mkdtemp(prefix=_PREFIX)) if _OWN else Path(_INHERITED)
 os.environ["XDG_CONFIG_HOME"] = str(KEYS_HOME)
 
 
@@ -82,7 +85,8 @@ settings.load_profile("lowops")
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     # Not atexit: the suite's forked lowops children would run it too, and remove the keys under the others.
-    shutil.rmtree(KEYS_HOME, ignore_errors=True)
+    if _OWN:
+        shutil.rmtree(KEYS_HOME, ignore_errors=True)
 
 
 def home_with_keys(home: Path) -> Path:
