@@ -90,20 +90,9 @@ class Project:
         windows = self._loaded.config.windows
         return parse_window(label, windows.frequency, tz=windows.timezone).label
 
-    def _model(self, model: str | None) -> str:
-        if model is None:
-            if len(self.models) > 1:
-                raise UsageError(f"{self._loaded.config_path} has several models ({', '.join(self.models)}); "
-                                 f"say which with model=NAME")
-            return self.models[0]
-        if model not in self.models:
-            raise UsageError(f"no model {model!r} in {self._loaded.config_path}; the project has: "
-                             f"{', '.join(self.models)}")
-        return model
-
     def _one(self, model: str | None) -> LoadedProject:
         """The project as one model sees it (its own repository directory in a project with several)."""
-        return self._loaded.for_model(self._model(model))
+        return self._loaded.for_model(model, how="model=NAME")
 
     @contextmanager
     def _context(self, model: str | None) -> Iterator[Context]:
@@ -201,9 +190,9 @@ class Project:
         with several models, every model's unless ``model`` names one)."""
         import pandas as pd
 
-        names = [self._model(model)] if model is not None or len(self.models) == 1 else self.models
+        names = [model] if model is not None or len(self.models) == 1 else self.models
         columns = ["time", "window", "model", "version", "metric", "value", "rows", "run"]
-        rows = [row for name in names for row in read_metrics(self._loaded.for_model(name).repo)]
+        rows = [row for name in names for row in read_metrics(self._one(name).repo)]
         return pd.DataFrame(rows, columns=columns)
 
     def run(self, window: str | None = None, *, force: bool = False, model: str | None = None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from lowops import secrets
 from lowops.config_schema import Config
 from lowops.config_yaml import UniqueKeyLoader
-from lowops.errors import ConfigError
+from lowops.errors import ConfigError, UsageError
 from lowops.windows import FREQUENCIES
 
 DEFAULT_CONFIG = Path("config") / "lowops.yaml"
@@ -68,20 +68,22 @@ class Project:
         """The config has a `models:` list (each model then has its own repository directory)."""
         return self.models is not None
 
-    def for_model(self, name: str) -> Project:
-        """The project as its model ``name`` sees it.
+    def for_model(self, name: str | None, *, how: str = "--model NAME") -> Project:
+        """The project as its model ``name`` sees it (``None``: the only one).
 
         Raises:
-            ConfigError: the project has no model of that name.
+            UsageError: ``name`` is None and the project has several models (``how`` says how to name one),
+                or the project has no model ``name``.
         """
+        names = self.model_names
+        if name is None:
+            if len(names) > 1:
+                raise UsageError(f"{self.config_path} has several models ({', '.join(names)}); say which with {how}.")
+            name = names[0]
+        if name not in names:
+            raise UsageError(f"no model {name!r} in {self.config_path}; its models: {', '.join(names)}.")
         if self.models is None:
-            if name != self.config.model.name:
-                raise ConfigError(f"{self.config_path}: no model {name!r}; the project's model is "
-                                  f"{self.config.model.name!r}.")
             return self
-        if name not in self.models:
-            raise ConfigError(f"{self.config_path}: no model {name!r}; its models are "
-                              f"{', '.join(self.models)}.")
         return Project(self.root, self.config_path, self.models[name], self.raw, self.warnings,
                        models=self.models, model_dir=name)
 

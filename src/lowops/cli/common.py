@@ -65,18 +65,13 @@ def _load_all(ctx: click.Context) -> Any:
 def load_only(ctx: click.Context) -> Any:
     """Load and validate the project's config without opening the database: the project as the chosen model
     (``--model``, or the only one) sees it."""
+    from lowops.errors import UsageError
+
     project = _load_all(ctx)
-    obj = ctx.find_root().obj or {}
-    name = obj.get("model")
-    if name is None:
-        if len(project.model_names) > 1:
-            raise click.UsageError(f"{project.config_path} has several models ({', '.join(project.model_names)}); "
-                                   f"say which with --model NAME.")
-        return project.for_model(project.model_names[0])
-    if name not in project.model_names:
-        raise click.UsageError(f"no model {name!r} in {project.config_path}; its models: "
-                               f"{', '.join(project.model_names)}.")
-    return project.for_model(name)
+    try:
+        return project.for_model((ctx.find_root().obj or {}).get("model"))
+    except UsageError as exc:
+        raise click.UsageError(exc.message) from None
 
 
 def each_model(func: F) -> F:
@@ -97,12 +92,13 @@ def each_model(func: F) -> F:
         root = ctx.find_root()
         root.ensure_object(dict)
         obj = root.obj
-        if obj.get("model") is not None or len(_load_all(ctx).model_names) < 2:
+        names = _load_all(ctx).model_names
+        if obj.get("model") is not None or len(names) < 2:
             return func(*args, **kwargs)
         as_json = bool(kwargs.get("as_json"))
         collected: dict[str, Any] = {}
         failed: int | None = None
-        for name in _load_all(ctx).model_names:
+        for name in names:
             obj["model"], obj["_json"] = name, []
             if not as_json:
                 click.echo(f"model {name}:")
@@ -145,7 +141,8 @@ def open_project(ctx: click.Context) -> Any:
 def print_json(data: Any) -> None:
     """Print ``data`` as JSON (inside :func:`each_model`, it is kept for the one document by model)."""
     ctx = click.get_current_context(silent=True)
-    documents = ctx.find_root().obj.get("_json") if ctx is not None and ctx.find_root().obj else None
+    obj = ctx.find_root().obj if ctx is not None else None
+    documents = obj.get("_json") if obj else None
     if documents is not None:
         documents.append(data)
         return
