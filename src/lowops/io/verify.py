@@ -3,6 +3,7 @@
 Checks every model version's digests (and HMAC, with a key configured) and
 that each skops model file needs no type outside ``model.allowed_modules``,
 every data version's manifest and digest, that the deploy pointer names
+complete versions, that version labels (aliases, tags, descriptions) name
 complete versions, that run ledgers parse and the predictions they record are
 the files written, the audit chain, that no symbolic link leads out of the
 repository, that no one but the owner may write the model registry, and lists
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lowops.errors import IntegrityError, LowopsError
-from lowops.io import audit, deploy, integrity, layout, model_files, registry, snapshots
+from lowops.io import audit, deploy, integrity, layout, model_files, registry, snapshots, version_labels
 from lowops.io.files import TMP_PREFIX, sha256_bytes, sha256_file
 from lowops.io.lock import holder_if_locked
 from lowops.io.runs import RunRecord, ledger_files, read_run
@@ -177,6 +178,24 @@ def _pointer(repo: Path, name: str) -> list[Finding]:
     return found
 
 
+def _labels(repo: Path, name: str) -> list[Finding]:
+    """The model's ``labels.json`` is lowops's, and every alias, tag and description names a complete version."""
+    path = layout.labels_file(repo, name)
+    try:
+        labels = version_labels.read(repo, name)
+    except (IntegrityError, TypeError):
+        return [Finding(path, "is not a labels file lowops wrote; restore it from a backup or remove it")]
+    versions = set(registry.list_versions(repo, name))
+    found = [Finding(path, f"alias @{alias} names {version}, which is not a complete version (dangling alias); "
+                           f"point it elsewhere with `lowops models alias {alias} VERSION` or remove it with "
+                           f"`lowops models alias {alias} --remove`")
+             for alias, version in sorted(labels["aliases"].items()) if version not in versions]
+    found += [Finding(path, f"holds {what} for {version}, which is not a complete version")
+              for key, what in (("tags", "tags"), ("descriptions", "a description"))
+              for version in sorted(labels[key]) if version not in versions]
+    return found
+
+
 def _data(repo: Path) -> list[Finding]:
     """Every data version against its manifest, and every latest-extract pointer."""
     found = []
@@ -315,6 +334,7 @@ def verify(repo: Path, *, repair: bool = False,
     for name in registry.model_names(repo):
         findings.extend(_versions(repo, name, allowed_modules))
         findings.extend(_pointer(repo, name))
+        findings.extend(_labels(repo, name))
     findings.extend(_data(repo))
     findings.extend(_audit(repo, repair, removed))
     findings.extend(_ledgers(repo))
