@@ -26,12 +26,12 @@ import wide_store  # noqa: E402
 
 
 def measure(argv: list[str]) -> tuple[float, float]:
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed:\n{proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-    return time.perf_counter() - start, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile() as err:
+        usage = wide_store.launch(argv, stdout=subprocess.DEVNULL, stderr=err)
+        if usage["code"] != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(argv)} failed:\n{err.read().decode()[-2000:]}")
+    return usage["wall"], usage["peak_mb"]
 
 
 def main() -> None:

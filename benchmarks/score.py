@@ -190,16 +190,12 @@ class Contender:
 def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[Run, str]:
     """Wall seconds, CPU seconds (user + system, all threads) and peak RSS of one process, and its stdout."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        usage = wide_store.launch(argv, stdout=out, stderr=err, env=env)
         out.seek(0)
         err.seek(0)
-        if code != 0:
-            raise SystemExit(f"{' '.join(argv[:4])}… failed ({code}):\n{err.read().decode()[-2000:]}")
-        return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024), out.read().decode()
+        if usage["code"] != 0:
+            raise SystemExit(f"{' '.join(argv[:4])}… failed ({usage['code']}):\n{err.read().decode()[-2000:]}")
+        return Run(usage["wall"], usage["cpu"], usage["peak_mb"]), out.read().decode()
 
 
 def scores_of(path: Path) -> tuple[object, object]:

@@ -96,3 +96,35 @@ def lowops_bin() -> str:
 def train(directory: Path) -> None:
     subprocess.run([lowops_bin(), "-C", str(directory), "train", "--window", "2025-02"], check=True,
                    capture_output=True)
+
+
+# A child's peak RSS from wait4 is never below the RSS of the process that forked it: Linux carries the
+# old image's high-water mark through exec. A benchmark that holds a million scores (or built the store
+# in-process) would lend its own size to every contender, so each is started by a launcher of its own,
+# a fresh interpreter of a few MB, and the launcher reports what wait4 measured.
+_LAUNCHER = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    json.dump({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+               "code": os.waitstatus_to_exitcode(status)}, out)
+"""
+
+
+def launch(argv: list[str], *, stdout: object = None, stderr: object = None,
+           env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run ``argv`` to its end from a small launcher: its wall and CPU seconds, peak MB and exit code."""
+    import json
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "usage.json")
+        subprocess.run([sys.executable, "-c", _LAUNCHER, report, *map(str, argv)], stdout=stdout, stderr=stderr,
+                       env=env, check=True)
+        with open(report, encoding="utf-8") as handle:
+            usage: dict[str, float] = json.load(handle)
+    return usage
