@@ -108,6 +108,7 @@ class ModelDrift:
     prediction_psi: float = math.nan
     prediction_drift: bool = False
     method: str = "cbpe"  # what estimated the KPI without labels: cbpe (a classifier) | dle (a regressor)
+    class_psi: dict[str, float] = field(default_factory=dict)  # multiclass: each class's probability's PSI
 
     @property
     def flagged(self) -> bool:
