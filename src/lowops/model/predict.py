@@ -102,8 +102,8 @@ def _scores(model: Any, task: str, x: pd.DataFrame) -> FloatArray:
 
 def scored_rows(values: np.ndarray) -> np.ndarray:
     """Per row: the model scored it (its score, or every class's probability, is finite)."""
-    finite = np.isfinite(np.asarray(values, dtype=float))
-    return finite.all(axis=1) if finite.ndim == 2 else finite
+    finite: np.ndarray = np.isfinite(np.asarray(values, dtype=float))
+    return np.all(finite, axis=1) if finite.ndim == 2 else finite
 
 
 def predict_batch(batch: Any, model: Any, contract: Contract, task: str) -> FloatArray:

@@ -157,7 +157,8 @@ def _row_change(moved: np.ndarray, base: np.ndarray) -> np.ndarray:
     if moved.ndim == 2:
         out: np.ndarray = 0.5 * np.abs(moved - base).sum(axis=1)
         return out
-    return np.abs(moved - base)
+    change: np.ndarray = np.abs(moved - base)
+    return change
 
 
 def _rows_needed(change: np.ndarray, precision: float, floor: float) -> int:
