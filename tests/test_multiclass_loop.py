@@ -154,3 +154,16 @@ def test_verify_passes_and_a_smoke_test_checks_every_probability(tiers: Path) ->
     smoke = _lowops(tiers, "smoke", "v0001")
     assert smoke.returncode == 0, smoke.stdout + smoke.stderr
     assert "in range [" in smoke.stdout
+
+
+def test_the_dashboard_status_and_a_sweetviz_report_without_the_multiclass_target(tiers: Path) -> None:
+    for args in (("report",), ("status",), ("models", "show", "v0001"), ("models", "diff", "v0001", "v0002")):
+        done = _lowops(tiers, *args)
+        assert done.returncode == 0, (args, done.stderr)
+    assert "roc_auc" in (tiers / "repo" / "reports" / "index.html").read_text(encoding="utf-8")
+    done = _lowops(tiers, "report", "--sweetviz", "2025-05")
+    assert done.returncode == 0, done.stderr
+    assert (tiers / "repo" / "monitoring" / "2025-05" / "sweetviz_compare.html").is_file()
+    log = (tiers / "repo" / "logs" / "lowops.log").read_text()
+    assert ("without the target tier: Sweetviz takes a boolean or numeric target, not a multiclass one) "
+            "written to monitoring/2025-05/sweetviz_compare.html") in log
