@@ -1,11 +1,13 @@
 """The loop end to end on a multiclass target, as a user sets it up: a card tier of three classes.
 
-The feature store is built here (SQLite: 1,500 new customers a month, 2025-01 to 2025-06, two
+The feature store is built here (SQLite: 1,500 new customers a month, 2025-01 to 2025-08, two
 numeric features and a categorical one; the tier depends on ``x1`` and ``x2``); the project is
 laid out by ``lowops init --no-demo`` with its SQL and YAML written as a user would, and the
 installed ``lowops`` runs the backfill 2025-04..2025-06 in a subprocess (v0001 trained on
 2025-01..03). From 2025-05 ``x1``, the tier's driver, moves by 1.5 standard deviations: drift
-that matters, a retrain, and the comparison of generations on the macro ROC AUC.
+that matters, a retrain, and the comparison of generations on the macro ROC AUC. Then 2025-07
+runs with its labels late (judged on the CBPE estimate) and 2025-08 once they are in (2025-07's
+stored predictions evaluated from the CSV's per-class columns).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 import yaml
 
 CLASSES = ["bronze", "silver", "gold"]
-WINDOWS = ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]
+WINDOWS = ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06", "2025-07", "2025-08"]
 ROWS = 1500
 LOWOPS = Path(sys.executable).parent / "lowops"  # the installed console script, as cron runs it
 
@@ -47,6 +49,13 @@ def _store(path: Path) -> None:
         conn.execute("CREATE TABLE labels (id INTEGER, ts TEXT, tier TEXT)")
         conn.executemany("INSERT INTO features VALUES (?, ?, ?, ?, ?)", features)
         conn.executemany("INSERT INTO labels VALUES (?, ?, ?)", labels)
+
+
+def _label_delay_until(window: str) -> int:
+    """The ``windows.label_delay`` at which ``window``'s labels are due today and the next window's are not."""
+    from lowops.windows import last_complete, parse_window, window_range
+
+    return len(window_range(parse_window(window), last_complete("monthly"))) - 1
 
 
 def _lowops(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -83,6 +92,11 @@ def tiers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     done = _lowops(project, "backfill", "--from", "2025-04", "--to", "2025-06")
     assert done.returncode == 0, done.stderr
+    for window, delay in (("2025-07", _label_delay_until("2025-06")), ("2025-08", 0)):
+        data["windows"]["label_delay"] = delay
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        done = _lowops(project, "run", "--window", window)
+        assert done.returncode == 0, done.stderr
     return project
 
 
@@ -131,7 +145,7 @@ def test_the_cbpe_estimate_is_near_the_realised_macro_auc(tiers: Path) -> None:
     # Covariate shift only (the tier's relation to x1 and x2 never changes): calibration holds,
     # so the estimate stays within 0.03 of the realised macro AUC, shift or not.
     lines = _metrics(tiers)
-    for window in ("2025-04", "2025-05", "2025-06"):
+    for window in ("2025-04", "2025-05", "2025-06", "2025-07", "2025-08"):
         found = {p[4]: float(p[5]) for p in lines if p[1] == window and p[4] in ("roc_auc", "cbpe.roc_auc")}
         assert abs(found["cbpe.roc_auc"] - found["roc_auc"]) < 0.03, (window, found)
 
@@ -146,6 +160,29 @@ def test_drift_in_the_driver_retrains_and_generations_compare_on_the_macro_auc(t
     listed = _lowops(tiers, "models", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [v["version"] for v in json.loads(listed.stdout)][:2] == ["v0001", "v0002"]
+
+
+def test_late_labels_judge_the_estimated_window_from_its_stored_probabilities(tiers: Path) -> None:
+    july = tiers / "repo" / "monitoring" / "2025-07"
+    first = json.loads((july / "estimated" / "verdict.json").read_text())
+    assert first["model_drift_basis"] == "estimated" and first["kpi"]["realised"] == {}
+    assert {"roc_auc", "f1", "accuracy", "roc_auc_gold", "f1_bronze"} <= set(first["kpi"]["estimated"])
+    after = json.loads((july / "verdict.json").read_text())
+    assert after["model_drift_basis"] == "realised"
+    lines = _metrics(tiers)
+    late = {p[4]: float(p[5]) for p in lines if p[1] == "2025-07" and p[7] == after["late_labels"]["run_id"]}
+    rows = _predictions(tiers, "2025-07")
+    assert all(r["label"] == "" for r in rows)  # scored before its labels existed
+    from sklearn.metrics import roc_auc_score
+
+    store = sqlite3.connect(tiers / "store.sqlite")
+    truth = dict(store.execute("SELECT id, tier FROM labels WHERE ts >= '2025-07' AND ts < '2025-08'").fetchall())
+    store.close()
+    y = np.array([CLASSES.index(truth[int(r["id"])]) for r in rows])
+    proba = np.array([[float(r[f"score_{c}"]) for c in CLASSES] for r in rows])
+    assert late["roc_auc"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"), abs=1e-6)
+    assert late["cbpe.roc_auc.error"] == pytest.approx(first["kpi"]["estimated"]["roc_auc"] - late["roc_auc"],
+                                                       abs=2e-6)
 
 
 def test_verify_passes_and_a_smoke_test_checks_every_probability(tiers: Path) -> None:
