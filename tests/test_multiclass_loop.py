@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,11 +30,11 @@ ROWS = 1500
 LOWOPS = Path(sys.executable).parent / "lowops"  # the installed console script, as cron runs it
 
 
-def _store(path: Path) -> None:
+def _store(path: Path, windows: list[str], rename: dict[str, str]) -> None:
     """Features and labels; each month's customers are new (their ids say the month)."""
     rng = np.random.default_rng(7)
     features, labels = [], []
-    for w, window in enumerate(WINDOWS):
+    for w, window in enumerate(windows):
         x1 = rng.normal(1.5 if window >= "2025-05" else 0.0, 1.0, ROWS)
         x2 = rng.normal(0.0, 1.0, ROWS)
         cat = rng.choice(["north", "south", "east"], ROWS)
@@ -43,7 +44,7 @@ def _store(path: Path) -> None:
         for i in range(ROWS):
             ts = f"{window}-{1 + i % 28:02d} 12:00:00"
             features.append((w * 100_000 + i, ts, float(x1[i]), float(x2[i]), str(cat[i])))
-            labels.append((w * 100_000 + i, ts, tier[i]))
+            labels.append((w * 100_000 + i, ts, rename.get(tier[i], tier[i])))
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE features (id INTEGER, ts TEXT, x1 REAL, x2 REAL, region TEXT)")
         conn.execute("CREATE TABLE labels (id INTEGER, ts TEXT, tier TEXT)")
@@ -62,20 +63,19 @@ def _lowops(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(LOWOPS), *args], cwd=project, capture_output=True, text=True, check=False)
 
 
-@pytest.fixture(scope="module")
-def tiers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("multiclass") / "tiers"
+def _lay_out(project: Path, windows: list[str] = WINDOWS, rename: dict[str, str] | None = None) -> dict[str, Any]:
+    """``lowops init --no-demo``, the store (``rename``: tiers the store calls otherwise), SQL and YAML; the YAML."""
     done = subprocess.run([str(LOWOPS), "init", str(project), "--no-demo"], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
-    _store(project / "store.sqlite")
+    _store(project / "store.sqlite", windows, rename or {})
     for old in (project / "sql").glob("*.sql"):
         old.unlink()
     window = "WHERE ts >= :window_start AND ts < :window_end"
     (project / "sql" / "features.sql").write_text(f"SELECT id, x1, x2, region\nFROM features\n{window}\nORDER BY id\n")
     (project / "sql" / "labels.sql").write_text(f"SELECT id, tier\nFROM labels\n{window}\nORDER BY id\n")
     config = project / "config" / "lowops.yaml"
-    data = yaml.safe_load(config.read_text())
+    data: dict[str, Any] = yaml.safe_load(config.read_text())
     data["project"] = "tiers"
     data["database"]["url"] = "sqlite:///store.sqlite"
     data["entity_key"] = "id"
@@ -90,6 +90,14 @@ def tiers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data["smoke"].pop("golden_sql", None)
     data["drift"]["sweetviz"]["enabled"] = False
     config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return data
+
+
+@pytest.fixture(scope="module")
+def tiers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = tmp_path_factory.mktemp("multiclass") / "tiers"
+    data = _lay_out(project)
+    config = project / "config" / "lowops.yaml"
     done = _lowops(project, "backfill", "--from", "2025-04", "--to", "2025-06")
     assert done.returncode == 0, done.stderr
     for window, delay in (("2025-07", _label_delay_until("2025-06")), ("2025-08", 0)):
@@ -204,3 +212,35 @@ def test_the_dashboard_status_and_a_sweetviz_report_without_the_multiclass_targe
     log = (tiers / "repo" / "logs" / "lowops.log").read_text()
     assert ("without the target tier: Sweetviz takes a boolean or numeric target, not a multiclass one) "
             "written to monitoring/2025-05/sweetviz_compare.html") in log
+
+
+def test_a_label_outside_the_classes_is_bad_data_naming_it(tmp_path: Path) -> None:
+    project = tmp_path / "tiers"
+    _lay_out(project, WINDOWS[:3], rename={"gold": "diamond"})
+    done = _lowops(project, "train", "--window", "2025-03")
+    assert done.returncode == 65, done.stderr
+    store = sqlite3.connect(project / "store.sqlite")
+    [(count,)] = store.execute("SELECT COUNT(*) FROM labels WHERE tier = 'diamond' AND ts < '2025-02'").fetchall()
+    store.close()
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: window 2025-01: labels.target 'tier' holds 'diamond' ({count} of {ROWS} rows), outside "
+        f"labels.classes ['bronze', 'silver', 'gold']; map them in {project / 'sql' / 'labels.sql'} (CASE WHEN …) "
+        "or list every class in labels.classes.")
+
+
+def test_training_needs_every_class_and_a_multiclass_primary_metric(tmp_path: Path) -> None:
+    project = tmp_path / "tiers"
+    data = _lay_out(project, WINDOWS[:3], rename={"gold": "silver"})
+    done = _lowops(project, "train", "--window", "2025-03")
+    assert done.returncode == 65, done.stderr
+    assert done.stderr.strip() == (
+        "Error: The training range 2025-01, 2025-02, 2025-03 holds no label 'gold' of labels.target 'tier' "
+        "(labels.classes ['bronze', 'silver', 'gold']); a multiclass model learns every class. Check labels.sql "
+        "and labels.classes, or widen train.windows.")
+    data["train"]["primary_metric"] = "pr_auc"
+    (project / "config" / "lowops.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    done = _lowops(project, "validate")
+    assert done.returncode == 78, done.stderr
+    assert done.stderr.strip() == (
+        f"Error: {project / 'config' / 'lowops.yaml'}: the 'train.primary_metric' parameter must be one of roc_auc, "
+        "f1, accuracy, log_loss for a multiclass target (labels.classes lists 3 classes). Got 'pr_auc' instead.")
