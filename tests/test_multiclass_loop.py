@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -206,6 +208,14 @@ def test_the_dashboard_status_and_a_sweetviz_report_without_the_multiclass_targe
         done = _lowops(tiers, *args)
         assert done.returncode == 0, (args, done.stderr)
     assert "roc_auc" in (tiers / "repo" / "reports" / "index.html").read_text(encoding="utf-8")
+    # A re-check computes the realised KPIs itself, from the snapshot's rows and the stored labels.
+    done = _lowops(tiers, "drift", "--window", "2025-04")
+    assert done.returncode == 0, done.stderr
+    [recheck] = (tiers / "repo" / "monitoring" / "2025-04").glob("recheck-*/verdict.json")
+    realised = json.loads(recheck.read_text())["kpi"]["realised"]
+    logged = {p[4]: float(p[5]) for p in _metrics(tiers) if p[1:4] == ["2025-04", "tier", "v0001"]}
+    assert realised["roc_auc"] == pytest.approx(logged["roc_auc"], abs=1e-6)
+    assert realised["f1_silver"] == pytest.approx(logged["f1_silver"], abs=1e-6)
     done = _lowops(tiers, "report", "--sweetviz", "2025-05")
     assert done.returncode == 0, done.stderr
     assert (tiers / "repo" / "monitoring" / "2025-05" / "sweetviz_compare.html").is_file()
@@ -244,3 +254,21 @@ def test_training_needs_every_class_and_a_multiclass_primary_metric(tmp_path: Pa
     assert done.stderr.strip() == (
         f"Error: {project / 'config' / 'lowops.yaml'}: the 'train.primary_metric' parameter must be one of roc_auc, "
         "f1, accuracy, log_loss for a multiclass target (labels.classes lists 3 classes). Got 'pr_auc' instead.")
+
+
+def test_a_resumed_run_reads_the_probabilities_back_from_its_predictions(tmp_path: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    project = tmp_path / "tiers"
+    _lay_out(project, WINDOWS[:4])
+    killed = subprocess.run([str(LOWOPS), "run", "--window", "2025-04"], cwd=project, capture_output=True, text=True,
+                            check=False, env={**os.environ, "LOWOPS_FAULT": "before:evaluate@1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    done = _lowops(project, "run", "--window", "2025-04")
+    assert done.returncode == 0, done.stderr
+    assert "already complete for run" in (project / "repo" / "logs" / "lowops.log").read_text()
+    rows = _predictions(project, "2025-04")
+    y = np.array([CLASSES.index(r["label"]) for r in rows])
+    proba = np.array([[float(r[f"score_{c}"]) for c in CLASSES] for r in rows])
+    [logged] = [float(p[5]) for p in _metrics(project) if p[1] == "2025-04" and p[4] == "roc_auc"]
+    assert logged == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"), abs=1e-6)
