@@ -233,9 +233,12 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
     started = time.perf_counter()
     hold_scores = scores(pipeline, plan.task, x_hold)
     latency_ms = (time.perf_counter() - started) * 1000 / max(len(x_hold), 1) * 1000
+    holdout = metric_fns.compute(plan.task, y_hold, hold_scores, plan.threshold, plan.classes)
+    if len(plan.classes) > 2:  # a class the hold-out lacks has no ROC AUC of its own: not recorded
+        holdout = metric_fns.finite(holdout)
     return Fitted(pipeline=pipeline, best_params=best_params, cv_scores=cv_scores, fit_seconds=fit_seconds,
                   peak_rss_mb=peak_rss_mb, holdout_scores=hold_scores,
-                  holdout_metrics=metric_fns.compute(plan.task, y_hold, hold_scores, plan.threshold, plan.classes),
+                  holdout_metrics=holdout,
                   latency_ms=latency_ms,
                   importance=permutation(pipeline, *(unseen or (x_hold, y_hold)), scoring, plan.seed),
                   search=table)

@@ -144,9 +144,6 @@ def estimate(scores: Any, calibration: Calibration, threshold: float) -> dict[st
     }
 
 
-MULTICLASS_ESTIMABLE = ("roc_auc", "f1", "accuracy")
-
-
 def fit_class_calibrations(proba: Any, labels: Any) -> tuple[Calibration | None, ...]:
     """One isotonic map per class, from its probability to its one-vs-rest rate (NannyML's multiclass CBPE).
 
