@@ -52,7 +52,8 @@ class Model:
     card: ModelCard
 
     def predict(self, frame: pd.DataFrame) -> Any:
-        """Scores of ``frame``'s rows (positive-class probability, or the regression's value)."""
+        """Scores of ``frame``'s rows (positive-class probability, or the regression's value; multiclass:
+        one probability per class, n x k, in the order of ``card.classes``)."""
         return scores(self.pipeline, self.card.task, frame[self.card.schema.names])
 
 

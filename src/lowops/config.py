@@ -347,5 +347,11 @@ def _validate(expanded: dict[str, Any], path: Path, where: str) -> Config:
     for name in config.features.exclude:
         if name == config.entity_key:
             raise ConfigError(f"{where}: 'features.exclude' must not name the entity key {name!r}.")
+    multiclass = ("roc_auc", "f1", "accuracy", "log_loss")
+    if config.model.task == "classification" and config.labels.multiclass and \
+            config.train.primary_metric not in multiclass:
+        raise ConfigError(f"{where}: the 'train.primary_metric' parameter must be one of {', '.join(multiclass)} for "
+                          f"a multiclass target (labels.classes lists {len(config.labels.classes)} classes). "
+                          f"Got {config.train.primary_metric!r} instead.")
     assert FREQUENCIES  # config_schema's Literal mirrors windows.FREQUENCIES
     return config

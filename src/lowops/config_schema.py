@@ -63,15 +63,21 @@ class FeaturesConfig(_Section):
 class LabelsConfig(_Section):
     sql: str
     target: str
-    # Classification: the negative and the positive class, as labels.sql returns them.
-    classes: tuple[int | str, int | str] = (0, 1)
+    # Classification: the negative and the positive class, as labels.sql returns them; three or more
+    # values make it multiclass (every class the labels may hold, in the order scores and files list them).
+    classes: tuple[int | str, ...] = (0, 1)
 
     @field_validator("classes")
     @classmethod
-    def _distinct(cls, value: tuple[int | str, int | str]) -> tuple[int | str, int | str]:
-        if value[0] == value[1]:
-            raise ValueError("two different values, the negative class first")
+    def _distinct(cls, value: tuple[int | str, ...]) -> tuple[int | str, ...]:
+        if len(value) < 2 or len(set(value)) != len(value):
+            raise ValueError("two different values, the negative class first (or three or more different "
+                             "values for multiclass)")
         return value
+
+    @property
+    def multiclass(self) -> bool:
+        return len(self.classes) > 2
 
     @field_validator("target")
     @classmethod

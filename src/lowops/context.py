@@ -119,6 +119,12 @@ class Context:
         """The model's name (``model.name``)."""
         return self.project.config.model.name
 
+    @property
+    def classes(self) -> tuple[int | str, ...]:
+        """A multiclass model's classes (``labels.classes``, the order of its score columns); none otherwise."""
+        cfg = self.project.config
+        return tuple(cfg.labels.classes) if cfg.model.task == "classification" and cfg.labels.multiclass else ()
+
     def _warn_load(self, message: str) -> None:
         self.log.event("load", message, level="WARN")
 

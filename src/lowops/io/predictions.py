@@ -15,9 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from lowops.io.files import atomic_write
+from lowops.model.metrics import class_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,12 +48,16 @@ def neutralise(table: Any) -> Any:
 
 def output_table(batch: Any, key: str, columns: list[str], task: str, score_values: np.ndarray,
                  threshold: float | np.ndarray, key_values: np.ndarray, label_map: pd.Series | None,
-                 constants: dict[str, str], per_row: dict[str, np.ndarray] | None = None) -> Any:
+                 constants: dict[str, str], per_row: dict[str, np.ndarray] | None = None,
+                 classes: Sequence[int | str] = ()) -> Any:
     """One chunk of the predictions CSV as an Arrow table.
 
     A row whose score is not finite (the model could not score it) gets an
     empty score and prediction. ``per_row`` replaces a constant column (version,
     slot) by one value per row, in the same place: split mode's served version.
+    With more than two ``classes`` (multiclass) ``score_values`` holds one column
+    per class: ``prediction`` is the most probable class, ``score`` its probability,
+    ``label`` the class, and one ``score_<class>`` column per class follows ``label``.
     """
     import pandas as pd
     import pyarrow as pa
@@ -58,6 +65,10 @@ def output_table(batch: Any, key: str, columns: list[str], task: str, score_valu
     n = batch.num_rows
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     table = table.select([key, *columns])
+    if len(classes) > 2:
+        table = _multiclass_columns(table, np.asarray(score_values, dtype=float).reshape(n, len(classes)),
+                                    key_values, label_map, classes)
+        return _constants(table, n, constants, per_row)
     values = np.asarray(score_values, dtype=float)
     rejected = ~np.isfinite(values)
     table = table.append_column("score", pa.array(values, pa.float64(), mask=rejected))
@@ -68,6 +79,46 @@ def output_table(batch: Any, key: str, columns: list[str], task: str, score_valu
         table = table.append_column("label", pa.array(labels.to_numpy(dtype=float), from_pandas=True))
     else:
         table = table.append_column("label", pa.nulls(n, pa.float64()))
+    return _constants(table, n, constants, per_row)
+
+
+def score_column(name: int | str) -> str:
+    """The predictions CSV's column of one class's probability (multiclass)."""
+    return "score_" + class_name(name)
+
+
+def _class_array(places: np.ndarray, classes: Sequence[int | str]) -> Any:
+    """Class places (NaN: none) as the classes' own values: text, or integers."""
+    import pyarrow as pa
+
+    missing = ~np.isfinite(places)
+    index = np.where(missing, 0, places).astype(np.int64)
+    if all(isinstance(c, str) for c in classes):
+        return pa.array(np.asarray([str(c) for c in classes], dtype=object)[index], pa.string(), mask=missing)
+    return pa.array(np.asarray([int(c) for c in classes], dtype=np.int64)[index], pa.int64(), mask=missing)
+
+
+def _multiclass_columns(table: Any, proba: np.ndarray, key_values: np.ndarray, label_map: pd.Series | None,
+                        classes: Sequence[int | str]) -> Any:
+    import pandas as pd
+    import pyarrow as pa
+
+    n = len(proba)
+    rejected = ~np.isfinite(proba).all(axis=1)
+    best = np.where(rejected, 0, np.nan_to_num(proba).argmax(axis=1))
+    table = table.append_column("score", pa.array(proba[np.arange(n), best], pa.float64(), mask=rejected))
+    table = table.append_column("prediction", _class_array(np.where(rejected, np.nan, best), classes))
+    places = (pd.Series(key_values).map(label_map).to_numpy(dtype=float) if label_map is not None and n
+              else np.full(n, np.nan))
+    table = table.append_column("label", _class_array(places, classes))
+    for i, name in enumerate(classes):
+        table = table.append_column(score_column(name), pa.array(proba[:, i], pa.float64(), mask=rejected))
+    return table
+
+
+def _constants(table: Any, n: int, constants: dict[str, str], per_row: dict[str, np.ndarray] | None) -> Any:
+    import pyarrow as pa
+
     for name, value in constants.items():
         row_values = (per_row or {}).get(name)
         table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n) if row_values is None
@@ -113,8 +164,17 @@ def writing(path: Path) -> Iterator[PredictionsWriter]:
         writer.close()
 
 
-def read_scores(path: Path, key: str) -> pd.DataFrame:
-    """A predictions file's key, score and version columns (an unscored row's score is NaN)."""
+def read_scores(path: Path, key: str, classes: Sequence[int | str] = ()) -> pd.DataFrame:
+    """A predictions file's key, score and version columns (an unscored row's score is NaN); with more
+    than two ``classes``, each class's ``score_<class>`` too (:func:`score_matrix`)."""
     import pandas as pd
 
-    return pd.read_csv(path, usecols=[key, "score", "version"])
+    per_class = [score_column(c) for c in classes] if len(classes) > 2 else []
+    return pd.read_csv(path, usecols=[key, "score", "version", *per_class])
+
+
+def score_matrix(frame: pd.DataFrame, classes: Sequence[int | str] = ()) -> np.ndarray:
+    """The scores of rows read by :func:`read_scores`: the score, or (multiclass) one column per class."""
+    if len(classes) > 2:
+        return frame[[score_column(c) for c in classes]].to_numpy(dtype=float)
+    return frame["score"].to_numpy(dtype=float)

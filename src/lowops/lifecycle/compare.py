@@ -200,7 +200,7 @@ def evaluate_versions(ctx: Context, roles: dict[str, list[str]], frame: pd.DataF
         card = loaded[version][1]
         assert card.artifact is not None
         found.append(Candidate(version=version, roles=names,
-                               metrics=metric_fns.compute(card.task, y, scores[version], card.threshold),
+                               metrics=metric_fns.compute(card.task, y, scores[version], card.threshold, card.classes),
                                ms_per_1000=gates.ms_per_1000(best[version], len(sample)),
                                bytes=card.artifact.bytes, threshold=card.threshold, scores=scores[version]))
     return found

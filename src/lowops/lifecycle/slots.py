@@ -62,7 +62,7 @@ def static_path(ctx: Context, window: Window, features: Snapshot, labels: Snapsh
     keep, y = _labelled(ctx, keys, labels)
     if not len(keep):
         return {}
-    values = metric_fns.finite(metric_fns.compute(card.task, y, scores[keep], card.threshold))
+    values = metric_fns.finite(metric_fns.compute(card.task, y, scores[keep], card.threshold, card.classes))
     for metric, value in values.items():
         ctx.metrics.log(window.label, first, f"static.{metric}", value, len(keep))
     primary = ctx.config.train.primary_metric
@@ -88,12 +88,14 @@ def _write_slots(ctx: Context, window: Window, serving: _Serving, labels: Snapsh
                  ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """``outputs/<window>/slots-<run>.csv``; returns the ledger entry, the labelled rows and every row's label."""
     s = serving
+    # A multiclass model's score here is the probability of its most probable class.
+    live, challenger = (x.max(axis=1) if x.ndim == 2 else x for x in (s.live_scores, s.challenger_scores))
     frame = pd.DataFrame({
         ctx.config.entity_key: s.keys, "live_slot": s.live_slot, "live_version": s.live,
-        "live_score": s.live_scores, "challenger_slot": s.idle, "challenger_version": s.challenger,
-        "challenger_score": s.challenger_scores,
+        "live_score": live, "challenger_slot": s.idle, "challenger_version": s.challenger,
+        "challenger_score": challenger,
         "served_slot": np.where(s.to_challenger, s.idle, s.live_slot),
-        "served_score": np.where(s.to_challenger, s.challenger_scores, s.live_scores),
+        "served_score": np.where(s.to_challenger, challenger, live),
     })
     keep: np.ndarray = np.array([], dtype=int)
     if labels is not None:
@@ -123,7 +125,8 @@ def _slot_kpis(ctx: Context, window: Window, s: _Serving, card: ModelCard, keep:
         if len(rows) == 0:
             continue
         version = s.live if slot == s.live_slot else s.challenger
-        kpis[slot] = metric_fns.finite(metric_fns.compute(card.task, all_y[rows], scores[rows], card.threshold))
+        kpis[slot] = metric_fns.finite(metric_fns.compute(card.task, all_y[rows], scores[rows], card.threshold,
+                                                          card.classes))
         for metric, value in kpis[slot].items():
             ctx.metrics.log(window.label, version, f"slot.{slot}.{metric}", value, len(rows))
     return kpis, groups

@@ -138,7 +138,8 @@ def _fast(plan: dict[str, Any], batch: Any, task: str) -> np.ndarray:
         else:
             filled.append((out, None, _categorical_parts(batch, transformer, columns)))
     estimator = plan["estimator"]
-    scores = np.empty(n, dtype=float)
+    k = len(getattr(estimator, "classes_", ())) if task == "classification" else 0
+    scores = np.empty((n, k) if k > 2 else n, dtype=float)
     for low in range(0, n, _BLOCK_ROWS):
         high = min(low + _BLOCK_ROWS, n)
         matrix = np.empty((high - low, plan["width"]), dtype=float)
@@ -156,10 +157,15 @@ def _fast(plan: dict[str, Any], batch: Any, task: str) -> np.ndarray:
         if not np.isfinite(matrix).all():
             raise _Fallback  # e.g. 1e308 scaled to inf: the pipeline path rejects such rows one by one
         if task == "classification":
-            scores[low:high] = estimator.predict_proba(matrix)[:, 1]
+            scores[low:high] = class_scores(estimator.predict_proba(matrix))
         else:
             scores[low:high] = estimator.predict(matrix)
     return scores
+
+
+def class_scores(proba: np.ndarray) -> np.ndarray:
+    """A classifier's scores from ``predict_proba``: class 1's probability of two, every class's of more."""
+    return proba[:, 1] if proba.shape[1] == 2 else proba
 
 
 class Scorer:

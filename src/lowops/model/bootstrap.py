@@ -67,10 +67,49 @@ def weighted_metric(metric: str, task: str, y: np.ndarray, score: np.ndarray, th
 
 def metric_under(metric: str, task: str, y: np.ndarray, score: np.ndarray,
                  threshold: float) -> Callable[[np.ndarray], np.ndarray]:
-    """``metric`` of ``score`` against ``y`` as a function of a weight matrix; what does not depend on the weights is done once."""
+    """``metric`` of ``score`` against ``y`` as a function of a weight matrix; what does not depend on the weights is done once.
+
+    A 2-D ``score`` is a multiclass model's probabilities (``y`` the class's column): the macro averages.
+    """
+    if np.ndim(score) == 2:
+        return _multiclass_under(metric, np.asarray(y).astype(int), np.asarray(score, dtype=float))
     if metric == "roc_auc":
         return AucPlan(y, score)
     return partial(_weighted, metric, task, y, score, threshold)
+
+
+def _multiclass_under(metric: str, y: np.ndarray, proba: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Macro ROC AUC (one-vs-rest, over the classes defined in each replicate), macro F1, accuracy, log loss."""
+    k = proba.shape[1]
+    if metric == "roc_auc":
+        plans = [AucPlan(y == c, proba[:, c]) for c in range(k)]
+
+        def macro_auc(weights: np.ndarray) -> np.ndarray:
+            per_class = np.stack([plan(weights) for plan in plans])
+            defined = np.isfinite(per_class)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out: np.ndarray = np.where(defined, per_class, 0.0).sum(axis=0) / defined.sum(axis=0)
+            return out
+        return macro_auc
+    pred = proba.argmax(axis=1)
+    if metric == "accuracy":
+        return partial(_mean, (pred == y).astype(float))
+    if metric == "log_loss":
+        return partial(_mean, -np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)))
+    if metric == "f1":
+        hits = [((pred == c) & (y == c)).astype(float) for c in range(k)]
+        wrong = [((pred == c) != (y == c)).astype(float) for c in range(k)]  # false positives and negatives
+
+        def macro_f1(weights: np.ndarray) -> np.ndarray:
+            w = weights.astype(float)
+            tp = np.stack([w @ h for h in hits])
+            off = np.stack([w @ e for e in wrong])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f1 = np.where(2 * tp + off > 0, 2 * tp / (2 * tp + off), 0.0)  # scikit-learn's zero_division=0
+            out: np.ndarray = f1.mean(axis=0)
+            return out
+        return macro_f1
+    raise ValueError(f"{metric} is not a multiclass metric (roc_auc, f1, accuracy, log_loss)")
 
 
 def _weighted(metric: str, task: str, y: np.ndarray, score: np.ndarray, threshold: float,

@@ -288,11 +288,18 @@ class ModelCard:
     version: str | None = None  # set by the registry
     artifact: Artifact | None = None  # set by the registry
     search: Search | None = None  # with model.search: every candidate's CV score
+    # Multiclass: the classes in the labels' own values, in the order of the score columns (empty otherwise).
+    classes: tuple[int | str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def classifier(self) -> bool:
         return self.task == "classification"
+
+    @property
+    def multiclass(self) -> bool:
+        """Scores are one probability per class (n x k), in the order of :attr:`classes`."""
+        return len(self.classes) > 2
 
     @property
     def threshold(self) -> float:
@@ -326,6 +333,8 @@ class ModelCard:
             data["artifact"] = self.artifact.to_dict()
         if self.search is not None:
             data["search"] = self.search.to_dict()
+        if self.classes:
+            data["classes"] = list(self.classes)
         return data
 
     @classmethod
@@ -351,6 +360,7 @@ class ModelCard:
                 profile=Profile.from_dict(data["profile"]), version=data.get("version"),
                 artifact=Artifact.from_dict(artifact) if isinstance(artifact, dict) else None,
                 search=Search.from_dict(data["search"]) if data.get("search") is not None else None,
+                classes=tuple(c if isinstance(c, (int, str)) else str(c) for c in data.get("classes") or ()),
                 extra={k: v for k, v in data.items() if k not in _FIELDS},
             )
         except CardError:

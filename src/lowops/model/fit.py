@@ -54,6 +54,11 @@ class FitPlan:
     seed: int
     n_jobs: int
     config_file: Path | str
+    classes: tuple[int | str, ...] = ()  # multiclass: the classes, in the order of the labels' places
+
+    @property
+    def scoring(self) -> str:
+        return metric_fns.sklearn_scorer(self.primary, multiclass=len(self.classes) > 2)
 
 
 def _searcher(pipeline: Any, search: SearchConfig, scoring: str, folds: int, seed: int, n_jobs: int) -> Any:
@@ -70,7 +75,7 @@ def _searcher(pipeline: Any, search: SearchConfig, scoring: str, folds: int, see
 def _search_table(searcher: Any, search: SearchConfig, plan: FitPlan) -> Search:
     """Every candidate's fold scores as the metric reads (a ``neg_`` scorer's sign undone), and the chosen one."""
     results = searcher.cv_results_
-    sign = -1.0 if metric_fns.sklearn_scorer(plan.primary).startswith("neg_") else 1.0
+    sign = -1.0 if plan.scoring.startswith("neg_") else 1.0
     folds = int(searcher.n_splits_)
     candidates = []
     for i, params in enumerate(results["params"]):
@@ -163,7 +168,7 @@ def folds_and_fit(pipeline: Any, x: pd.DataFrame, y: np.ndarray, plan: FitPlan) 
     from sklearn.base import clone
     from sklearn.model_selection import KFold
 
-    scoring = metric_fns.sklearn_scorer(plan.primary)
+    scoring = plan.scoring
     template = clone(pipeline)  # unfitted: the workers' copy is pickled while this process fits ``pipeline``
     folds = []
     if plan.cv_folds >= 2:
@@ -205,7 +210,7 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
     Raises:
         ConfigError: the estimator refused its parameters or the data.
     """
-    scoring = metric_fns.sklearn_scorer(plan.primary)
+    scoring = plan.scoring
     table, best_params = None, None
     if plan.search is None:
         pipeline, cv_scores, fit_seconds, peak_rss_mb = folds_and_fit(pipeline, x_train, y_train, plan)
@@ -228,9 +233,12 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
     started = time.perf_counter()
     hold_scores = scores(pipeline, plan.task, x_hold)
     latency_ms = (time.perf_counter() - started) * 1000 / max(len(x_hold), 1) * 1000
+    holdout = metric_fns.compute(plan.task, y_hold, hold_scores, plan.threshold, plan.classes)
+    if len(plan.classes) > 2:  # a class the hold-out lacks has no ROC AUC of its own: not recorded
+        holdout = metric_fns.finite(holdout)
     return Fitted(pipeline=pipeline, best_params=best_params, cv_scores=cv_scores, fit_seconds=fit_seconds,
                   peak_rss_mb=peak_rss_mb, holdout_scores=hold_scores,
-                  holdout_metrics=metric_fns.compute(plan.task, y_hold, hold_scores, plan.threshold),
+                  holdout_metrics=holdout,
                   latency_ms=latency_ms,
                   importance=permutation(pipeline, *(unseen or (x_hold, y_hold)), scoring, plan.seed),
                   search=table)

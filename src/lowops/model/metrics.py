@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,60 @@ def classification_metrics(y_true: Any, score: Any, threshold: float) -> dict[st
     }
 
 
+# Multiclass: the KPIs of the macro average over the classes, each class's one-vs-rest value beside them.
+MULTICLASS = ("roc_auc", "f1", "accuracy", "log_loss")
+PER_CLASS = ("roc_auc", "f1")
+
+
+def class_name(value: object) -> str:
+    """A class as it appears in a metric's name and a column's (``roc_auc_<class>``, ``score_<class>``)."""
+    return re.sub(r"\s+", "_", str(value))
+
+
+def one_vs_rest_auc(y: np.ndarray, proba: np.ndarray, k: int) -> np.ndarray:
+    """Each class's ROC AUC against the rest (NaN for a class absent from ``y``, or the only one in it)."""
+    from sklearn import metrics as m
+
+    out = np.full(k, math.nan)
+    for c in range(k):
+        positive = y == c
+        if positive.any() and not positive.all():
+            out[c] = m.roc_auc_score(positive, proba[:, c])
+    return out
+
+
+def multiclass_metrics(y_true: Any, proba: Any, classes: Sequence[object]) -> dict[str, float]:
+    """roc_auc (macro one-vs-rest), f1 (macro), accuracy, log_loss, and each class's roc_auc and f1.
+
+    Args:
+        y_true: each row's class as its place in ``classes`` (0 .. k-1).
+        proba: the rows' probabilities, one column per class in ``classes``' order.
+        classes: the classes, named in the per-class metrics (``roc_auc_<class>``, ``f1_<class>``).
+
+    Returns:
+        The macro ROC AUC is the mean over the classes whose one-vs-rest AUC is defined (every class's,
+        as scikit-learn's ``roc_auc_score(multi_class="ovr")``, when each occurs); NaN when none is.
+    """
+    from sklearn import metrics as m
+
+    k = len(classes)
+    y = np.asarray(y_true).astype(int)
+    p = np.asarray(proba, dtype=float)
+    pred = p.argmax(axis=1)
+    auc = one_vs_rest_auc(y, p, k)
+    f1 = m.f1_score(y, pred, labels=list(range(k)), average=None, zero_division=0)
+    values = {
+        "roc_auc": float(np.mean(auc[np.isfinite(auc)])) if np.isfinite(auc).any() else math.nan,
+        "f1": float(np.mean(f1)),
+        "accuracy": float(m.accuracy_score(y, pred)),
+        "log_loss": float(m.log_loss(y, np.clip(p, 1e-15, 1), labels=list(range(k)))),
+    }
+    for c, name in enumerate(classes):
+        values[f"roc_auc_{class_name(name)}"] = float(auc[c])
+        values[f"f1_{class_name(name)}"] = float(f1[c])
+    return values
+
+
 def regression_metrics(y_true: Any, predicted: Any) -> dict[str, float]:
     """rmse, mae, r2 and mape of a regressor (mape ignores rows whose truth is 0)."""
     from sklearn import metrics as m
@@ -52,14 +108,21 @@ def finite(values: dict[str, float]) -> dict[str, float]:
     return {name: value for name, value in values.items() if math.isfinite(value)}
 
 
-def compute(task: str, y_true: Any, score: Any, threshold: float) -> dict[str, float]:
+def compute(task: str, y_true: Any, score: Any, threshold: float,
+            classes: Sequence[object] = ()) -> dict[str, float]:
+    """The task's metrics; with more than two ``classes`` ``score`` is one column per class (multiclass)."""
+    if task == "classification" and len(classes) > 2:
+        return multiclass_metrics(y_true, score, classes)
     if task == "classification":
         return classification_metrics(y_true, score, threshold)
     return regression_metrics(y_true, score)
 
 
-def sklearn_scorer(metric: str) -> str:
+def sklearn_scorer(metric: str, multiclass: bool = False) -> str:
     """The scikit-learn scoring name of a lowops metric (for CV, search and importance)."""
+    if multiclass:
+        return {"roc_auc": "roc_auc_ovr", "f1": "f1_macro", "accuracy": "accuracy",
+                "log_loss": "neg_log_loss"}[metric]
     return {
         "roc_auc": "roc_auc", "pr_auc": "average_precision", "f1": "f1", "accuracy": "accuracy",
         "precision": "precision", "recall": "recall", "log_loss": "neg_log_loss",

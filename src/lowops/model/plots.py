@@ -52,6 +52,34 @@ def classification_plots(y_true: Any, score: Any, title: str) -> dict[str, bytes
     return plots
 
 
+def multiclass_plots(y_true: Any, proba: Any, classes: Any, title: str) -> dict[str, bytes]:
+    """One-vs-rest ROC curves on the hold-out, one per class that occurs there, and the confusion matrix."""
+    from sklearn.metrics import auc, confusion_matrix, roc_curve
+
+    plt = _figure()
+    y, p = np.asarray(y_true).astype(int), np.asarray(proba, dtype=float)
+    names = [str(c) for c in classes]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for c, name in enumerate(names):
+        positive = y == c
+        if positive.any() and not positive.all():
+            fpr, tpr, _ = roc_curve(positive, p[:, c])
+            ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC, one vs rest — {title}")
+    ax.legend(loc="lower right")
+    plots = {"roc.png": _png(fig)}
+    matrix = confusion_matrix(y, p.argmax(axis=1), labels=list(range(len(names))))
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center")
+    ax.set(xticks=range(len(names)), yticks=range(len(names)), xticklabels=names, yticklabels=names,
+           xlabel="predicted", ylabel="label", title=f"Confusion matrix — {title}")
+    plots["confusion.png"] = _png(fig)
+    return plots
+
+
 def regression_plots(y_true: Any, predicted: Any, title: str) -> dict[str, bytes]:
     """Residuals against predictions on the hold-out."""
     plt = _figure()

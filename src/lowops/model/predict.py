@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lowops.errors import DataError
-from lowops.model._fast import Scorer
+from lowops.model._fast import Scorer, class_scores
 from lowops.model.card import Contract, ModelCard
 from lowops.model.contract import check_frame
 from lowops.model.threads import for_rows
@@ -76,6 +76,9 @@ def frame_input(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
 def scores(model: Any, task: str, x: pd.DataFrame) -> FloatArray:
     """The model's scores of its input frame: the class-1 probability, or the prediction.
 
+    A classifier of more than two classes scores one probability per class (n x k, in
+    the order of its ``classes_``: the places of the card's classes).
+
     A row the model cannot score gets NaN, found by halving the frame. A small frame is
     scored on one thread (:mod:`lowops.model.threads`).
     """
@@ -85,15 +88,22 @@ def scores(model: Any, task: str, x: pd.DataFrame) -> FloatArray:
 
 def _scores(model: Any, task: str, x: pd.DataFrame) -> FloatArray:
     try:
-        values = model.predict_proba(x)[:, 1] if task == "classification" else model.predict(x)
+        values = class_scores(model.predict_proba(x)) if task == "classification" else model.predict(x)
     except ValueError as exc:
         if not any(part in str(exc) for part in _UNSCORABLE):
             raise
         if len(x) <= 1:
-            return np.full(len(x), np.nan)
+            k = len(getattr(model, "classes_", ())) if task == "classification" else 0
+            return np.full((len(x), k) if k > 2 else len(x), np.nan)
         middle = len(x) // 2
         return np.concatenate([_scores(model, task, x.iloc[:middle]), _scores(model, task, x.iloc[middle:])])
     return np.asarray(values, dtype=float)
+
+
+def scored_rows(values: np.ndarray) -> np.ndarray:
+    """Per row: the model scored it (its score, or every class's probability, is finite)."""
+    finite: np.ndarray = np.isfinite(np.asarray(values, dtype=float))
+    return np.all(finite, axis=1) if finite.ndim == 2 else finite
 
 
 def predict_batch(batch: Any, model: Any, contract: Contract, task: str) -> FloatArray:
@@ -134,7 +144,7 @@ def predictor(model: Any, card: ModelCard) -> Callable[[pd.DataFrame], FloatArra
 
     def predict(frame: pd.DataFrame) -> FloatArray:
         if frame.empty:
-            return np.empty(0)
+            return np.empty((0, len(card.classes)) if card.multiclass else 0)
         batch = frame_batch(frame, card.schema)
         if batch is None:
             return scores(model, card.task, frame_input(frame, card.schema))

@@ -142,3 +142,60 @@ def estimate(scores: Any, calibration: Calibration, threshold: float) -> dict[st
         "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else 0.0,
         "log_loss": float(-np.mean(p * np.log(clipped) + (1 - p) * np.log(1 - clipped))),
     }
+
+
+def fit_class_calibrations(proba: Any, labels: Any) -> tuple[Calibration | None, ...]:
+    """One isotonic map per class, from its probability to its one-vs-rest rate (NannyML's multiclass CBPE).
+
+    Args:
+        proba: the model's hold-out probabilities, one column per class.
+        labels: each row's class as its column (0 .. k-1).
+    """
+    p = np.asarray(proba, dtype=float)
+    y = np.asarray(labels, dtype=float)
+    return tuple(fit_calibration(p[:, c], (y == c).astype(float)) for c in range(p.shape[1]))
+
+
+def estimate_multiclass(proba: Any, calibrations: tuple[Calibration | None, ...],
+                        names: list[str]) -> dict[str, float]:
+    """Expected macro ROC AUC, macro F1 and accuracy of a window's probabilities, and each class's.
+
+    Each class is a binary problem (the class against the rest): its calibrated
+    probability gives its expected ROC AUC and, with the predicted class (the
+    most probable), its expected confusion counts. The calibrated probabilities
+    are renormalised to sum to 1 per row first, as NannyML does. A class without
+    a calibration map (it had one label value on the hold-out) is left out of the
+    macro averages.
+
+    Args:
+        proba: the window's probabilities, one column per class.
+        calibrations: the version's map of each class.
+        names: each class's name in the metric names (``roc_auc_<name>``).
+
+    Returns:
+        ``roc_auc``, ``f1``, ``accuracy`` and ``roc_auc_<name>``, ``f1_<name>``; empty for an empty window.
+    """
+    p = np.asarray(proba, dtype=float)
+    p = p[np.isfinite(p).all(axis=1)] if p.ndim == 2 else p
+    if p.ndim != 2 or len(p) == 0 or all(c is None for c in calibrations):
+        return {}
+    calibrated = np.column_stack([c(p[:, i]) if c is not None else p[:, i] for i, c in enumerate(calibrations)])
+    total = calibrated.sum(axis=1, keepdims=True)
+    calibrated = np.divide(calibrated, total, out=np.full_like(calibrated, 1 / p.shape[1]), where=total > 0)
+    predicted = p.argmax(axis=1)
+    out: dict[str, float] = {}
+    aucs, f1s = [], []
+    for i, name in enumerate(names):
+        if calibrations[i] is None:
+            continue
+        q, mine = calibrated[:, i], predicted == i
+        tp, fp, fn = float(q[mine].sum()), float((1 - q[mine]).sum()), float(q[~mine].sum())
+        out[f"roc_auc_{name}"] = expected_roc_auc(p[:, i], q)
+        out[f"f1_{name}"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else 0.0
+        aucs.append(out[f"roc_auc_{name}"])
+        f1s.append(out[f"f1_{name}"])
+    defined = [a for a in aucs if math.isfinite(a)]
+    out["roc_auc"] = float(np.mean(defined)) if defined else math.nan
+    out["f1"] = float(np.mean(f1s))
+    out["accuracy"] = float(calibrated[np.arange(len(p)), predicted].mean())
+    return out

@@ -150,6 +150,17 @@ def _changes(predict: Any, sample: pd.DataFrame, base: np.ndarray | None, names:
     return base, out
 
 
+def _row_change(moved: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """How far each row's prediction moved: the absolute score change, or for a multiclass model's
+    probabilities the total variation (half the L1 distance: the probability mass that changed class,
+    which for two classes is the absolute change of class 1's probability)."""
+    if moved.ndim == 2:
+        out: np.ndarray = 0.5 * np.abs(moved - base).sum(axis=1)
+        return out
+    change: np.ndarray = np.abs(moved - base)
+    return change
+
+
 def _rows_needed(change: np.ndarray, precision: float, floor: float) -> int:
     """Rows at which the standard error of the mean of ``change`` is ``precision`` x max(mean, floor)."""
     finite = change[np.isfinite(change)]
@@ -205,7 +216,7 @@ def counterfactual(predict: Any, frame: pd.DataFrame, reference: Reference, feat
 
     pilot_base, pilot_scores = score(pilot)
     bases, scores = [pilot_base], [pilot_scores]
-    needed = max(_rows_needed(np.abs(pilot_scores[n] - pilot_base), precision, floor) for n in names)
+    needed = max(_rows_needed(_row_change(pilot_scores[n], pilot_base), precision, floor) for n in names)
     size = min(max(needed, len(pilot)), max_rows, len(order))
     if size > len(pilot):
         more_base, more_scores = score(order[len(pilot):size])
@@ -215,9 +226,12 @@ def counterfactual(predict: Any, frame: pd.DataFrame, reference: Reference, feat
     result: dict[str, dict[str, float]] = {}
     for name in names:
         moved = np.concatenate([s[name] for s in scores])
-        change = np.abs(moved - base_all)
+        change = _row_change(moved, base_all)
         finite = change[np.isfinite(change)]
-        flips = math.nan if threshold is None else float(np.mean((moved >= threshold) != (base_all >= threshold)))
+        if moved.ndim == 2:  # multiclass: the most probable class changes
+            flips = float(np.mean(moved.argmax(axis=1) != base_all.argmax(axis=1)))
+        else:
+            flips = math.nan if threshold is None else float(np.mean((moved >= threshold) != (base_all >= threshold)))
         result[name] = {"mean_abs_change": float(finite.mean()) if len(finite) else math.nan,
                         "flip_share": flips,
                         "standard_error": float(finite.std(ddof=1) / math.sqrt(len(finite)))

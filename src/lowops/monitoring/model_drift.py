@@ -108,6 +108,7 @@ class ModelDrift:
     prediction_psi: float = math.nan
     prediction_drift: bool = False
     method: str = "cbpe"  # what estimated the KPI without labels: cbpe (a classifier) | dle (a regressor)
+    class_psi: dict[str, float] = field(default_factory=dict)  # multiclass: each class's probability's PSI
 
     @property
     def flagged(self) -> bool:
@@ -241,7 +242,11 @@ def summary_text(window: str, model: str, version: str, finding: ModelDrift, tol
         if est is not None and metric in finding.realised:
             lines.append(f"estimate error ({metric}): {est - finding.realised[metric]:+.4f}")
     state = "PREDICTION DRIFT" if finding.prediction_drift else "stable"
-    lines.append(f"prediction drift: score PSI {finding.prediction_psi:.4f} (threshold {threshold_psi:g}) -> {state}")
+    per_class = (" (the largest of the classes' probabilities: "
+                 + ", ".join(f"{name} {psi:.4f}" for name, psi in finding.class_psi.items()) + ")"
+                 if finding.class_psi else "")
+    lines.append(f"prediction drift: score PSI {finding.prediction_psi:.4f}{per_class} (threshold {threshold_psi:g}) "
+                 f"-> {state}")
     lines.extend(late)
     lines.append("")
     lines.append(f"verdict: {'MODEL DRIFT' if finding.flagged else 'no model drift'} (basis: {finding.basis})")

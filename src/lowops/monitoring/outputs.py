@@ -128,6 +128,7 @@ def log_window(metrics: MetricsLog, window: str, version: str, rows: int, drifts
                 lines.append((f"impact.{row['feature']}.flip_share", float(row["counterfactual_flip_share"])))
     if finding is not None:
         lines.append(("prediction.psi", finding.prediction_psi))
+        lines.extend((f"prediction.psi_{name}", value) for name, value in finding.class_psi.items())
         lines.extend((f"{finding.method}.{k}", v) for k, v in sorted(finding.estimated.items()))
         lines.extend((f"kpi.{k}", v) for k, v in sorted(finding.realised.items()) if math.isfinite(v))
         if finding.basis == "realised":

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lowops.io.layout import REFERENCE_FILE, SAMPLE_FILE
-from lowops.monitoring.cbpe import Calibration, fit_calibration
+from lowops.monitoring.cbpe import Calibration, fit_calibration, fit_class_calibrations
 from lowops.monitoring.stats import (
     CategoricalSketch,
     NumericSketch,
@@ -43,12 +43,19 @@ class Reference:
     score: NumericSketch | None = None
     calibration: Calibration | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    # Multiclass: each class's probability sketched, and its one-vs-rest calibration map (CBPE).
+    class_scores: tuple[NumericSketch, ...] = ()
+    class_calibrations: tuple[Calibration | None, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "source": self.source,
+        data = {"format": FORMAT, "source": self.source,
                 "features": {name: sketch.to_dict() for name, sketch in self.features.items()},
                 "score": self.score.to_dict() if self.score is not None else None,
                 "calibration": self.calibration.to_dict() if self.calibration is not None else None}
+        if self.class_scores:
+            data["class_scores"] = [sketch.to_dict() for sketch in self.class_scores]
+            data["class_calibrations"] = [c.to_dict() if c is not None else None for c in self.class_calibrations]
+        return data
 
     def to_json_bytes(self) -> bytes:
         # Compact: a sketch is thousands of numbers nobody reads by eye.
@@ -61,7 +68,9 @@ class Reference:
         return cls({name: sketch_from_dict(s) for name, s in data["features"].items()},
                    NumericSketch.from_dict(score) if score else None,
                    Calibration.from_dict(calibration) if calibration else None,
-                   dict(data.get("source") or {}))
+                   dict(data.get("source") or {}),
+                   tuple(NumericSketch.from_dict(s) for s in data.get("class_scores") or ()),
+                   tuple(Calibration.from_dict(c) if c else None for c in data.get("class_calibrations") or ()))
 
 
 def build_reference(frame: pd.DataFrame, numeric: list[str], categorical: list[str], settings: DriftConfig, *,
@@ -86,11 +95,18 @@ def build_reference(frame: pd.DataFrame, numeric: list[str], categorical: list[s
     for name in categorical:
         sketches[name] = categorical_sketch(frame[name], max_categories=settings.max_categories)
     score_sketch = None
+    source = dict(source or {}, rows=int(len(frame)))
+    if scores is not None and np.ndim(scores) == 2:  # a multiclass model's probabilities: one sketch per class
+        proba = np.asarray(scores, dtype=float)
+        per_class = tuple(numeric_sketch(proba[:, c], size=settings.sketch_size, bins=settings.psi_bins)
+                          for c in range(proba.shape[1]))
+        maps = fit_class_calibrations(proba, labels) if labels is not None else ()
+        return Reference(sketches, None, None, source, per_class, maps)
     if scores is not None:
         score_sketch = numeric_sketch(np.asarray(scores, dtype=float), size=settings.sketch_size,
                                       bins=settings.psi_bins)
     calibration = fit_calibration(scores, labels) if scores is not None and labels is not None else None
-    return Reference(sketches, score_sketch, calibration, dict(source or {}, rows=int(len(frame))))
+    return Reference(sketches, score_sketch, calibration, source)
 
 
 def reference_files(frame: pd.DataFrame, numeric: list[str], categorical: list[str], target: str,

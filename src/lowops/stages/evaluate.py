@@ -34,7 +34,8 @@ def evaluate(ctx: Context, window: str, version: str, keys: np.ndarray, scores: 
     """
     cfg = ctx.config
     lab = snapshots.load(labels)
-    merged = pd.DataFrame({"key": keys, "score": scores}).merge(
+    # By row number: a multiclass model's scores are a matrix, one column per class.
+    merged = pd.DataFrame({"key": keys, "row": np.arange(len(keys))}).merge(
         lab.rename(columns={cfg.entity_key: "key", cfg.labels.target: "y"}), on="key", how="inner")
     merged = merged[merged["y"].notna()]
     if merged.empty:
@@ -48,8 +49,8 @@ def evaluate(ctx: Context, window: str, version: str, keys: np.ndarray, scores: 
                       f"its KPIs there are on the {len(merged)} rows it did not learn", level="WARN")
         if merged.empty:
             return {}
-    y, score = merged["y"].to_numpy(), merged["score"].to_numpy()
-    computed = metric_fns.compute(card.task, y, score, card.threshold)
+    y, score = merged["y"].to_numpy(), np.asarray(scores)[merged["row"].to_numpy()]
+    computed = metric_fns.compute(card.task, y, score, card.threshold, card.classes)
     values = metric_fns.finite(computed)
     undefined = sorted(set(computed) - set(values))
     if undefined:
@@ -123,7 +124,7 @@ def late_labels(ctx: Context, window: Window) -> list[LateLabels]:
         labels = current(ctx, earlier, "labels")
         if labels is None:
             continue
-        scored = predictions.read_scores(files[-1], key)
+        scored = predictions.read_scores(files[-1], key, ctx.classes)
         if scored.empty:
             continue
         version = _scored_by(ctx, files[-1], scored)
@@ -131,7 +132,7 @@ def late_labels(ctx: Context, window: Window) -> list[LateLabels]:
         # version's on the rows it served (a hash of the key chose them).
         scored = scored[scored["version"].astype(str) == version]
         values = evaluate(ctx, earlier.label, version, scored[key].to_numpy(),
-                          scored["score"].to_numpy(dtype=float), labels, ctx.card(version))
+                          predictions.score_matrix(scored, ctx.classes), labels, ctx.card(version))
         if values:
             ctx.log.event("monitor", f"late labels for {earlier.label} arrived: realised {primary}="
                           f"{values.get(primary, math.nan):.4f} ({version})")

@@ -279,7 +279,7 @@ def extract_labels(ctx: Context, window: Window) -> Snapshot | None:
 
 def _label_contract(ctx: Context, window: Window, frame: pd.DataFrame, sql: Path) -> pd.DataFrame:
     """Labels as lowops uses them: NULLs counted (and left out of every KPI); for classification, only the
-    two classes of ``labels.classes``, stored as 0 and 1.
+    classes of ``labels.classes``, stored as 0 and 1 (multiclass: as the class's place in the list).
 
     Raises:
         DataError: a classification label outside ``labels.classes`` (the message names the values).
@@ -304,14 +304,14 @@ def _label_contract(ctx: Context, window: Window, frame: pd.DataFrame, sql: Path
     if len(outside):
         shown = ", ".join(repr(v) for v in sorted(map(str, pd.unique(outside)))[:5])
         raise DataError(f"window {window.label}: labels.target '{target}' holds {shown} ({len(outside)} of "
-                        f"{len(frame)} rows), outside labels.classes {list(classes)}; map them in {sql} "
-                        "(CASE WHEN …) or set labels.classes to the negative and the positive class.")
+                        f"{len(frame)} rows), outside labels.classes {list(classes)}; map them in {sql} (CASE WHEN …) "
+                        + ("or list every class in labels.classes." if cfg.labels.multiclass
+                           else "or set labels.classes to the negative and the positive class."))
     if list(known) == [0.0, 1.0]:
         return frame  # already what lowops uses: the stored labels are the source's, unchanged
-    mapped = np.where(seen == known[1], 1.0, 0.0)
-    frame = frame.copy()
-    frame[target] = pd.Series(mapped, index=present.index).reindex(frame.index)
-    return frame
+    mapped = (seen.map({value: float(i) for i, value in enumerate(known)}).to_numpy(dtype=float)  # place in the list
+              if cfg.labels.multiclass else np.where(seen == known[1], 1.0, 0.0))
+    return frame.assign(**{target: pd.Series(mapped, index=present.index).reindex(frame.index)})
 
 
 def extract(ctx: Context, window: Window, *, labels: bool = True,

@@ -93,7 +93,8 @@ def resolve_reference(ctx: Context, window: Window, card: ModelCard,
             reference = build_reference(frame, card.schema.numeric, card.schema.categorical, settings,
                                         scores=predict(frame), source={"kind": settings.reference,
                                                                        "windows": [other.label]})
-            return Reference(reference.features, reference.score, stored.calibration, reference.source)
+            return Reference(reference.features, reference.score, stored.calibration, reference.source,
+                             reference.class_scores, stored.class_calibrations)
         ctx.log.event("monitor", f"reference window {other.label} has no data; comparing with the "
                       "training range instead", level="WARN")
     return stored
@@ -133,12 +134,13 @@ def _realised(ctx: Context, window: Window, card: ModelCard, current: pd.DataFra
     if label_frame is None or label_frame.empty:
         return None
     key, target = ctx.config.entity_key, ctx.config.labels.target
-    joined = current[[key]].assign(score=scores).merge(label_frame, on=key, how="inner")
+    # By row number: a multiclass model's scores are a matrix, one column per class.
+    joined = current[[key]].assign(__row=np.arange(len(current))).merge(label_frame, on=key, how="inner")
     joined = joined[~card.lineage.trained_on(window.label, joined[key].to_numpy())]  # never its own training rows
     if joined.empty:
         return None
-    y, score = joined[target].to_numpy(), joined["score"].to_numpy()
-    values = metric_fns.compute(card.task, y, score, card.threshold)
+    y, score = joined[target].to_numpy(), np.asarray(scores)[joined["__row"].to_numpy()]
+    values = metric_fns.compute(card.task, y, score, card.threshold, card.classes)
     cfg = ctx.config
     return with_standard_error(values, cfg.train.primary_metric, card.task, y, score, card.threshold,
                                cfg.drift.model_drift, cfg.model.random_state)
@@ -278,7 +280,12 @@ def _model_drift(ctx: Context, window: Window, card: ModelCard, current_rows: pd
     psi = numeric_drift(reference.score, scores)["psi"] if reference.score is not None else math.nan
     estimated: dict[str, float] = {}
     method = "cbpe" if card.classifier else "dle"
-    if card.classifier and reference.calibration is not None:
+    class_psi = _class_psi(card, reference, scores)
+    if card.multiclass:
+        psi = max(class_psi.values(), default=math.nan)  # the class whose probabilities moved most
+        estimated = cbpe.estimate_multiclass(scores, reference.class_calibrations,
+                                             [metric_fns.class_name(c) for c in card.classes])
+    elif card.classifier and reference.calibration is not None:
         estimated = cbpe.estimate(scores, reference.calibration, card.threshold)
     elif not card.classifier:
         estimated = _dle_estimate(ctx, card, current_rows, scores)
@@ -297,4 +304,12 @@ def _model_drift(ctx: Context, window: Window, card: ModelCard, current_rows: pd
         metric, current, references(ctx.repo, ctx.name, metric, window, card), cfg.drift.model_drift)
     prediction_drift = math.isfinite(psi) and psi > cfg.drift.thresholds.prediction_psi
     return ModelDrift(metric, basis, value, comparisons, dict(realised), estimated, float(psi), prediction_drift,
-                      method)
+                      method, class_psi)
+
+
+def _class_psi(card: ModelCard, reference: Reference, scores: np.ndarray) -> dict[str, float]:
+    """A multiclass model's prediction drift per class: the PSI of each class's probability against the reference."""
+    if not card.multiclass or len(reference.class_scores) != len(card.classes) or np.ndim(scores) != 2:
+        return {}
+    return {metric_fns.class_name(c): float(numeric_drift(sketch, scores[:, i])["psi"])
+            for i, (c, sketch) in enumerate(zip(card.classes, reference.class_scores, strict=True))}

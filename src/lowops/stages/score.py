@@ -31,7 +31,7 @@ from lowops.io.snapshots import Snapshot
 from lowops.model.card import ModelCard
 from lowops.model.contract import BatchCounts, check_batch, check_columns, count_batch, unknown_rate_error
 from lowops.model.holdout import key_share
-from lowops.model.predict import predict_batch, score_partition, scorer
+from lowops.model.predict import predict_batch, score_partition, scored_rows, scorer
 from lowops.stages.extract import FeatureStream
 from lowops.stages.merge import NotSorted
 
@@ -102,7 +102,7 @@ def split_partner(ctx: Context, version: str, slot: str) -> Partner | None:
 def _reuse(ctx: Context, path: Path, features: Snapshot, model: Any, card: ModelCard,
            partner: Partner | None) -> ScoreResult:
     key, version = ctx.config.entity_key, str(card.version)
-    done = predictions.read_scores(path, key)
+    done = predictions.read_scores(path, key, card.classes)
     served_by = set(done["version"].astype(str))
     expected = {version} | ({partner.version} if partner else set())
     if len(done) != features.rows or not served_by <= expected:
@@ -113,11 +113,11 @@ def _reuse(ctx: Context, path: Path, features: Snapshot, model: Any, card: Model
     if served_by <= {version}:
         scored = done["score"].notna().to_numpy()
         return ScoreResult(path=path, rows=len(done), version=version, keys=done[key].to_numpy()[scored],
-                           scores=done["score"].to_numpy(dtype=float)[scored], rejected=rejected)
+                           scores=predictions.score_matrix(done, card.classes)[scored], rejected=rejected)
     # Split mode: the file holds what each row was served; evaluation and monitoring
     # need the live version's score of every row, so score the snapshot again.
     keys, scores = score_snapshot(ctx, model, card, features)
-    finite = np.isfinite(scores)
+    finite = scored_rows(scores)
     return ScoreResult(path=path, rows=len(done), version=version, keys=keys[finite], scores=scores[finite],
                        rejected=rejected)
 
@@ -229,8 +229,8 @@ class _Tally:
     def add(self, batch: Any, key_values: np.ndarray, score_values: np.ndarray, served: np.ndarray,
             counts: BatchCounts, keep_scores: bool) -> None:
         self.counts.add(counts)
-        self.rejected += int((~np.isfinite(served)).sum())
-        finite = np.isfinite(score_values)
+        self.rejected += int((~scored_rows(served)).sum())
+        finite = scored_rows(score_values)
         if keep_scores:  # rejected rows are left out: evaluation and monitoring use scored rows
             self.keys.append(key_values[finite])
             self.scores.append(np.asarray(score_values, dtype=float)[finite])
@@ -309,11 +309,13 @@ def _score_batches(ctx: Context, window: str, batches: Iterator[Any], model: Any
             key_values = batch.column(key).to_numpy(zero_copy_only=False)
             served = _serve(batch, key_values, score_values, card, slot, partner)
             out.write(predictions.output_table(batch, key, columns, card.task, served.scores, served.threshold,
-                                               key_values, label_map, constants, per_row=served.per_row))
+                                               key_values, label_map, constants, per_row=served.per_row,
+                                               classes=card.classes))
             tally.add(batch, key_values, score_values, served.scores, counts, keep_scores)
         if not out.started and empty is not None:  # an empty snapshot still gets a header
             out.write(predictions.output_table(empty.select([key, *columns]), key, columns, card.task,
-                                               np.array([]), card.threshold, np.array([]), label_map, constants))
+                                               np.array([]), card.threshold, np.array([]), label_map, constants,
+                                               classes=card.classes))
         out.close()
         tally.check_unknown(where, ctx.config.features.max_unknown_rate)
         if before_commit is not None:

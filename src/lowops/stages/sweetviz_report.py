@@ -77,6 +77,8 @@ def build_report(ctx: Context, window: Window, card: ModelCard, folder: Path) ->
     current = snapshots.load(features, columns=[key, *card.schema.names])
     labels = stored(ctx, window, "labels")
     with_target = False
+    if card.multiclass:  # Sweetviz takes a boolean or numeric target only: the classes are left out
+        reference_rows, labels = reference_rows.drop(columns=[target], errors="ignore"), None
     if labels is not None:
         frame = snapshots.load(labels)
         frame = frame[frame[target].notna()]
@@ -94,5 +96,7 @@ def timed_report(ctx: Context, window: Window, card: ModelCard, folder: Path) ->
     """:func:`build_report`, and a one-line account of it for the log."""
     start = time.monotonic()
     path, ref_rows, cur_rows = build_report(ctx, window, card, folder)
+    left_out = (f"; without the target {ctx.config.labels.target}: Sweetviz takes a boolean or numeric target, "
+                "not a multiclass one" if card.multiclass else "")
     return path, (f"Sweetviz report of {window.label} ({card.version}; {ref_rows} reference rows, {cur_rows} "
-                  f"window rows) written to {path.relative_to(ctx.repo)} in {time.monotonic() - start:.1f} s")
+                  f"window rows{left_out}) written to {path.relative_to(ctx.repo)} in {time.monotonic() - start:.1f} s")

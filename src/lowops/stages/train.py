@@ -118,7 +118,9 @@ def _rows(ctx: Context, end: Window, full: bool) -> _Rows:
     numeric, categorical = build.split_columns(data[feature_cols])
     data = build.prepare_categoricals(data, categorical)
     y_all: np.ndarray
-    if cfg.model.task == "classification":
+    if cfg.labels.multiclass and cfg.model.task == "classification":
+        y_all = data[target].astype(int).to_numpy()  # each class's place in labels.classes (extract stored it)
+    elif cfg.model.task == "classification":
         classes = sorted(pd.unique(data[target]))
         if len(classes) != 2 or set(map(float, classes)) != {0.0, 1.0}:
             raise DataError(f"labels.target '{target}' must hold the two classes 0 and 1 for "
@@ -130,7 +132,9 @@ def _rows(ctx: Context, end: Window, full: bool) -> _Rows:
     held = HoldoutRule(cfg.train.holdout_share).held_out(data[key].to_numpy())
     is_holdout = held & (data["__window"] == used[-1].window).to_numpy()
     is_train = ~held
-    if cfg.model.task == "classification":
+    if cfg.labels.multiclass and cfg.model.task == "classification":
+        _every_class(cfg.labels.classes, target, [u.window for u in used], y_all[is_train], y_all[is_holdout])
+    elif cfg.model.task == "classification":
         _both_classes(target, [u.window for u in used], y_all[is_train], "training range")
         _both_classes(target, [used[-1].window], y_all[is_holdout], "hold-out window", "rows: its held-out entities")
     return _Rows(data=data, used=used, numeric=numeric, categorical=categorical,
@@ -152,6 +156,24 @@ def _both_classes(target: str, windows: list[str], y: np.ndarray, what: str, row
                         "classes. Check labels.sql, or widen train.windows.")
 
 
+def _every_class(classes: tuple[int | str, ...], target: str, windows: list[str], y_train: np.ndarray,
+                 y_hold: np.ndarray) -> None:
+    """A multiclass model learns every class of ``labels.classes``, and its benchmark needs two of them.
+
+    Raises:
+        DataError: a class is missing from the training range, or the hold-out holds fewer than two.
+    """
+    missing = [classes[c] for c in range(len(classes)) if not (y_train == c).any()]
+    if missing:
+        raise DataError(f"The training range {', '.join(windows)} holds no label {', '.join(map(repr, missing))} "
+                        f"of labels.target '{target}' (labels.classes {list(classes)}); a multiclass model learns "
+                        "every class. Check labels.sql and labels.classes, or widen train.windows.")
+    if len(np.unique(y_hold)) < 2:
+        raise DataError(f"The hold-out window {windows[-1]} holds fewer than two classes of labels.target "
+                        f"'{target}' ({len(y_hold)} rows: its held-out entities); its benchmark needs two. "
+                        "Check labels.sql, or raise train.holdout_share.")
+
+
 def _pipeline(ctx: Context, rows: _Rows) -> Any:
     cfg = ctx.config
     cls = build.estimator_class(cfg.model.estimator.class_, cfg.model.allowed_modules, ctx.project.config_path,
@@ -166,8 +188,11 @@ def _files(ctx: Context, rows: _Rows, fitted: Fitted) -> dict[str, bytes]:
     cfg = ctx.config
     title = f"{cfg.model.name} hold-out {rows.holdout_window}"
     classifier = cfg.model.task == "classification"
-    figures = (plots.classification_plots(rows.y_hold, fitted.holdout_scores, title) if classifier
-               else plots.regression_plots(rows.y_hold, fitted.holdout_scores, title))
+    if cfg.labels.multiclass and classifier:
+        figures = plots.multiclass_plots(rows.y_hold, fitted.holdout_scores, cfg.labels.classes, title)
+    else:
+        figures = (plots.classification_plots(rows.y_hold, fitted.holdout_scores, title) if classifier
+                   else plots.regression_plots(rows.y_hold, fitted.holdout_scores, title))
     figures.update(plots.importance_plot(fitted.importance, cfg.model.name))
     # Monitoring's reference, stored beside the version so drift checks never re-read the training data.
     figures.update(reference_files(
@@ -220,7 +245,7 @@ def _card(ctx: Context, rows: _Rows, fitted: Fitted, model_bytes: int, reason: s
         profile=Profile(fit_seconds=round(fitted.fit_seconds, 3), peak_rss_mb=round(fitted.peak_rss_mb, 1),
                         model_bytes=model_bytes, predict_ms_per_1000_rows=round(fitted.latency_ms, 3),
                         train_seconds=train_seconds),
-        search=fitted.search)
+        search=fitted.search, classes=ctx.classes)
 
 
 def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by hand",
@@ -246,7 +271,7 @@ def train(ctx: Context, end: Window, *, full: bool = False, reason: str = "by ha
     rows = _rows(ctx, end, full)
     plan = FitPlan(task=cfg.model.task, primary=cfg.train.primary_metric, threshold=cfg.train.threshold,
                    cv_folds=cfg.train.cv_folds, search=cfg.model.search, seed=cfg.model.random_state,
-                   n_jobs=cfg.compute.n_jobs, config_file=ctx.project.config_path)
+                   n_jobs=cfg.compute.n_jobs, config_file=ctx.project.config_path, classes=ctx.classes)
     # On Dask, each candidate-fold fit of a search is a task on the cluster.
     backend = ctx.engine.search_backend() if cfg.model.search is not None else None
     fitted = fit(_pipeline(ctx, rows), rows.x_train, rows.y_train, rows.x_hold, rows.y_hold, plan, backend,
