@@ -10,12 +10,11 @@ a resumed run and late labels read it back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,6 +25,37 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """The window's labels by entity key, looked up with Arrow's hash kernels (no pandas on the scoring path)."""
+
+    keys: Any  # pyarrow.Array of the labelled entities' keys, each once (the label contract deduplicates)
+    values: np.ndarray  # float: each key's label (a class's place for multiclass)
+
+    @classmethod
+    def of_table(cls, table: Any, key: str, target: str) -> LabelMap:
+        """From a labels snapshot's Arrow table."""
+        values = table.column(target).to_numpy(zero_copy_only=False).astype(float)
+        return cls(table.column(key).combine_chunks(), values)
+
+    def lookup(self, key_values: np.ndarray) -> np.ndarray:
+        """Each key's label, NaN where the key has none (or its type is not the labels' key type)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        wanted = pa.array(key_values)
+        keys = self.keys
+        if keys.type != wanted.type:
+            try:
+                keys = keys.cast(wanted.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return np.full(len(key_values), np.nan)
+        at = pc.index_in(wanted, value_set=keys)
+        found = at.is_valid().to_numpy(zero_copy_only=False)
+        places = pc.fill_null(at, 0).to_numpy(zero_copy_only=False)
+        return np.where(found, self.values[places] if len(self.values) else np.nan, np.nan)
 
 
 def neutralise(table: Any) -> Any:
@@ -47,7 +77,7 @@ def neutralise(table: Any) -> Any:
 
 
 def output_table(batch: Any, key: str, columns: list[str], task: str, score_values: np.ndarray,
-                 threshold: float | np.ndarray, key_values: np.ndarray, label_map: pd.Series | None,
+                 threshold: float | np.ndarray, key_values: np.ndarray, label_map: LabelMap | None,
                  constants: dict[str, str], per_row: dict[str, np.ndarray] | None = None,
                  classes: Sequence[int | str] = ()) -> Any:
     """One chunk of the predictions CSV as an Arrow table.
@@ -59,7 +89,6 @@ def output_table(batch: Any, key: str, columns: list[str], task: str, score_valu
     per class: ``prediction`` is the most probable class, ``score`` its probability,
     ``label`` the class, and one ``score_<class>`` column per class follows ``label``.
     """
-    import pandas as pd
     import pyarrow as pa
 
     n = batch.num_rows
@@ -75,8 +104,8 @@ def output_table(batch: Any, key: str, columns: list[str], task: str, score_valu
     prediction = ((values >= threshold).astype(np.int64) if task == "classification" else values)
     table = table.append_column("prediction", pa.array(prediction, mask=rejected))
     if label_map is not None and n:
-        labels = pd.Series(key_values).map(label_map)
-        table = table.append_column("label", pa.array(labels.to_numpy(dtype=float), from_pandas=True))
+        labels = label_map.lookup(key_values)
+        table = table.append_column("label", pa.array(labels, pa.float64(), mask=np.isnan(labels)))
     else:
         table = table.append_column("label", pa.nulls(n, pa.float64()))
     return _constants(table, n, constants, per_row)
@@ -98,9 +127,8 @@ def _class_array(places: np.ndarray, classes: Sequence[int | str]) -> Any:
     return pa.array(np.asarray([int(c) for c in classes], dtype=np.int64)[index], pa.int64(), mask=missing)
 
 
-def _multiclass_columns(table: Any, proba: np.ndarray, key_values: np.ndarray, label_map: pd.Series | None,
+def _multiclass_columns(table: Any, proba: np.ndarray, key_values: np.ndarray, label_map: LabelMap | None,
                         classes: Sequence[int | str]) -> Any:
-    import pandas as pd
     import pyarrow as pa
 
     n = len(proba)
@@ -108,8 +136,7 @@ def _multiclass_columns(table: Any, proba: np.ndarray, key_values: np.ndarray, l
     best = np.where(rejected, 0, np.nan_to_num(proba).argmax(axis=1))
     table = table.append_column("score", pa.array(proba[np.arange(n), best], pa.float64(), mask=rejected))
     table = table.append_column("prediction", _class_array(np.where(rejected, np.nan, best), classes))
-    places = (pd.Series(key_values).map(label_map).to_numpy(dtype=float) if label_map is not None and n
-              else np.full(n, np.nan))
+    places = label_map.lookup(key_values) if label_map is not None and n else np.full(n, np.nan)
     table = table.append_column("label", _class_array(places, classes))
     for i, name in enumerate(classes):
         table = table.append_column(score_column(name), pa.array(proba[:, i], pa.float64(), mask=rejected))

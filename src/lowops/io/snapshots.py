@@ -370,8 +370,13 @@ def verify_snapshot(snapshot: Snapshot) -> None:
 
 def load(snapshot: Snapshot, columns: list[str] | None = None) -> pd.DataFrame:
     """Read a snapshot after checking its digest."""
+    frame: pd.DataFrame = load_table(snapshot, columns).to_pandas()
+    return frame
+
+
+def load_table(snapshot: Snapshot, columns: list[str] | None = None) -> pa.Table:
+    """Read a snapshot as an Arrow table after checking its digest."""
     import pyarrow.parquet as pq
 
     verify_snapshot(snapshot)
-    frame: pd.DataFrame = pq.read_table(snapshot.file, columns=columns).to_pandas()
-    return frame
+    return pq.read_table(snapshot.file, columns=columns)

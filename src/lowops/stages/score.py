@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from lowops.context import Context
 from lowops.errors import DataError, IntegrityError
@@ -254,11 +253,11 @@ class _Tally:
                            else {}, rejected=self.rejected)
 
 
-def _label_map(ctx: Context, labels: Snapshot | None) -> pd.Series | None:
+def _label_map(ctx: Context, labels: Snapshot | None) -> predictions.LabelMap | None:
     if labels is None:
         return None
-    lab = snapshots.load(labels)
-    return pd.Series(lab[ctx.config.labels.target].to_numpy(), index=lab[ctx.config.entity_key].to_numpy())
+    key, target = ctx.config.entity_key, ctx.config.labels.target
+    return predictions.LabelMap.of_table(snapshots.load_table(labels, [key, target]), key, target)
 
 
 @dataclass
