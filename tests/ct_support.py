@@ -10,15 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import copy_project, make_project, open_context
+from conftest import copy_project, make_project, open_context, set_config
 
 CUSTOMERS = 2000
 _BASE: dict[str, Path] = {}
 
-# A linear model and no CV keep each training to a fraction of a second, even on a busy machine.
+# A linear model and no CV keep each training to a fraction of a second, even on a busy machine. No
+# Sweetviz report (some ten seconds of CPU each, at every window that needs attention) unless a test
+# asks for one; the drifted project's 2025-09 record has one.
 FAST = {
     "model": {"estimator": {"class": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 300}}},
     "train": {"cv_folds": 0},
+    "drift": {"sweetviz": {"enabled": False}},
     "compare": {"bootstrap": 200, "cooldown_windows": 0},
     "notify": {"retries": 2, "backoff_seconds": 0.0},
 }
@@ -39,10 +42,13 @@ def base_project(factory: Any) -> Path:
 
 def drifted_project(factory: Any) -> Path:
     """The base project after ``lowops run --window 2025-09`` (after the demo world's shift): model drift
-    retrained v0002, which won the comparison and went live blue/green (built once per session)."""
+    retrained v0002, which won the comparison and went live blue/green (built once per session). That run
+    wrote the window's Sweetviz report; the project's config has Sweetviz off again, as FAST does."""
     if "drifted" not in _BASE:
         project = copy_project(base_project(factory), factory.mktemp("drifted") / "project")
+        set_config(project, {"drift": {"sweetviz": {"enabled": True}}})
         run_ok(project, "run", "--window", "2025-09")
+        set_config(project, {"drift": {"sweetviz": {"enabled": False}}})
         _BASE["drifted"] = project
     return _BASE["drifted"]
 

@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import PATIENCE, copy_project, invoke
 from db_support import scratch
+from reliability_support import CUSTOMERS, fast_template
 
 from lowops.io import arrow_db, snapshots
 from lowops.io.db import Database, read_sql_file, render_literal
@@ -64,22 +65,30 @@ def _backfill(project: Path, env: dict[str, str] | None = None) -> None:
 
 
 @pytest.fixture(scope="session")
-def sqlite_run(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small demo project's loop over two windows on its SQLite store: the reference."""
-    project = copy_project(demo_template, tmp_path_factory.mktemp("sqlite") / "churn")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reliability suites' fast project (500 customers, a linear model): what the servers must equal does
+    not depend on the size, and each server loads its demo store row by row."""
+    return fast_template(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def sqlite_run(small_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fast demo project's loop over two windows on its SQLite store: the reference."""
+    project = copy_project(small_template, tmp_path_factory.mktemp("sqlite") / "churn")
     _backfill(project)
     return project
 
 
-def _server_run(url: str, demo_template: Path, target: Path) -> Path:
+def _server_run(url: str, small_template: Path, target: Path) -> Path:
     """The same project, its demo store loaded into the server by `lowops init --demo-url`, the same loop."""
-    project = copy_project(demo_template, target)
+    project = copy_project(small_template, target)
     shutil.rmtree(project / "demo")  # nothing may come from the SQLite store
-    done = invoke(project, "init", "--demo-only", "--customers", "2000", "--demo-url", url)
+    done = invoke(project, "init", "--demo-only", "--customers", str(CUSTOMERS), "--demo-url", url)
     assert done.exit_code == 0, done.output
     masked = sa.make_url(url).render_as_string(hide_password=True)
-    assert done.stdout.splitlines()[0] == (f"demo store {masked}: customer_profile 30000, usage_monthly 30000, "
-                                           "billing_monthly 30000, churn_labels 30000 rows")
+    rows = 15 * CUSTOMERS
+    assert done.stdout.splitlines()[0] == (f"demo store {masked}: customer_profile {rows}, usage_monthly {rows}, "
+                                           f"billing_monthly {rows}, churn_labels {rows} rows")
     env = {"LOWOPS_DB_URL": url}
     done = invoke(project, "validate", env=env)
     assert done.exit_code == 0, done.output
@@ -89,13 +98,13 @@ def _server_run(url: str, demo_template: Path, target: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgresql_run(postgresql_url: str, demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _server_run(postgresql_url, demo_template, tmp_path_factory.mktemp("postgresql") / "churn")
+def postgresql_run(postgresql_url: str, small_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _server_run(postgresql_url, small_template, tmp_path_factory.mktemp("postgresql") / "churn")
 
 
 @pytest.fixture(scope="session")
-def mariadb_run(mariadb_url: str, demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _server_run(mariadb_url, demo_template, tmp_path_factory.mktemp("mariadb") / "churn")
+def mariadb_run(mariadb_url: str, small_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _server_run(mariadb_url, small_template, tmp_path_factory.mktemp("mariadb") / "churn")
 
 
 def _without_scored_at(path: Path) -> str:
@@ -111,7 +120,7 @@ def _assert_same_loop(server: Path, sqlite: Path, url: str) -> None:
             mine = snapshots.latest(server / "repo", window, kind, "churn")
             theirs = snapshots.latest(sqlite / "repo", window, kind, "churn")
             assert mine is not None and theirs is not None
-            assert mine.rows == theirs.rows == 2000
+            assert mine.rows == theirs.rows == CUSTOMERS
             pd.testing.assert_frame_equal(snapshots.load(mine), snapshots.load(theirs), check_dtype=False,
                                           check_exact=True)
         (mine_csv,) = (server / "repo" / "outputs" / window).glob("predictions-*.csv")
@@ -152,10 +161,10 @@ def test_arrow_reader_reads_what_sqlalchemy_reads(server: str, request: pytest.F
         sql = read_sql_file(project / rel, rel)
         stmt, values = db._statement(sql, window)
         # Straight through the Arrow driver: it raises rather than falling back.
-        batches = list(arrow_db.read_batches(db.url, stmt, values, chunk_rows=700))
-        assert [b.num_rows for b in batches] == ([200] if rel == "sql/golden.sql" else [700, 700, 600])
+        batches = list(arrow_db.read_batches(db.url, stmt, values, chunk_rows=200))
+        assert [b.num_rows for b in batches] == ([200] if rel == "sql/golden.sql" else [200, 200, 100])
         arrow = pd.concat([b.to_pandas() for b in batches], ignore_index=True)
-        rows = pd.concat(list(db.read_frames(sql, window, 700)), ignore_index=True)
+        rows = pd.concat(list(db.read_frames(sql, window, 200)), ignore_index=True)
         assert list(arrow.columns) == list(rows.columns)
         pd.testing.assert_frame_equal(_normal(arrow), _normal(rows), check_exact=True)
     db.dispose()
@@ -233,7 +242,7 @@ def test_window_literals_select_what_bound_parameters_select(server: str, reques
     with db.engine().connect() as conn:
         # Both DBAPI drivers read % as a placeholder even without parameters (the comment says "1%").
         literal = pd.DataFrame(conn.exec_driver_sql(text.replace("%", "%%")).fetchall(), columns=list(bound.columns))
-    assert len(bound) == 2000
+    assert len(bound) == CUSTOMERS
     pd.testing.assert_frame_equal(_normal(literal), _normal(bound), check_exact=True)
     db.dispose()
 

@@ -26,7 +26,7 @@ import pytest
 from click.testing import Result
 from conftest import PATIENCE, copy_project, invoke, set_config
 from db_support import scratch
-from reliability_support import child_env, fast_ran, lowops_cmd
+from reliability_support import child_env, fast_ran, fast_template, lowops_cmd
 
 CANARY = "CANARY-9f3"
 PG_URL = f"postgresql+psycopg://lowops_canary:{CANARY}@127.0.0.1:5432/test"
@@ -126,12 +126,14 @@ def test_canary_in_the_database_url_from_the_environment(tmp_path_factory: pytes
     assert _files_with_canary(tmp_path) == []
 
 
-def test_canary_in_the_url_query_string_of_a_working_database(demo_template: Path, tmp_path: Path) -> None:
+def test_canary_in_the_url_query_string_of_a_working_database(tmp_path_factory: pytest.TempPathFactory,
+                                                               tmp_path: Path) -> None:
     # libpq takes the password from the query string too. PostgreSQL here trusts 127.0.0.1, so the
     # canary is accepted and every command does its real work: snapshots, manifests, ledgers, logs.
     with scratch("postgresql") as url:
         canary_url = f"{url}&password={CANARY}"
-        project = copy_project(demo_template, tmp_path / "churn")
+        # the fast project (a linear model, no CV): each command that trains or scores takes a fraction of a second
+        project = copy_project(fast_template(tmp_path_factory), tmp_path / "churn")
         loaded = invoke(project, "init", "--demo-only", "--customers", "300", "--demo-url", canary_url)
         assert loaded.exit_code == 0, loaded.output
         for text in _texts(loaded):

@@ -111,6 +111,12 @@ class _Scored:
 def _score_golden(ctx: Context, report: SmokeReport, version: str, window: Window | None) -> _Scored | None:
     """Load the version and score the golden sample; None (with the failed check reported) if it cannot."""
     cfg = ctx.config.smoke
+    # The loaders' imports (skops imports every scikit-learn estimator) allocate some 80 MB the first time
+    # in a process: that is the process's history, not the version's (inside `lowops retrain` they were
+    # already done), so they are done before counting, and a cold `lowops smoke` counts what a warm one does.
+    import joblib  # noqa: F401
+    import skops.io  # noqa: F401
+
     with gates.allocations() as allocated:
         try:
             model, card = ctx.load_model(version)
