@@ -26,6 +26,8 @@ REGRESSION: dict[str, Any] = {
     "train": {"primary_metric": "rmse"},
     # Monitoring on, retraining off: v0001 stays live, so every window is judged against the same version.
     "triggers": {"model_drift": False, "data_drift": False, "every_windows": 0, "config_change": False},
+    # No report in the background at every window that needs attention: the one Sweetviz test builds its own.
+    "drift": {"sweetviz": {"enabled": False}},
 }
 # Words of a classifier's monitoring that have no meaning for a regressor.
 CLASSIFICATION_WORDS = re.compile(r"class flip|flip_share|CBPE|cbpe|roc_auc|probabilit|threshold 0\.5", re.IGNORECASE)
