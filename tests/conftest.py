@@ -78,9 +78,11 @@ os.environ["XDG_CONFIG_HOME"] = str(KEYS_HOME)
 
 
 # Hypothesis fails an example that runs past its deadline (200 ms by default): a busy machine's speed, not the
-# code's. The suite's tests set no deadline, and neither do tests added later.
-settings.register_profile("lowops", deadline=None)
-settings.load_profile("lowops")
+# code's. The suite's tests set no deadline, and neither do tests added later. The examples are the same on every
+# run (derandomize), so a landing is not decided by the draw; HYPOTHESIS_PROFILE=explore searches afresh.
+settings.register_profile("lowops", deadline=None, derandomize=True)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "lowops"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
