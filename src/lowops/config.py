@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from lowops import secrets
-from lowops.config_schema import Config
+from lowops.config_schema import MULTICLASS_METRICS, Config
 from lowops.config_yaml import UniqueKeyLoader
 from lowops.errors import ConfigError, UsageError
 from lowops.windows import FREQUENCIES
@@ -347,10 +347,10 @@ def _validate(expanded: dict[str, Any], path: Path, where: str) -> Config:
     for name in config.features.exclude:
         if name == config.entity_key:
             raise ConfigError(f"{where}: 'features.exclude' must not name the entity key {name!r}.")
-    multiclass = ("roc_auc", "f1", "accuracy", "log_loss")
     if config.model.task == "classification" and config.labels.multiclass and \
-            config.train.primary_metric not in multiclass:
-        raise ConfigError(f"{where}: the 'train.primary_metric' parameter must be one of {', '.join(multiclass)} for "
+            config.train.primary_metric not in MULTICLASS_METRICS:
+        raise ConfigError(f"{where}: the 'train.primary_metric' parameter must be one of "
+                          f"{', '.join(MULTICLASS_METRICS)} for "
                           f"a multiclass target (labels.classes lists {len(config.labels.classes)} classes). "
                           f"Got {config.train.primary_metric!r} instead.")
     assert FREQUENCIES  # config_schema's Literal mirrors windows.FREQUENCIES

@@ -60,6 +60,10 @@ class FeaturesConfig(_Section):
         return value
 
 
+# The primary metrics a multiclass model can be judged on (macro averages over its classes).
+MULTICLASS_METRICS = ("roc_auc", "f1", "accuracy", "log_loss")
+
+
 class LabelsConfig(_Section):
     sql: str
     target: str

@@ -138,7 +138,7 @@ def _fast(plan: dict[str, Any], batch: Any, task: str) -> np.ndarray:
         else:
             filled.append((out, None, _categorical_parts(batch, transformer, columns)))
     estimator = plan["estimator"]
-    k = len(getattr(estimator, "classes_", ())) if task == "classification" else 0
+    k = class_count(estimator, task)
     scores = np.empty((n, k) if k > 2 else n, dtype=float)
     for low in range(0, n, _BLOCK_ROWS):
         high = min(low + _BLOCK_ROWS, n)
@@ -161,6 +161,11 @@ def _fast(plan: dict[str, Any], batch: Any, task: str) -> np.ndarray:
         else:
             scores[low:high] = estimator.predict(matrix)
     return scores
+
+
+def class_count(model: Any, task: str) -> int:
+    """How many classes a fitted classifier scores (0 for a regressor): more than two, one score column each."""
+    return len(getattr(model, "classes_", ())) if task == "classification" else 0
 
 
 def class_scores(proba: np.ndarray) -> np.ndarray:

@@ -57,8 +57,12 @@ class FitPlan:
     classes: tuple[int | str, ...] = ()  # multiclass: the classes, in the order of the labels' places
 
     @property
+    def multiclass(self) -> bool:
+        return len(self.classes) > 2
+
+    @property
     def scoring(self) -> str:
-        return metric_fns.sklearn_scorer(self.primary, multiclass=len(self.classes) > 2)
+        return metric_fns.sklearn_scorer(self.primary, multiclass=self.multiclass)
 
 
 def _searcher(pipeline: Any, search: SearchConfig, scoring: str, folds: int, seed: int, n_jobs: int) -> Any:
@@ -234,7 +238,7 @@ def fit(pipeline: Any, x_train: pd.DataFrame, y_train: np.ndarray, x_hold: pd.Da
     hold_scores = scores(pipeline, plan.task, x_hold)
     latency_ms = (time.perf_counter() - started) * 1000 / max(len(x_hold), 1) * 1000
     holdout = metric_fns.compute(plan.task, y_hold, hold_scores, plan.threshold, plan.classes)
-    if len(plan.classes) > 2:  # a class the hold-out lacks has no ROC AUC of its own: not recorded
+    if plan.multiclass:  # a class the hold-out lacks has no ROC AUC of its own: not recorded
         holdout = metric_fns.finite(holdout)
     return Fitted(pipeline=pipeline, best_params=best_params, cv_scores=cv_scores, fit_seconds=fit_seconds,
                   peak_rss_mb=peak_rss_mb, holdout_scores=hold_scores,

@@ -34,11 +34,6 @@ def classification_metrics(y_true: Any, score: Any, threshold: float) -> dict[st
     }
 
 
-# Multiclass: the KPIs of the macro average over the classes, each class's one-vs-rest value beside them.
-MULTICLASS = ("roc_auc", "f1", "accuracy", "log_loss")
-PER_CLASS = ("roc_auc", "f1")
-
-
 def class_name(value: object) -> str:
     """A class as it appears in a metric's name and a column's (``roc_auc_<class>``, ``score_<class>``)."""
     return re.sub(r"\s+", "_", str(value))

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lowops.errors import DataError
-from lowops.model._fast import Scorer, class_scores
+from lowops.model._fast import Scorer, class_count, class_scores
 from lowops.model.card import Contract, ModelCard
 from lowops.model.contract import check_frame
 from lowops.model.threads import for_rows
@@ -93,7 +93,7 @@ def _scores(model: Any, task: str, x: pd.DataFrame) -> FloatArray:
         if not any(part in str(exc) for part in _UNSCORABLE):
             raise
         if len(x) <= 1:
-            k = len(getattr(model, "classes_", ())) if task == "classification" else 0
+            k = class_count(model, task)
             return np.full((len(x), k) if k > 2 else len(x), np.nan)
         middle = len(x) // 2
         return np.concatenate([_scores(model, task, x.iloc[:middle]), _scores(model, task, x.iloc[middle:])])

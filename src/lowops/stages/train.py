@@ -118,7 +118,7 @@ def _rows(ctx: Context, end: Window, full: bool) -> _Rows:
     numeric, categorical = build.split_columns(data[feature_cols])
     data = build.prepare_categoricals(data, categorical)
     y_all: np.ndarray
-    if cfg.labels.multiclass and cfg.model.task == "classification":
+    if ctx.classes:
         y_all = data[target].astype(int).to_numpy()  # each class's place in labels.classes (extract stored it)
     elif cfg.model.task == "classification":
         classes = sorted(pd.unique(data[target]))
@@ -132,8 +132,8 @@ def _rows(ctx: Context, end: Window, full: bool) -> _Rows:
     held = HoldoutRule(cfg.train.holdout_share).held_out(data[key].to_numpy())
     is_holdout = held & (data["__window"] == used[-1].window).to_numpy()
     is_train = ~held
-    if cfg.labels.multiclass and cfg.model.task == "classification":
-        _every_class(cfg.labels.classes, target, [u.window for u in used], y_all[is_train], y_all[is_holdout])
+    if ctx.classes:
+        _every_class(ctx.classes, target, [u.window for u in used], y_all[is_train], y_all[is_holdout])
     elif cfg.model.task == "classification":
         _both_classes(target, [u.window for u in used], y_all[is_train], "training range")
         _both_classes(target, [used[-1].window], y_all[is_holdout], "hold-out window", "rows: its held-out entities")
@@ -188,11 +188,12 @@ def _files(ctx: Context, rows: _Rows, fitted: Fitted) -> dict[str, bytes]:
     cfg = ctx.config
     title = f"{cfg.model.name} hold-out {rows.holdout_window}"
     classifier = cfg.model.task == "classification"
-    if cfg.labels.multiclass and classifier:
-        figures = plots.multiclass_plots(rows.y_hold, fitted.holdout_scores, cfg.labels.classes, title)
+    if ctx.classes:
+        figures = plots.multiclass_plots(rows.y_hold, fitted.holdout_scores, ctx.classes, title)
+    elif classifier:
+        figures = plots.classification_plots(rows.y_hold, fitted.holdout_scores, title)
     else:
-        figures = (plots.classification_plots(rows.y_hold, fitted.holdout_scores, title) if classifier
-                   else plots.regression_plots(rows.y_hold, fitted.holdout_scores, title))
+        figures = plots.regression_plots(rows.y_hold, fitted.holdout_scores, title)
     figures.update(plots.importance_plot(fitted.importance, cfg.model.name))
     # Monitoring's reference, stored beside the version so drift checks never re-read the training data.
     figures.update(reference_files(
